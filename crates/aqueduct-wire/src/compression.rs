@@ -192,8 +192,9 @@ pub fn decompress(
             .take(cap)
             .read_to_end(&mut out),
         #[cfg(feature = "zstd")]
-        Encoding::Zstd => zstd::stream::read::Decoder::new(input)
-            .and_then(|d| d.take(cap).read_to_end(&mut out)),
+        Encoding::Zstd => {
+            zstd::stream::read::Decoder::new(input).and_then(|d| d.take(cap).read_to_end(&mut out))
+        }
     };
     read.map_err(DecompressError::Corrupt)?;
     if out.len() > limit {

@@ -198,7 +198,12 @@ impl Decoder {
 
     /// Checks that the stream ended on a message boundary.
     pub fn finish(&self) -> Result<(), DecodeError> {
-        let buffered = self.buffered + if self.pending.is_some() { HEADER_LEN } else { 0 };
+        let buffered = self.buffered
+            + if self.pending.is_some() {
+                HEADER_LEN
+            } else {
+                0
+            };
         if buffered == 0 {
             Ok(())
         } else {

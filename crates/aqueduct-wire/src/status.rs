@@ -232,7 +232,10 @@ mod tests {
         for (i, code) in Code::ALL.iter().enumerate() {
             assert_eq!(code.as_i32() as usize, i);
             assert_eq!(Code::from_i32(code.as_i32()), *code);
-            assert_eq!(Code::from_header(code.header_value().as_bytes()), Some(*code));
+            assert_eq!(
+                Code::from_header(code.header_value().as_bytes()),
+                Some(*code)
+            );
         }
         assert_eq!(Code::from_i32(17), Code::Unknown);
         assert_eq!(Code::from_i32(-1), Code::Unknown);
@@ -287,7 +290,11 @@ mod tests {
             let v: Vec<u8> = (0..len).map(|_| rng.byte_from(b"%0aF9gZ ")).collect();
             let decoded = decode_message(&v);
             // Whatever came in, encoding the result gives a valid header value.
-            assert!(encode_message(&decoded).bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            assert!(
+                encode_message(&decoded)
+                    .bytes()
+                    .all(|b| (0x20..=0x7e).contains(&b))
+            );
         }
     }
 }

@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(parse(b"1m"), Ok(Duration::from_millis(1)));
         assert_eq!(parse(b"1u"), Ok(Duration::from_micros(1)));
         assert_eq!(parse(b"1n"), Ok(Duration::from_nanos(1)));
-        assert_eq!(parse(b"99999999H"), Ok(Duration::from_secs(99_999_999 * 3600)));
+        assert_eq!(
+            parse(b"99999999H"),
+            Ok(Duration::from_secs(99_999_999 * 3600))
+        );
         assert_eq!(parse(b"00000000S"), Ok(Duration::ZERO));
     }
 
@@ -151,7 +154,9 @@ mod tests {
         let mut rng = crate::test_rng::Rng::new(7);
         for _ in 0..50_000 {
             let len = rng.below(12);
-            let v: Vec<u8> = (0..len).map(|_| rng.byte_from(b"0123456789HMSmun")).collect();
+            let v: Vec<u8> = (0..len)
+                .map(|_| rng.byte_from(b"0123456789HMSmun"))
+                .collect();
             if let Ok(d) = parse(&v) {
                 assert!(d <= Duration::from_secs(99_999_999 * 3600));
             }

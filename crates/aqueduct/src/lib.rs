@@ -1,1 +1,101 @@
-//! stub
+//! Aqueduct: a gRPC framework for Rust.
+//!
+//! Server and client over HTTP/2 (the `h2` crate) with the four call kinds, code
+//! generated from `.proto` files by `aqueduct-build` without `protoc`, status codes,
+//! deadlines, metadata and compression, over TCP and Unix sockets.
+//!
+//! # Layout
+//!
+//! ```text
+//!  generated code     trait per service + client, from .proto   (aqueduct-build)
+//!  codegen            the one seam generated code uses          (codegen module)
+//!  call model         Request / Response / Streaming / ServerSink / Status / MetadataMap
+//!  server, client     Server::builder() ... serve(listener);  Channel::from_uri(...)
+//!  transports         TCP, Unix sockets (any AsyncRead + AsyncWrite)
+//!  wire (sans-I/O)    framing, grpc-timeout, status, metadata, compression (aqueduct-wire)
+//! ```
+//!
+//! # A server and a client
+//!
+//! ```ignore
+//! // build.rs: aqueduct_build::compile(&["proto/helloworld.proto"], &["proto"])?;
+//! struct MyGreeter;
+//!
+//! impl Greeter for MyGreeter {
+//!     async fn say_hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+//!         let name = req.into_inner().name;
+//!         Ok(Response::new(HelloReply { message: format!("Hello, {name}!") }))
+//!     }
+//! }
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
+//! Server::builder().add_service(GreeterServer::new(MyGreeter)).serve(listener).await?;
+//!
+//! let client = GreeterClient::new(Channel::from_uri("http://127.0.0.1:50051")?);
+//! let reply = client.say_hello(HelloRequest { name: "Ada".into() }).await?;
+//! ```
+//!
+//! The full, runnable version is `examples/helloworld`; the guide is `docs/guide.md`.
+//!
+//! # What this crate does not do (yet)
+//!
+//! No TLS, no in-memory transport, no interceptors, no health or reflection
+//! services: later milestones add them behind the same call model.
+//!
+//! # Feature flags
+//!
+//! - `zstd`: zstd message compression (builds the zstd C library).
+
+mod client;
+mod codec;
+pub mod codegen;
+mod metadata;
+mod request;
+mod send;
+mod server;
+mod status;
+mod streaming;
+mod transport;
+
+#[doc(inline)]
+pub use aqueduct_wire::compression::Encoding;
+#[doc(inline)]
+pub use client::{BidiCall, Channel, ChannelBuilder, ClientStreamingCall, InvalidUri, RequestSink};
+#[doc(inline)]
+pub use metadata::{MetadataError, MetadataMap, MetadataValue};
+#[doc(inline)]
+pub use request::{CallOptions, IntoRequest, Request, Response};
+#[doc(inline)]
+pub use server::{Server, ServerBuilder, ServerSink, Service};
+#[doc(inline)]
+pub use status::{Code, Status};
+#[doc(inline)]
+pub use streaming::Streaming;
+#[doc(inline)]
+pub use transport::Listener;
+
+/// Includes the code `aqueduct-build` generated for a protobuf package.
+///
+/// ```ignore
+/// pub mod pb {
+///     aqueduct::include_proto!("helloworld.v1");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_proto {
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}
+
+/// The encoded `FileDescriptorSet` that `aqueduct-build` wrote for this crate's
+/// protos, every transitive import included, as a `&'static [u8]`.
+#[macro_export]
+macro_rules! include_file_descriptor_set {
+    () => {
+        include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/aqueduct_file_descriptor_set.bin"
+        ))
+    };
+}

@@ -1,0 +1,346 @@
+//! The four call kinds on the client side.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+
+use bytes::Bytes;
+use h2::SendStream;
+use h2::client::ResponseFuture;
+use http::header::{CONTENT_TYPE, HeaderValue, TE, USER_AGENT};
+use http::uri::PathAndQuery;
+use tokio::time::Instant;
+
+use aqueduct_wire::compression::Encoding;
+
+use super::Channel;
+use crate::codec;
+use crate::request::{CallOptions, Request, Response};
+use crate::send::poll_send_data;
+use crate::status::Status;
+use crate::streaming::{Inbound, Streaming};
+
+const USER_AGENT_VALUE: &str = concat!("aqueduct/", env!("CARGO_PKG_VERSION"));
+
+/// The outbound messages of a client-streaming or bidirectional call.
+///
+/// [`send`](Self::send) waits for HTTP/2 flow control. Dropping the sink, or
+/// [`close`](Self::close), half-closes the request stream: the server sees the end of
+/// its inbound messages.
+pub struct RequestSink<T> {
+    stream: Option<SendStream<Bytes>>,
+    encoding: Option<Encoding>,
+    limit: usize,
+    _marker: PhantomData<fn(T)>,
+}
+
+impl<T: prost::Message> RequestSink<T> {
+    /// Sends one message (compressed if the call set compression).
+    ///
+    /// An error means the stream can take no more messages, usually because the
+    /// server already ended the call; read the response side for its status.
+    pub async fn send(&mut self, msg: T) -> Result<(), Status> {
+        self.send_with(msg, true).await
+    }
+
+    /// Sends one message, compressed or not (when the call set compression).
+    pub async fn send_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
+        let encoding = if compress { self.encoding } else { None };
+        let mut framed = codec::encode(&msg, encoding, self.limit)?;
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Status::failed_precondition("request stream already closed"));
+        };
+        poll_fn(|cx| poll_send_data(stream, &mut framed, false, cx)).await
+    }
+
+    /// Half-closes the request stream: no more messages.
+    pub fn close(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            let _ = stream.send_data(Bytes::new(), true);
+        }
+    }
+}
+
+impl<T> Drop for RequestSink<T> {
+    fn drop(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            let _ = stream.send_data(Bytes::new(), true);
+        }
+    }
+}
+
+impl<T> fmt::Debug for RequestSink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestSink")
+            .field("open", &self.stream.is_some())
+            .field("encoding", &self.encoding)
+            .finish()
+    }
+}
+
+/// A client-streaming call in progress: send messages, then
+/// [`finish`](Self::finish) for the single response.
+#[derive(Debug)]
+pub struct ClientStreamingCall<Req, Resp> {
+    requests: RequestSink<Req>,
+    response: Streaming<Resp>,
+}
+
+impl<Req: prost::Message, Resp: prost::Message + Default> ClientStreamingCall<Req, Resp> {
+    /// Sends one request message; see [`RequestSink::send`].
+    pub async fn send(&mut self, msg: Req) -> Result<(), Status> {
+        self.requests.send(msg).await
+    }
+
+    /// Sends one request message, compressed or not; see [`RequestSink::send_with`].
+    pub async fn send_with(&mut self, msg: Req, compress: bool) -> Result<(), Status> {
+        self.requests.send_with(msg, compress).await
+    }
+
+    /// Half-closes the request stream and waits for the response.
+    pub async fn finish(mut self) -> Result<Response<Resp>, Status> {
+        self.requests.close();
+        read_single(&mut self.response).await
+    }
+}
+
+/// A bidirectional call in progress: the two halves can be used from different
+/// tasks.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BidiCall<Req, Resp> {
+    /// Request messages to the server.
+    pub requests: RequestSink<Req>,
+    /// Response messages from the server.
+    pub responses: Streaming<Resp>,
+}
+
+async fn read_single<T: prost::Message + Default>(
+    inbound: &mut Streaming<T>,
+) -> Result<Response<T>, Status> {
+    let Some(message) = inbound.message().await? else {
+        return Err(Status::internal(
+            "server sent no response message for a unary response",
+        ));
+    };
+    if inbound.message().await?.is_some() {
+        return Err(Status::internal(
+            "server sent more than one response message for a unary response",
+        ));
+    }
+    let inner = inbound.inbound_mut();
+    Ok(Response {
+        metadata: inner.headers().cloned().unwrap_or_default(),
+        trailers: inner.take_trailers(),
+        message,
+        compression: None,
+    })
+}
+
+impl Channel {
+    /// Opens a stream for `path` with `options`' metadata, timeout and compression.
+    async fn start(
+        &self,
+        path: &'static str,
+        options: &CallOptions,
+        deadline: Option<Instant>,
+    ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
+        let path = PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
+            .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
+        let uri = http::Uri::builder()
+            .scheme(self.scheme().clone())
+            .authority(self.authority().clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|e| Status::internal(format!("cannot build request URI: {e}")))?;
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let h = request.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(aqueduct_wire::CONTENT_TYPE),
+        );
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        h.insert(
+            "grpc-accept-encoding",
+            HeaderValue::from_static(Encoding::accept_header()),
+        );
+        if let Some(enc) = options.compression.filter(|e| *e != Encoding::Identity) {
+            h.insert("grpc-encoding", HeaderValue::from_static(enc.name()));
+        }
+        if let Some(deadline) = deadline {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if let Ok(v) = HeaderValue::try_from(aqueduct_wire::timeout::format(remaining)) {
+                h.insert("grpc-timeout", v);
+            }
+        }
+        options.metadata.write_into(h);
+
+        // One retry: a connection that is going away (GOAWAY, reset) refuses new
+        // streams; the next attempt dials a fresh one.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (sender, generation) = self.sender().await?;
+            let ready = match sender.ready().await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.forget(generation);
+                    if attempts < 2 {
+                        continue;
+                    }
+                    return Err(Status::unavailable(format!("connection failed: {e}")));
+                }
+            };
+            let mut ready = ready;
+            match ready.send_request(request.clone(), false) {
+                Ok(pair) => return Ok(pair),
+                Err(e) => {
+                    self.forget(generation);
+                    if attempts < 2 {
+                        continue;
+                    }
+                    return Err(Status::from_h2(&e));
+                }
+            }
+        }
+    }
+
+    fn deadline(options: &CallOptions) -> Option<Instant> {
+        options.timeout.and_then(|t| Instant::now().checked_add(t))
+    }
+
+    /// A unary call. Used by generated clients.
+    #[doc(hidden)]
+    pub async fn unary<Req, Resp>(
+        &self,
+        path: &'static str,
+        request: Request<Req>,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let (options, message) = request.into_parts();
+        let deadline = Self::deadline(&options);
+        let call = async {
+            let mut framed = codec::encode(
+                &message,
+                options.compression,
+                self.config().max_send_message_size,
+            )?;
+            let (response, mut stream) = self.start(path, &options, deadline).await?;
+            // If sending fails the server has already answered (an error status,
+            // usually); the response side has it.
+            let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut framed, true, cx)).await;
+            let mut inbound = Streaming::new(Inbound::client(
+                response,
+                self.config().max_recv_message_size,
+                None,
+            ));
+            read_single(&mut inbound).await
+        };
+        with_deadline(deadline, call).await
+    }
+
+    /// A server-streaming call. Used by generated clients.
+    #[doc(hidden)]
+    pub async fn server_streaming<Req, Resp>(
+        &self,
+        path: &'static str,
+        request: Request<Req>,
+    ) -> Result<Streaming<Resp>, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let (options, message) = request.into_parts();
+        let deadline = Self::deadline(&options);
+        let call = async {
+            let mut framed = codec::encode(
+                &message,
+                options.compression,
+                self.config().max_send_message_size,
+            )?;
+            let (response, mut stream) = self.start(path, &options, deadline).await?;
+            let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut framed, true, cx)).await;
+            Ok(Streaming::new(Inbound::client(
+                response,
+                self.config().max_recv_message_size,
+                deadline,
+            )))
+        };
+        with_deadline(deadline, call).await
+    }
+
+    /// A client-streaming call. Used by generated clients.
+    #[doc(hidden)]
+    pub async fn client_streaming<Req, Resp>(
+        &self,
+        path: &'static str,
+        options: CallOptions,
+    ) -> Result<ClientStreamingCall<Req, Resp>, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let (requests, response) = self.open(path, options).await?;
+        Ok(ClientStreamingCall { requests, response })
+    }
+
+    /// A bidirectional-streaming call. Used by generated clients.
+    #[doc(hidden)]
+    pub async fn bidi_streaming<Req, Resp>(
+        &self,
+        path: &'static str,
+        options: CallOptions,
+    ) -> Result<BidiCall<Req, Resp>, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let (requests, responses) = self.open(path, options).await?;
+        Ok(BidiCall {
+            requests,
+            responses,
+        })
+    }
+
+    async fn open<Req, Resp>(
+        &self,
+        path: &'static str,
+        options: CallOptions,
+    ) -> Result<(RequestSink<Req>, Streaming<Resp>), Status> {
+        let deadline = Self::deadline(&options);
+        let (response, stream) =
+            with_deadline(deadline, self.start(path, &options, deadline)).await?;
+        let sink = RequestSink {
+            stream: Some(stream),
+            encoding: options.compression.filter(|e| *e != Encoding::Identity),
+            limit: self.config().max_send_message_size,
+            _marker: PhantomData,
+        };
+        let inbound = Streaming::new(Inbound::client(
+            response,
+            self.config().max_recv_message_size,
+            deadline,
+        ));
+        Ok((sink, inbound))
+    }
+}
+
+async fn with_deadline<T>(
+    deadline: Option<Instant>,
+    fut: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => fut.await,
+        // On expiry the call future is dropped, which resets the stream
+        // (RST_STREAM CANCEL) so the server stops too.
+        Some(d) => tokio::time::timeout_at(d, fut)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}

@@ -1,0 +1,391 @@
+//! The gRPC client: a [`Channel`] to one server, shared by every generated client.
+//!
+//! A channel connects lazily on its first call and keeps one multiplexed HTTP/2
+//! connection. When the connection fails it reconnects on a later call, waiting an
+//! exponential backoff between failed attempts; calls made during the backoff fail
+//! fast with `UNAVAILABLE`. Cloning a channel is cheap and clones share the
+//! connection.
+
+mod call;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::uri::{Authority, Scheme};
+use tokio::time::Instant;
+
+pub use call::{BidiCall, ClientStreamingCall, RequestSink};
+
+use crate::status::Status;
+use crate::transport::Target;
+
+/// The target URI could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidUri(String);
+
+impl fmt::Display for InvalidUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid channel URI: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidUri {}
+
+/// A connection to one gRPC server, shared by every client built on it.
+///
+/// ```
+/// use aqueduct::Channel;
+///
+/// let tcp = Channel::from_uri("http://127.0.0.1:50051").unwrap();
+/// let uds = Channel::from_uri("unix:/run/app.sock").unwrap();
+/// assert!(Channel::from_uri("ftp://example").is_err());
+/// ```
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    target: Target,
+    scheme: Scheme,
+    authority: Authority,
+    config: ChannelConfig,
+    state: Mutex<State>,
+    /// Held while dialing, so concurrent calls wait for one attempt instead of each
+    /// opening a connection.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) max_recv_message_size: usize,
+    pub(crate) max_send_message_size: usize,
+    pub(crate) initial_stream_window_size: u32,
+    pub(crate) initial_connection_window_size: u32,
+    pub(crate) max_header_list_size: u32,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(20),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(120),
+            max_recv_message_size: aqueduct_wire::DEFAULT_MAX_RECV_MESSAGE_SIZE,
+            max_send_message_size: u32::MAX as usize,
+            initial_stream_window_size: 1024 * 1024,
+            initial_connection_window_size: 2 * 1024 * 1024,
+            max_header_list_size: 16 * 1024,
+        }
+    }
+}
+
+enum State {
+    Idle,
+    Ready {
+        sender: SendRequest<Bytes>,
+        generation: u64,
+    },
+    Backoff {
+        until: Instant,
+        delay: Duration,
+        error: String,
+    },
+}
+
+impl Channel {
+    /// A channel to `uri` with default settings; no connection is made until the
+    /// first call.
+    ///
+    /// Accepted forms: `http://host:port` (port 80 if absent), `unix:/path`,
+    /// `unix:///path`.
+    pub fn from_uri(uri: &str) -> Result<Channel, InvalidUri> {
+        Ok(Self::builder(uri)?.build())
+    }
+
+    /// A builder for a channel to `uri`, to change the defaults.
+    pub fn builder(uri: &str) -> Result<ChannelBuilder, InvalidUri> {
+        let (target, authority) = parse_target(uri)?;
+        Ok(ChannelBuilder {
+            target,
+            authority,
+            config: ChannelConfig::default(),
+        })
+    }
+
+    /// Connects now instead of at the first call.
+    pub async fn connect(&self) -> Result<(), Status> {
+        self.sender().await.map(drop)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A handle to send a request on the current connection, connecting first if
+    /// there is none.
+    pub(crate) async fn sender(&self) -> Result<(SendRequest<Bytes>, u64), Status> {
+        if let Some(ready) = self.current()? {
+            return Ok(ready);
+        }
+        let _dialing = self.inner.connecting.lock().await;
+        if let Some(ready) = self.current()? {
+            return Ok(ready);
+        }
+        let attempt = tokio::time::timeout(self.inner.config.connect_timeout, self.dial()).await;
+        let result = match attempt {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "connect timed out after {:?}",
+                self.inner.config.connect_timeout
+            )),
+        };
+        let mut state = self.lock();
+        match result {
+            Ok((sender, generation)) => {
+                *state = State::Ready {
+                    sender: sender.clone(),
+                    generation,
+                };
+                Ok((sender, generation))
+            }
+            Err(error) => {
+                let delay = match &*state {
+                    State::Backoff { delay, .. } => {
+                        (delay.mul_f64(1.6)).min(self.inner.config.max_backoff)
+                    }
+                    _ => self.inner.config.initial_backoff,
+                };
+                let message = format!("failed to connect to {}: {error}", self.inner.authority);
+                *state = State::Backoff {
+                    until: Instant::now() + delay,
+                    delay,
+                    error: message.clone(),
+                };
+                Err(Status::unavailable(message))
+            }
+        }
+    }
+
+    /// The live connection's sender, `None` if a dial is needed, or the error of a
+    /// recent failed dial while its backoff lasts.
+    fn current(&self) -> Result<Option<(SendRequest<Bytes>, u64)>, Status> {
+        match &*self.lock() {
+            State::Ready { sender, generation } => Ok(Some((sender.clone(), *generation))),
+            State::Backoff { until, error, .. } if Instant::now() < *until => {
+                Err(Status::unavailable(error.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn dial(&self) -> Result<(SendRequest<Bytes>, u64), String> {
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let io = self
+            .inner
+            .target
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        let config = &self.inner.config;
+        let (sender, connection) = h2::client::Builder::new()
+            .initial_window_size(config.initial_stream_window_size)
+            .initial_connection_window_size(config.initial_connection_window_size)
+            .max_header_list_size(config.max_header_list_size)
+            .handshake::<_, Bytes>(io)
+            .await
+            .map_err(|e| e.to_string())?;
+        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "client connection ended");
+            }
+            if let Some(inner) = weak.upgrade() {
+                Channel { inner }.forget(generation);
+            }
+        });
+        Ok((sender, generation))
+    }
+
+    /// Drops the connection `generation` so the next call dials a new one.
+    pub(crate) fn forget(&self, generation: u64) {
+        let mut state = self.lock();
+        if matches!(&*state, State::Ready { generation: g, .. } if *g == generation) {
+            *state = State::Idle;
+        }
+    }
+
+    pub(crate) fn config(&self) -> &ChannelConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn scheme(&self) -> &Scheme {
+        &self.inner.scheme
+    }
+
+    pub(crate) fn authority(&self) -> &Authority {
+        &self.inner.authority
+    }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("target", &self.inner.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`Channel`].
+#[derive(Debug)]
+#[must_use]
+pub struct ChannelBuilder {
+    target: Target,
+    authority: Authority,
+    config: ChannelConfig,
+}
+
+impl ChannelBuilder {
+    /// How long one connection attempt (dial and HTTP/2 handshake) may take. Default
+    /// 20 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Backoff after the first failed connection attempt; each further failure
+    /// multiplies it by 1.6, up to `max`. Defaults 1 s and 120 s, as in gRPC's
+    /// connection backoff spec.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.initial_backoff = initial;
+        self.config.max_backoff = max.max(initial);
+        self
+    }
+
+    /// Largest response message accepted, after decompression. Default 4 MiB.
+    pub fn max_recv_message_size(mut self, max: usize) -> Self {
+        self.config.max_recv_message_size = max;
+        self
+    }
+
+    /// Largest request message sent. Default 4 GiB - 1.
+    pub fn max_send_message_size(mut self, max: usize) -> Self {
+        self.config.max_send_message_size = max;
+        self
+    }
+
+    /// HTTP/2 flow-control window per stream. Default 1 MiB.
+    pub fn initial_stream_window_size(mut self, size: u32) -> Self {
+        self.config.initial_stream_window_size = size;
+        self
+    }
+
+    /// HTTP/2 flow-control window per connection. Default 2 MiB.
+    pub fn initial_connection_window_size(mut self, size: u32) -> Self {
+        self.config.initial_connection_window_size = size;
+        self
+    }
+
+    /// The channel. No connection is made until the first call.
+    pub fn build(self) -> Channel {
+        let scheme = Scheme::HTTP;
+        Channel {
+            inner: Arc::new(Inner {
+                target: self.target,
+                scheme,
+                authority: self.authority,
+                config: self.config,
+                state: Mutex::new(State::Idle),
+                connecting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+}
+
+fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
+    let bad = |why: &str| InvalidUri(format!("{uri:?}: {why}"));
+    if let Some(rest) = uri.strip_prefix("unix:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(bad("no socket path"));
+        }
+        return Ok((
+            Target::Unix(path.into()),
+            Authority::from_static("localhost"),
+        ));
+    }
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return Err(bad("expected http://host:port or unix:/path"));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let authority: Authority = rest.parse().map_err(|_| bad("bad host:port"))?;
+    if authority.as_str().contains('@') {
+        return Err(bad("user info is not allowed"));
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    Ok((Target::Tcp { host, port }, authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        let (t, a) = parse_target("http://127.0.0.1:50051").unwrap();
+        assert_eq!(
+            t,
+            Target::Tcp {
+                host: "127.0.0.1".into(),
+                port: 50051
+            }
+        );
+        assert_eq!(a.as_str(), "127.0.0.1:50051");
+        let (t, _) = parse_target("http://[::1]:8080/").unwrap();
+        assert_eq!(
+            t,
+            Target::Tcp {
+                host: "::1".into(),
+                port: 8080
+            }
+        );
+        let (t, _) = parse_target("http://example.com").unwrap();
+        assert_eq!(
+            t,
+            Target::Tcp {
+                host: "example.com".into(),
+                port: 80
+            }
+        );
+        assert_eq!(
+            parse_target("unix:/tmp/x.sock").unwrap().0,
+            Target::Unix("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            parse_target("unix:///tmp/x.sock").unwrap().0,
+            Target::Unix("/tmp/x.sock".into())
+        );
+        assert!(parse_target("unix:").is_err());
+        assert!(parse_target("https://x:1").is_err());
+        assert!(parse_target("http://u@x:1").is_err());
+        assert!(parse_target("http://x:99999").is_err());
+    }
+}

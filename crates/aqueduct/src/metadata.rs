@@ -1,0 +1,259 @@
+//! [`MetadataMap`]: the custom key-value pairs a call carries in its headers and
+//! trailers.
+
+use std::fmt;
+
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
+
+use aqueduct_wire::metadata as rules;
+pub use aqueduct_wire::metadata::MetadataError;
+
+/// Custom metadata: ASCII values under ordinary keys, binary values under keys that
+/// end in `-bin`.
+///
+/// Keys are lower-case `0-9 a-z _ - .`; keys the protocol owns (`grpc-*`,
+/// `content-type`, `te`, ...) are refused on insert and left out when received.
+/// A key may hold several values.
+///
+/// ```
+/// use aqueduct::MetadataMap;
+///
+/// let mut md = MetadataMap::new();
+/// md.insert("x-request-id", "abc-123").unwrap();
+/// md.insert_bin("trace-bin", &[0xde, 0xad]).unwrap();
+/// assert_eq!(md.get("x-request-id"), Some("abc-123"));
+/// assert_eq!(md.get_bin("trace-bin").unwrap(), vec![0xde, 0xad]);
+/// assert!(md.insert("grpc-status", "0").is_err());
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct MetadataMap {
+    headers: HeaderMap,
+}
+
+/// One metadata value, as [`MetadataMap::iter`] yields it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetadataValue<'a> {
+    /// A value under an ordinary key.
+    Ascii(&'a str),
+    /// A value under a `-bin` key, still base64-encoded as it travels.
+    Binary(&'a str),
+}
+
+impl MetadataMap {
+    /// An empty map.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of values (a key with two values counts twice).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Whether there are no values.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+    }
+
+    fn key(key: &str, binary: bool) -> Result<HeaderName, MetadataError> {
+        rules::validate_key(key)?;
+        if rules::is_reserved(key) {
+            return Err(MetadataError::ReservedKey);
+        }
+        if rules::is_binary_key(key) != binary {
+            return Err(MetadataError::WrongKind);
+        }
+        HeaderName::from_bytes(key.as_bytes()).map_err(|_| MetadataError::InvalidKey)
+    }
+
+    /// Replaces the values of an ASCII key with `value`.
+    pub fn insert(&mut self, key: &str, value: &str) -> Result<(), MetadataError> {
+        let name = Self::key(key, false)?;
+        let value = ascii_value(value)?;
+        self.headers.insert(name, value);
+        Ok(())
+    }
+
+    /// Adds `value` to an ASCII key, keeping the values already there.
+    pub fn append(&mut self, key: &str, value: &str) -> Result<(), MetadataError> {
+        let name = Self::key(key, false)?;
+        let value = ascii_value(value)?;
+        self.headers.append(name, value);
+        Ok(())
+    }
+
+    /// Replaces the values of a `-bin` key with `value`.
+    pub fn insert_bin(&mut self, key: &str, value: &[u8]) -> Result<(), MetadataError> {
+        let name = Self::key(key, true)?;
+        let value = HeaderValue::try_from(rules::encode_binary(value))
+            .map_err(|_| MetadataError::InvalidBase64)?;
+        self.headers.insert(name, value);
+        Ok(())
+    }
+
+    /// Adds `value` to a `-bin` key, keeping the values already there.
+    pub fn append_bin(&mut self, key: &str, value: &[u8]) -> Result<(), MetadataError> {
+        let name = Self::key(key, true)?;
+        let value = HeaderValue::try_from(rules::encode_binary(value))
+            .map_err(|_| MetadataError::InvalidBase64)?;
+        self.headers.append(name, value);
+        Ok(())
+    }
+
+    /// The first value of an ASCII key.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        if rules::is_binary_key(key) {
+            return None;
+        }
+        self.headers.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of an ASCII key, in order.
+    pub fn get_all<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let binary = rules::is_binary_key(key);
+        self.headers
+            .get_all(key)
+            .iter()
+            .filter(move |_| !binary)
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    /// The first value of a `-bin` key, decoded. `None` if absent or not base64.
+    #[must_use]
+    pub fn get_bin(&self, key: &str) -> Option<Vec<u8>> {
+        if !rules::is_binary_key(key) {
+            return None;
+        }
+        self.headers
+            .get(key)
+            .and_then(|v| rules::decode_binary(v.as_bytes()).ok())
+    }
+
+    /// Every value of a `-bin` key, decoded; values that are not base64 are skipped.
+    pub fn get_all_bin<'a>(&'a self, key: &str) -> impl Iterator<Item = Vec<u8>> + 'a {
+        let binary = rules::is_binary_key(key);
+        self.headers
+            .get_all(key)
+            .iter()
+            .filter(move |_| binary)
+            .filter_map(|v| rules::decode_binary(v.as_bytes()).ok())
+    }
+
+    /// Whether the key has at least one value.
+    #[must_use]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.headers.contains_key(key)
+    }
+
+    /// Removes every value of a key; returns whether there were any.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.headers.remove(key).is_some()
+    }
+
+    /// Every key and value, in no particular order of keys.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, MetadataValue<'_>)> + '_ {
+        self.headers.iter().filter_map(|(k, v)| {
+            let key = k.as_str();
+            let value = v.to_str().ok()?;
+            Some(if rules::is_binary_key(key) {
+                (key, MetadataValue::Binary(value))
+            } else {
+                (key, MetadataValue::Ascii(value))
+            })
+        })
+    }
+
+    /// The user metadata in received headers: protocol headers are left out, and so
+    /// are ASCII values that are not printable ASCII.
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+        let mut map = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let key = name.as_str();
+            if rules::is_reserved(key) || key == "user-agent" {
+                continue;
+            }
+            if !rules::is_binary_key(key) && rules::validate_ascii_value(value.as_bytes()).is_err()
+            {
+                continue;
+            }
+            map.append(name.clone(), value.clone());
+        }
+        Self { headers: map }
+    }
+
+    /// Like [`from_headers`](Self::from_headers), but takes the map by value and so
+    /// moves the values instead of cloning them.
+    pub(crate) fn from_header_map(headers: HeaderMap) -> Self {
+        if headers.keys().all(|k| {
+            let key = k.as_str();
+            !rules::is_reserved(key) && key != "user-agent"
+        }) && headers.iter().all(|(k, v)| {
+            rules::is_binary_key(k.as_str()) || rules::validate_ascii_value(v.as_bytes()).is_ok()
+        }) {
+            return Self { headers };
+        }
+        Self::from_headers(&headers)
+    }
+
+    /// Appends every value to `headers`.
+    pub(crate) fn write_into(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+}
+
+fn ascii_value(value: &str) -> Result<HeaderValue, MetadataError> {
+    rules::validate_ascii_value(value.as_bytes())?;
+    HeaderValue::from_str(value).map_err(|_| MetadataError::InvalidAsciiValue)
+}
+
+impl fmt::Debug for MetadataMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_kept_apart() {
+        let mut md = MetadataMap::new();
+        assert_eq!(md.insert("a-bin", "x"), Err(MetadataError::WrongKind));
+        assert_eq!(md.insert_bin("a", b"x"), Err(MetadataError::WrongKind));
+        assert_eq!(md.insert("Upper", "x"), Err(MetadataError::InvalidKey));
+        assert_eq!(md.insert("te", "x"), Err(MetadataError::ReservedKey));
+        assert_eq!(
+            md.insert("a", "line\nbreak"),
+            Err(MetadataError::InvalidAsciiValue)
+        );
+        md.append("k", "1").unwrap();
+        md.append("k", "2").unwrap();
+        assert_eq!(md.get_all("k").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(md.len(), 2);
+        assert!(md.remove("k"));
+        assert!(md.is_empty());
+    }
+
+    #[test]
+    fn received_headers_drop_protocol_keys() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("application/grpc"));
+        h.insert("grpc-timeout", HeaderValue::from_static("1S"));
+        h.insert("x-mine", HeaderValue::from_static("yes"));
+        h.insert("x-bad", HeaderValue::from_bytes(b"\xff").unwrap());
+        h.insert("x-bin", HeaderValue::from_static("AQI"));
+        let md = MetadataMap::from_header_map(h);
+        assert_eq!(md.len(), 2);
+        assert_eq!(md.get("x-mine"), Some("yes"));
+        assert_eq!(md.get_bin("x-bin").unwrap(), vec![1, 2]);
+    }
+}

@@ -1,0 +1,396 @@
+//! One call on the server: check the request head, route it, run the handler on its
+//! own task, and end the response with a status.
+//!
+//! The handler future is polled inside [`guard`], which drops it at once when the
+//! client resets the stream, when the deadline passes, or when it panics — so a reset
+//! stream never leaves work running.
+
+use std::any::Any;
+use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use h2::RecvStream;
+use h2::server::SendResponse;
+use http::{Method, StatusCode};
+use tokio::time::Instant;
+
+use aqueduct_wire::compression::{AcceptEncodings, Encoding};
+
+use super::RunningGuard;
+use super::router::Router;
+use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, ok_status, poll_shared_reset};
+use crate::codegen::{
+    BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
+};
+use crate::metadata::MetadataMap;
+use crate::request::{CallOptions, Request};
+use crate::status::Status;
+use crate::streaming::{Inbound, Streaming, is_grpc_content_type};
+
+/// Limits that apply to each call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallLimits {
+    pub(crate) max_recv: usize,
+    pub(crate) max_send: usize,
+}
+
+/// Everything the carrier knows about an incoming call, handed to the generated
+/// method adapter.
+#[doc(hidden)]
+pub struct ServerCall {
+    head: CallHead,
+    body: RecvStream,
+    writer: ResponseWriter,
+    limits: CallLimits,
+    _running: RunningGuard,
+}
+
+impl std::fmt::Debug for ServerCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCall").finish_non_exhaustive()
+    }
+}
+
+struct CallHead {
+    metadata: MetadataMap,
+    deadline: Option<Instant>,
+    remote_addr: Option<SocketAddr>,
+    encoding: Option<Encoding>,
+}
+
+impl CallHead {
+    fn into_request<T>(self, message: T, compressed: bool) -> Request<T> {
+        let mut options = CallOptions::new();
+        options.metadata = self.metadata;
+        Request {
+            options,
+            message,
+            deadline: self.deadline,
+            remote_addr: self.remote_addr,
+            message_compressed: compressed,
+        }
+    }
+}
+
+/// Checks an accepted stream's head, routes it and runs it. Runs on the call's own
+/// task.
+pub(crate) async fn serve_stream(
+    request: http::Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    router: Arc<Router>,
+    limits: CallLimits,
+    remote_addr: Option<SocketAddr>,
+    running: RunningGuard,
+) {
+    let (parts, body) = request.into_parts();
+    let accept = parts
+        .headers
+        .get("grpc-accept-encoding")
+        .map(|v| AcceptEncodings::parse(v.as_bytes()))
+        .unwrap_or_default();
+    let mut writer = ResponseWriter::new(respond, accept, limits.max_send);
+
+    if parts.method != Method::POST {
+        let status = Status::unimplemented(format!("gRPC requires POST, got {}", parts.method));
+        writer.finish_http(StatusCode::METHOD_NOT_ALLOWED, &status);
+        return;
+    }
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !is_accepted_content_type(content_type) {
+        let status = Status::internal(format!(
+            "invalid gRPC request content-type {:?}",
+            String::from_utf8_lossy(content_type)
+        ));
+        writer.finish_http(StatusCode::UNSUPPORTED_MEDIA_TYPE, &status);
+        return;
+    }
+    // Match the raw :path exactly: no normalising, so `//`, query strings and
+    // percent-escapes never reach a handler (grpc-go CVE-2026-33186).
+    let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let handler = match router.lookup(path) {
+        Ok(h) => h,
+        Err(status) => {
+            writer.finish(&status, &MetadataMap::new());
+            return;
+        }
+    };
+    let deadline = match parts.headers.get("grpc-timeout") {
+        None => None,
+        Some(v) => match aqueduct_wire::timeout::parse(v.as_bytes()) {
+            Ok(timeout) => Instant::now().checked_add(timeout),
+            Err(e) => {
+                writer.finish(
+                    &Status::internal(format!("malformed grpc-timeout: {e}")),
+                    &MetadataMap::new(),
+                );
+                return;
+            }
+        },
+    };
+    let encoding = match parts.headers.get("grpc-encoding") {
+        None => None,
+        Some(v) => match Encoding::from_name(v.as_bytes()) {
+            Some(Encoding::Identity) => None,
+            Some(e) => Some(e),
+            None => {
+                let status = Status::unimplemented(format!(
+                    "grpc: decompressor is not installed for grpc-encoding {:?}",
+                    String::from_utf8_lossy(v.as_bytes())
+                ));
+                writer.finish(&status, &MetadataMap::new());
+                return;
+            }
+        },
+    };
+    let head = CallHead {
+        metadata: MetadataMap::from_header_map(parts.headers),
+        deadline,
+        remote_addr,
+        encoding,
+    };
+    let call = ServerCall {
+        head,
+        body,
+        writer,
+        limits,
+        _running: running,
+    };
+    handler.call(call).await;
+}
+
+/// The request content types we decode: protobuf only.
+fn is_accepted_content_type(value: &[u8]) -> bool {
+    is_grpc_content_type(value)
+        && matches!(
+            value.split(|&b| b == b';').next(),
+            Some(b"application/grpc" | b"application/grpc+proto")
+        )
+}
+
+/// How a guarded handler future ended.
+enum Outcome<T> {
+    Done(T),
+    DeadlineExceeded,
+    Reset,
+    Panicked(String),
+}
+
+/// Polls `fut` until it finishes, the client resets the stream, the deadline passes,
+/// or it panics. In the last three cases the future is dropped without being polled
+/// again.
+async fn guard<F: Future>(
+    fut: F,
+    deadline: Option<Instant>,
+    mut reset: impl FnMut(&mut Context<'_>) -> Poll<()>,
+) -> Outcome<F::Output> {
+    let mut fut = pin!(fut);
+    let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
+    poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => return Poll::Ready(Outcome::Done(v)),
+            Ok(Poll::Pending) => {}
+            Err(panic) => return Poll::Ready(Outcome::Panicked(panic_message(&panic))),
+        }
+        if reset(cx).is_ready() {
+            return Poll::Ready(Outcome::Reset);
+        }
+        if let Some(sleep) = sleep.as_mut().as_pin_mut() {
+            if sleep.poll(cx).is_ready() {
+                return Poll::Ready(Outcome::DeadlineExceeded);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "handler panicked".to_owned()
+    }
+}
+
+/// The status to send for an outcome that has no response message.
+fn outcome_status<T>(outcome: Outcome<Result<T, Status>>) -> Option<Result<T, Status>> {
+    match outcome {
+        Outcome::Done(r) => Some(r),
+        Outcome::DeadlineExceeded => Some(Err(Status::deadline_exceeded("deadline exceeded"))),
+        Outcome::Reset => None,
+        Outcome::Panicked(msg) => {
+            tracing::error!(panic = %msg, "handler panicked");
+            Some(Err(Status::internal("handler panicked")))
+        }
+    }
+}
+
+/// Reads the single request message of a unary or server-streaming call.
+async fn read_one<T: prost::Message + Default>(
+    inbound: &mut Streaming<T>,
+) -> Result<(T, bool), Status> {
+    let Some(msg) = inbound.message().await? else {
+        return Err(Status::internal(
+            "grpc: request stream ended with no message for a unary request",
+        ));
+    };
+    let compressed = inbound.last_message_compressed();
+    if inbound.message().await?.is_some() {
+        return Err(Status::internal(
+            "grpc: more than one request message for a unary request",
+        ));
+    }
+    Ok((msg, compressed))
+}
+
+async fn respond_single<T: prost::Message>(
+    writer: &mut ResponseWriter,
+    result: Option<Result<crate::Response<T>, Status>>,
+) {
+    let response = match result {
+        None => return,
+        Some(Err(status)) => {
+            writer.finish(&status, &MetadataMap::new());
+            return;
+        }
+        Some(Ok(r)) => r,
+    };
+    writer.set_compression(response.compression);
+    if let Some(h) = writer.headers_mut() {
+        *h = response.metadata;
+    }
+    if let Err(status) = writer.start_message(&response.message, true) {
+        writer.finish(&status, &MetadataMap::new());
+        return;
+    }
+    if poll_fn(|cx| writer.poll_flush(cx)).await.is_ok() {
+        writer.finish(&ok_status(), &response.trailers);
+    }
+}
+
+fn finish_shared(
+    writer: &SharedWriter,
+    result: Option<Result<(), Status>>,
+    trailers: &MetadataMap,
+) {
+    match result {
+        None => {}
+        Some(Ok(())) => lock(writer).finish(&ok_status(), trailers),
+        Some(Err(status)) => lock(writer).finish(&status, trailers),
+    }
+}
+
+pub(crate) async fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
+    call: ServerCall,
+    svc: Arc<S>,
+) {
+    let ServerCall {
+        head,
+        body,
+        mut writer,
+        limits,
+        _running,
+    } = call;
+    let deadline = head.deadline;
+    let outcome = guard(
+        async {
+            let mut inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
+            let (msg, compressed) = read_one(&mut inbound).await?;
+            M::call(&svc, head.into_request(msg, compressed)).await
+        },
+        deadline,
+        |cx| writer.poll_reset(cx),
+    )
+    .await;
+    respond_single(&mut writer, outcome_status(outcome)).await;
+}
+
+pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStreamingMethod<S>>(
+    call: ServerCall,
+    svc: Arc<S>,
+) {
+    let ServerCall {
+        head,
+        body,
+        mut writer,
+        limits,
+        _running,
+    } = call;
+    let deadline = head.deadline;
+    let outcome = guard(
+        async {
+            let inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
+            M::call(&svc, head.into_request(inbound, false)).await
+        },
+        deadline,
+        |cx| writer.poll_reset(cx),
+    )
+    .await;
+    respond_single(&mut writer, outcome_status(outcome)).await;
+}
+
+pub(crate) async fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingMethod<S>>(
+    call: ServerCall,
+    svc: Arc<S>,
+) {
+    let ServerCall {
+        head,
+        body,
+        writer,
+        limits,
+        _running,
+    } = call;
+    let deadline = head.deadline;
+    let shared: SharedWriter = Arc::new(Mutex::new(writer));
+    let mut sink = ServerSink::new(shared.clone());
+    let outcome = guard(
+        async {
+            let mut inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
+            let (msg, compressed) = read_one(&mut inbound).await?;
+            M::call(&svc, head.into_request(msg, compressed), &mut sink).await
+        },
+        deadline,
+        |cx| poll_shared_reset(&shared, cx),
+    )
+    .await;
+    let trailers = sink.take_trailers();
+    finish_shared(sink.writer(), outcome_status(outcome), &trailers);
+}
+
+pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamingMethod<S>>(
+    call: ServerCall,
+    svc: Arc<S>,
+) {
+    let ServerCall {
+        head,
+        body,
+        writer,
+        limits,
+        _running,
+    } = call;
+    let deadline = head.deadline;
+    let shared: SharedWriter = Arc::new(Mutex::new(writer));
+    let mut sink = ServerSink::new(shared.clone());
+    let outcome = guard(
+        async {
+            let inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
+            M::call(&svc, head.into_request(inbound, false), &mut sink).await
+        },
+        deadline,
+        |cx| poll_shared_reset(&shared, cx),
+    )
+    .await;
+    let trailers = sink.take_trailers();
+    finish_shared(sink.writer(), outcome_status(outcome), &trailers);
+}

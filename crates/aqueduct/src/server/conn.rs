@@ -1,0 +1,110 @@
+//! One server connection: the HTTP/2 handshake with a deadline, the accept loop,
+//! and its part in graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::call::{self, CallLimits};
+use super::router::Router;
+use super::{RunningGuard, ServerConfig};
+
+/// Where the server is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Serving,
+    /// Shutdown started: send GOAWAY, let calls finish.
+    Draining,
+    /// The drain deadline passed: cancel calls, close now.
+    Stopped,
+}
+
+pub(crate) struct Shared {
+    pub(crate) router: Arc<Router>,
+    pub(crate) config: ServerConfig,
+}
+
+pub(crate) async fn serve_connection<IO>(
+    io: IO,
+    remote: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &shared.config;
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .max_header_list_size(config.max_header_list_size)
+        .initial_window_size(config.initial_stream_window_size)
+        .initial_connection_window_size(config.initial_connection_window_size)
+        .max_send_buffer_size(config.max_send_buffer_size);
+    let handshake =
+        tokio::time::timeout(config.handshake_timeout, builder.handshake::<_, Bytes>(io));
+    let mut conn = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "HTTP/2 handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("HTTP/2 handshake timed out; closing the connection");
+                return;
+            }
+        },
+        _ = phase.wait_for(|p| *p != Phase::Serving) => return,
+    };
+
+    let limits = CallLimits {
+        max_recv: config.max_recv_message_size,
+        max_send: config.max_send_message_size,
+    };
+    let max_running = config.max_concurrent_streams as usize;
+    let running = Arc::new(AtomicUsize::new(0));
+    let mut calls = JoinSet::new();
+    let mut draining = false;
+    loop {
+        if !draining && *phase.borrow() != Phase::Serving {
+            conn.graceful_shutdown();
+            draining = true;
+        }
+        if *phase.borrow() == Phase::Stopped {
+            break;
+        }
+        tokio::select! {
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            accepted = conn.accept() => match accepted {
+                Some(Ok((request, mut respond))) => {
+                    let Some(guard) = RunningGuard::try_new(&running, max_running) else {
+                        // Handlers of reset streams may not have been dropped yet;
+                        // refuse rather than run more than the cap.
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        continue;
+                    };
+                    calls.spawn(call::serve_stream(request, respond, shared.router.clone(), limits, remote, guard));
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "connection error");
+                    break;
+                }
+                None => break,
+            },
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+        }
+    }
+    // The connection is gone or shutdown hit its deadline: nothing a handler does
+    // can reach the client any more, so stop them all.
+    calls.abort_all();
+    while calls.join_next().await.is_some() {}
+}

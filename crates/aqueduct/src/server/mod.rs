@@ -1,0 +1,290 @@
+//! The gRPC server: [`Server::builder`], add services, [`ServerBuilder::serve`].
+//!
+//! ```text
+//!  Listener ──accept──► connection task (h2) ──accept stream──► call task
+//!                         │  never runs user code                 │ route, run handler,
+//!                         │  counts running handlers              │ drop it on reset or
+//!                         └─ GOAWAY on shutdown                   └ deadline, send status
+//! ```
+//!
+//! Every limit is bounded and configurable: concurrent handlers per connection
+//! (advertised as `MAX_CONCURRENT_STREAMS`), header list size, handshake timeout,
+//! message sizes, flow-control windows, and the drain deadline of graceful shutdown.
+
+pub(crate) mod call;
+mod conn;
+mod router;
+mod sink;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use call::ServerCall;
+pub use sink::ServerSink;
+
+use crate::codegen::Route;
+use crate::transport::Listener;
+use router::Router;
+
+/// A service that can be mounted on a [`Server`]; generated servers implement it.
+pub trait Service: Send + Sync + 'static {
+    /// The fully qualified service name, as in `helloworld.v1.Greeter`.
+    const NAME: &'static str;
+
+    /// The service's method routes.
+    #[doc(hidden)]
+    fn routes(&self) -> Vec<Route>;
+}
+
+/// Server settings; see the [`ServerBuilder`] methods for each one.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerConfig {
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) max_header_list_size: u32,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_recv_message_size: usize,
+    pub(crate) max_send_message_size: usize,
+    pub(crate) initial_stream_window_size: u32,
+    pub(crate) initial_connection_window_size: u32,
+    pub(crate) max_send_buffer_size: usize,
+    pub(crate) drain_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 100,
+            max_header_list_size: 16 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_recv_message_size: aqueduct_wire::DEFAULT_MAX_RECV_MESSAGE_SIZE,
+            max_send_message_size: u32::MAX as usize,
+            initial_stream_window_size: 1024 * 1024,
+            initial_connection_window_size: 2 * 1024 * 1024,
+            max_send_buffer_size: 256 * 1024,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The entry point: `Server::builder()`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Server;
+
+impl Server {
+    /// A builder with default settings and no services.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
+    /// aqueduct::Server::builder()
+    ///     // .add_service(GreeterServer::new(MyGreeter))
+    ///     .serve(listener)
+    ///     .await
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: ServerConfig::default(),
+            router: Router::default(),
+        }
+    }
+}
+
+/// Configures a server and its services, then serves a listener.
+#[must_use]
+pub struct ServerBuilder {
+    config: ServerConfig,
+    router: Router,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("services", &self.router.service_names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ServerBuilder {
+    /// Mounts a service. Panics if a service of the same name is already mounted.
+    pub fn add_service<S: Service>(mut self, service: S) -> Self {
+        self.router.add(S::NAME, service.routes());
+        self
+    }
+
+    /// Most handlers that may run at once on one connection, advertised to clients
+    /// as `SETTINGS_MAX_CONCURRENT_STREAMS`. Default 100.
+    ///
+    /// The cap counts running handlers, not open streams: a stream the client has
+    /// reset still counts until its handler has been dropped, so resetting streams
+    /// cannot run up work (HTTP/2 Rapid Reset). Streams over the cap are refused
+    /// with `REFUSED_STREAM`, which clients may retry.
+    pub fn max_concurrent_streams(mut self, max: u32) -> Self {
+        self.config.max_concurrent_streams = max.max(1);
+        self
+    }
+
+    /// Largest header list a client may send, in bytes (HPACK-decoded size). Default
+    /// 16 KiB.
+    pub fn max_header_list_size(mut self, max: u32) -> Self {
+        self.config.max_header_list_size = max;
+        self
+    }
+
+    /// How long a new connection has to complete the HTTP/2 handshake (send the
+    /// preface) before it is closed. Default 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Largest message the server accepts, after decompression. Default 4 MiB.
+    /// Larger messages fail the call with `RESOURCE_EXHAUSTED`.
+    pub fn max_recv_message_size(mut self, max: usize) -> Self {
+        self.config.max_recv_message_size = max;
+        self
+    }
+
+    /// Largest message the server sends. Default 4 GiB - 1. A handler that returns
+    /// a larger message fails the call with `RESOURCE_EXHAUSTED`.
+    pub fn max_send_message_size(mut self, max: usize) -> Self {
+        self.config.max_send_message_size = max;
+        self
+    }
+
+    /// HTTP/2 flow-control window per stream, in bytes. Default 1 MiB.
+    pub fn initial_stream_window_size(mut self, size: u32) -> Self {
+        self.config.initial_stream_window_size = size;
+        self
+    }
+
+    /// HTTP/2 flow-control window per connection, in bytes. Default 2 MiB.
+    pub fn initial_connection_window_size(mut self, size: u32) -> Self {
+        self.config.initial_connection_window_size = size;
+        self
+    }
+
+    /// How long graceful shutdown lets calls in flight finish before it cancels the
+    /// rest. Default 30 s.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// Serves `listener` until an accept error that cannot be recovered from.
+    pub async fn serve<L: Listener>(self, listener: L) -> io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves `listener` until `signal` completes, then shuts down gracefully:
+    ///
+    /// 1. stop accepting connections; send every connection a GOAWAY (h2 sends the
+    ///    two-phase GOAWAY, with a PING in between);
+    /// 2. let calls in flight finish, for up to the drain timeout;
+    /// 3. cancel whatever is still running and close the connections.
+    ///
+    /// Returns once every connection is closed, so the process can exit.
+    pub async fn serve_with_shutdown<L: Listener, F: Future<Output = ()> + Send>(
+        self,
+        mut listener: L,
+        signal: F,
+    ) -> io::Result<()> {
+        let shared = Arc::new(conn::Shared {
+            router: Arc::new(self.router),
+            config: self.config,
+        });
+        let (phase_tx, phase_rx) = watch::channel(conn::Phase::Serving);
+        let mut connections = JoinSet::new();
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((io, remote)) => {
+                        connections.spawn(conn::serve_connection(io, remote, shared.clone(), phase_rx.clone()));
+                    }
+                    Err(e) if is_transient_accept_error(&e) => {
+                        tracing::warn!(error = %e, "accept failed; retrying shortly");
+                        // Out of file descriptors and the like: back off instead of
+                        // spinning, and keep serving the connections we have.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "accept failed; stopping the server");
+                        drop(listener);
+                        shutdown(&phase_tx, &mut connections, shared.config.drain_timeout).await;
+                        return Err(e);
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                () = &mut signal => break,
+            }
+        }
+        drop(listener);
+        shutdown(&phase_tx, &mut connections, shared.config.drain_timeout).await;
+        Ok(())
+    }
+}
+
+async fn shutdown(
+    phase: &watch::Sender<conn::Phase>,
+    connections: &mut JoinSet<()>,
+    drain: Duration,
+) {
+    let _ = phase.send(conn::Phase::Draining);
+    let drained = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(
+            remaining = connections.len(),
+            "drain deadline passed; cancelling remaining calls"
+        );
+        let _ = phase.send(conn::Phase::Stopped);
+        while connections.join_next().await.is_some() {}
+    }
+}
+
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::OutOfMemory
+    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+}
+
+/// Counts one running handler; the count drops when the call's task ends (or its
+/// future is dropped).
+#[derive(Debug)]
+pub(crate) struct RunningGuard(Arc<AtomicUsize>);
+
+impl RunningGuard {
+    /// Takes a slot if fewer than `max` handlers run.
+    pub(crate) fn try_new(counter: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Self(counter.clone()))
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}

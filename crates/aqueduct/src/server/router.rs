@@ -1,0 +1,51 @@
+//! Exact-match routing from `:path` to a method handler.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::codegen::{Handler, Route};
+use crate::status::Status;
+
+/// Maps `/package.Service/Method` to its handler. Lookups are exact string matches
+/// on the raw `:path`; anything else gets `UNIMPLEMENTED` before user code runs.
+#[derive(Default)]
+pub(crate) struct Router {
+    methods: HashMap<Box<str>, Arc<dyn Handler>>,
+    services: HashSet<Box<str>>,
+}
+
+impl Router {
+    /// Adds a service's routes; panics if the service is already there, which is a
+    /// programming error caught at startup.
+    pub(crate) fn add(&mut self, service: &str, routes: Vec<Route>) {
+        assert!(
+            self.services.insert(service.into()),
+            "service {service} was added to the server twice"
+        );
+        for route in routes {
+            self.methods.insert(route.path.into(), route.handler);
+        }
+    }
+
+    pub(crate) fn service_names(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().map(|s| &**s)
+    }
+
+    pub(crate) fn lookup(&self, path: &str) -> Result<&Arc<dyn Handler>, Status> {
+        if let Some(h) = self.methods.get(path) {
+            return Ok(h);
+        }
+        // Say which part is unknown, for well-formed paths.
+        let service = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .map(|(service, _)| service);
+        Err(match service {
+            Some(s) if self.services.contains(s) => {
+                Status::unimplemented(format!("unknown method {path:?} for service {s}"))
+            }
+            Some(s) if !s.is_empty() => Status::unimplemented(format!("unknown service {s}")),
+            _ => Status::unimplemented(format!("malformed method name {path:?}")),
+        })
+    }
+}

@@ -1,0 +1,273 @@
+//! The response side of a server call: headers, messages through flow control,
+//! trailers.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use h2::SendStream;
+use h2::server::SendResponse;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, StatusCode};
+
+use aqueduct_wire::compression::{AcceptEncodings, Encoding};
+
+use crate::codec;
+use crate::metadata::MetadataMap;
+use crate::send::poll_send_data;
+use crate::status::{Code, Status};
+
+/// Writes one call's response.
+///
+/// ```text
+///  Fresh ──send headers──► Streaming ──trailers──► Done
+///    └──── trailers-only (status in headers) ─────────┘
+/// ```
+pub(crate) struct ResponseWriter {
+    respond: Option<SendResponse<Bytes>>,
+    stream: Option<SendStream<Bytes>>,
+    /// Framed bytes accepted by `send` but not yet through flow control.
+    pending: Bytes,
+    /// Custom response headers, sent with the first message (or the trailers).
+    headers: MetadataMap,
+    /// Compression for response messages, already checked against what the client
+    /// accepts.
+    encoding: Option<Encoding>,
+    accept: AcceptEncodings,
+    send_limit: usize,
+    done: bool,
+}
+
+impl ResponseWriter {
+    pub(crate) fn new(
+        respond: SendResponse<Bytes>,
+        accept: AcceptEncodings,
+        send_limit: usize,
+    ) -> Self {
+        Self {
+            respond: Some(respond),
+            stream: None,
+            pending: Bytes::new(),
+            headers: MetadataMap::new(),
+            encoding: None,
+            accept,
+            send_limit,
+            done: false,
+        }
+    }
+
+    pub(crate) fn headers_sent(&self) -> bool {
+        self.respond.is_none()
+    }
+
+    /// Chooses compression for the response, if the client accepts it.
+    pub(crate) fn set_compression(&mut self, encoding: Option<Encoding>) {
+        if !self.headers_sent() {
+            self.encoding =
+                encoding.filter(|e| *e != Encoding::Identity && self.accept.contains(*e));
+        }
+    }
+
+    pub(crate) fn headers_mut(&mut self) -> Option<&mut MetadataMap> {
+        (!self.headers_sent()).then_some(&mut self.headers)
+    }
+
+    fn base_response(&self) -> http::Response<()> {
+        let mut response = http::Response::new(());
+        *response.status_mut() = StatusCode::OK;
+        let h = response.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(aqueduct_wire::CONTENT_TYPE),
+        );
+        response
+    }
+
+    fn send_headers(&mut self) -> Result<(), Status> {
+        let Some(mut respond) = self.respond.take() else {
+            return Ok(());
+        };
+        let mut response = self.base_response();
+        let h = response.headers_mut();
+        if let Some(enc) = self.encoding {
+            h.insert("grpc-encoding", HeaderValue::from_static(enc.name()));
+        }
+        h.insert(
+            "grpc-accept-encoding",
+            HeaderValue::from_static(Encoding::accept_header()),
+        );
+        self.headers.write_into(h);
+        let stream = respond
+            .send_response(response, false)
+            .map_err(|e| Status::from_h2(&e))?;
+        self.stream = Some(stream);
+        Ok(())
+    }
+
+    /// Encodes and queues one message; [`poll_flush`](Self::poll_flush) sends it.
+    pub(crate) fn start_message<M: prost::Message>(
+        &mut self,
+        msg: &M,
+        compress: bool,
+    ) -> Result<(), Status> {
+        if self.done {
+            return Err(Status::internal("response already finished"));
+        }
+        let encoding = if compress { self.encoding } else { None };
+        let framed = codec::encode(msg, encoding, self.send_limit)?;
+        self.send_headers()?;
+        self.pending = framed;
+        Ok(())
+    }
+
+    /// Pushes queued bytes through flow control.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        if self.pending.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Err(Status::internal("response stream missing")));
+        };
+        poll_send_data(stream, &mut self.pending, false, cx)
+    }
+
+    /// Ready once the client has reset the stream or the connection is gone.
+    pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let polled = if let Some(respond) = self.respond.as_mut() {
+            respond.poll_reset(cx)
+        } else if let Some(stream) = self.stream.as_mut() {
+            stream.poll_reset(cx)
+        } else {
+            return Poll::Pending;
+        };
+        polled.map(|_| ())
+    }
+
+    /// Ends the response with `status` and `trailers`: as trailers after the
+    /// messages, or as a trailers-only response when nothing was sent yet.
+    pub(crate) fn finish(&mut self, status: &Status, trailers: &MetadataMap) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.pending = Bytes::new();
+        if let Some(mut respond) = self.respond.take() {
+            let mut response = self.base_response();
+            let h = response.headers_mut();
+            self.headers.write_into(h);
+            trailers.write_into(h);
+            status.write_trailers(h);
+            let _ = respond.send_response(response, true);
+            return;
+        }
+        if let Some(stream) = self.stream.as_mut() {
+            let mut h = HeaderMap::new();
+            trailers.write_into(&mut h);
+            status.write_trailers(&mut h);
+            let _ = stream.send_trailers(h);
+        }
+    }
+
+    /// Sends a plain HTTP error response (not gRPC), such as 415.
+    pub(crate) fn finish_http(&mut self, code: StatusCode, status: &Status) {
+        self.done = true;
+        if let Some(mut respond) = self.respond.take() {
+            let mut response = http::Response::new(());
+            *response.status_mut() = code;
+            // A gRPC status too, so gRPC clients that read it get the precise code.
+            status.write_trailers(response.headers_mut());
+            let _ = respond.send_response(response, true);
+        }
+    }
+}
+
+/// A response writer shared between a streaming handler's sink and the call task,
+/// which watches it for resets while the handler runs. The lock is only ever taken
+/// from the one task that runs the call, so it is never contended.
+pub(crate) type SharedWriter = Arc<Mutex<ResponseWriter>>;
+
+pub(crate) fn lock(w: &SharedWriter) -> std::sync::MutexGuard<'_, ResponseWriter> {
+    w.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The outbound messages of a server-streaming or bidirectional call.
+///
+/// [`send`](Self::send) waits for HTTP/2 flow control, so a slow client slows the
+/// handler instead of filling memory. The handler gets it as `&mut`, so two tasks
+/// cannot interleave sends on one stream, and it cannot outlive the call.
+pub struct ServerSink<T> {
+    writer: SharedWriter,
+    trailers: MetadataMap,
+    _marker: PhantomData<fn(T)>,
+}
+
+impl<T> ServerSink<T> {
+    pub(crate) fn new(writer: SharedWriter) -> Self {
+        Self {
+            writer,
+            trailers: MetadataMap::new(),
+            _marker: PhantomData,
+        }
+    }
+
+    pub(crate) fn writer(&self) -> &SharedWriter {
+        &self.writer
+    }
+
+    pub(crate) fn take_trailers(&mut self) -> MetadataMap {
+        std::mem::take(&mut self.trailers)
+    }
+
+    /// Response headers; `None` once they have been sent (with the first message).
+    pub fn with_headers<R>(&mut self, f: impl FnOnce(&mut MetadataMap) -> R) -> Option<R> {
+        lock(&self.writer).headers_mut().map(f)
+    }
+
+    /// Trailers sent when the call ends, whatever its status.
+    pub fn trailers_mut(&mut self) -> &mut MetadataMap {
+        &mut self.trailers
+    }
+
+    /// Compresses the response messages with `encoding` if the client accepts it.
+    /// Takes effect only before the first message.
+    pub fn set_compression(&mut self, encoding: Encoding) {
+        lock(&self.writer).set_compression(Some(encoding));
+    }
+}
+
+impl<T: prost::Message> ServerSink<T> {
+    /// Sends one message, waiting for flow control.
+    ///
+    /// Fails when the client has gone away or reset the stream; the handler should
+    /// then return.
+    pub async fn send(&mut self, msg: T) -> Result<(), Status> {
+        self.send_with(msg, true).await
+    }
+
+    /// Sends one message, compressed or not (when compression is set), waiting for
+    /// flow control.
+    pub async fn send_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
+        lock(&self.writer).start_message(&msg, compress)?;
+        poll_fn(|cx| lock(&self.writer).poll_flush(cx)).await
+    }
+}
+
+impl<T> fmt::Debug for ServerSink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSink").finish_non_exhaustive()
+    }
+}
+
+/// The status sent when the handler returned `Ok`.
+pub(crate) fn ok_status() -> Status {
+    Status::new(Code::Ok, "")
+}
+
+/// Waits until the shared writer's stream is reset.
+pub(crate) fn poll_shared_reset(w: &SharedWriter, cx: &mut Context<'_>) -> Poll<()> {
+    ready!(lock(w).poll_reset(cx));
+    Poll::Ready(())
+}

@@ -1,0 +1,372 @@
+//! [`Streaming`]: the inbound messages of a call, on either side.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use aqueduct_wire::compression::Encoding;
+use aqueduct_wire::frame::{Decoder, Frame};
+use futures_core::Stream;
+use h2::RecvStream;
+use tokio::time::{Instant, Sleep};
+
+use crate::codec;
+use crate::metadata::MetadataMap;
+use crate::status::{Code, Status};
+
+/// A stream of inbound messages.
+///
+/// A server handler gets one for a client-streaming or bidirectional call; a client
+/// gets one for the responses of a server-streaming or bidirectional call. Read it with
+/// [`message`](Self::message) or as a [`Stream`].
+///
+/// On the client, the stream ends with `Ok(None)` only when the server finished with
+/// `OK`; any other status is returned as the final `Err`, after which the stream is
+/// done. Response headers and trailers are readable once they have arrived.
+pub struct Streaming<T> {
+    inner: Inbound,
+    _marker: PhantomData<fn() -> T>,
+}
+
+/// The part of [`Streaming`] that does not depend on the message type.
+pub(crate) struct Inbound {
+    state: State,
+    decoder: Decoder,
+    /// The stream's `grpc-encoding`; compressed messages are decoded with it.
+    encoding: Option<Encoding>,
+    limit: usize,
+    /// Client side: response headers, once received.
+    headers: Option<MetadataMap>,
+    /// Client side: trailers, once received.
+    trailers: Option<MetadataMap>,
+    /// Client side: the call's deadline.
+    deadline: Option<Pin<Box<Sleep>>>,
+    last_compressed: bool,
+}
+
+enum State {
+    /// Client: waiting for the response headers.
+    Pending(h2::client::ResponseFuture),
+    /// Reading DATA frames.
+    Body { recv: RecvStream, client: bool },
+    /// Client: DATA is done, waiting for trailers.
+    Trailers(RecvStream),
+    /// Finished; a final status still to report, if any.
+    Done(Option<Status>),
+}
+
+impl<T> Streaming<T> {
+    pub(crate) fn new(inner: Inbound) -> Self {
+        Self {
+            inner,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Response headers (client side), once they have arrived. Use
+    /// [`headers`](Self::headers) to wait for them.
+    #[must_use]
+    pub fn headers_now(&self) -> Option<&MetadataMap> {
+        self.inner.headers.as_ref()
+    }
+
+    /// Waits for the response headers (client side) and returns them.
+    ///
+    /// For a response that carried only a status ("trailers-only"), the headers are
+    /// empty and the status is returned by the next [`message`](Self::message).
+    pub async fn headers(&mut self) -> Result<&MetadataMap, Status> {
+        poll_fn(|cx| self.inner.poll_headers(cx)).await?;
+        Ok(self.inner.headers.get_or_insert_with(MetadataMap::new))
+    }
+
+    /// Trailers (client side), once the stream has ended.
+    #[must_use]
+    pub fn trailers(&self) -> Option<&MetadataMap> {
+        self.inner.trailers.as_ref()
+    }
+
+    pub(crate) fn inbound_mut(&mut self) -> &mut Inbound {
+        &mut self.inner
+    }
+
+    /// Whether the last message returned arrived compressed.
+    #[must_use]
+    pub fn last_message_compressed(&self) -> bool {
+        self.inner.last_compressed
+    }
+}
+
+impl<T: prost::Message + Default> Streaming<T> {
+    /// The next message; `Ok(None)` when the stream ended cleanly.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// Polls for the next message.
+    pub fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        match ready!(self.inner.poll_frame(cx)) {
+            Ok(Some(frame)) => {
+                let compressed = frame.compressed;
+                match codec::decode(frame, self.inner.encoding, self.inner.limit) {
+                    Ok(msg) => {
+                        self.inner.last_compressed = compressed;
+                        Poll::Ready(Ok(Some(msg)))
+                    }
+                    Err(status) => Poll::Ready(Err(self.inner.fail(status))),
+                }
+            }
+            Ok(None) => Poll::Ready(Ok(None)),
+            Err(status) => Poll::Ready(Err(status)),
+        }
+    }
+}
+
+impl<T: prost::Message + Default> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_message(cx).map(Result::transpose)
+    }
+}
+
+impl<T> fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streaming")
+            .field("encoding", &self.inner.encoding)
+            .field("headers", &self.inner.headers)
+            .field("trailers", &self.inner.trailers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inbound {
+    /// Server side: the request body.
+    pub(crate) fn server(recv: RecvStream, encoding: Option<Encoding>, limit: usize) -> Self {
+        Self::with_state(
+            State::Body {
+                recv,
+                client: false,
+            },
+            encoding,
+            limit,
+            None,
+        )
+    }
+
+    /// Client side: a response still to come.
+    pub(crate) fn client(
+        response: h2::client::ResponseFuture,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> Self {
+        Self::with_state(
+            State::Pending(response),
+            None,
+            limit,
+            deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+        )
+    }
+
+    fn with_state(
+        state: State,
+        encoding: Option<Encoding>,
+        limit: usize,
+        deadline: Option<Pin<Box<Sleep>>>,
+    ) -> Self {
+        Self {
+            state,
+            decoder: Decoder::new(limit),
+            encoding,
+            limit,
+            headers: None,
+            trailers: None,
+            deadline,
+            last_compressed: false,
+        }
+    }
+
+    pub(crate) fn headers(&self) -> Option<&MetadataMap> {
+        self.headers.as_ref()
+    }
+
+    pub(crate) fn take_trailers(&mut self) -> MetadataMap {
+        self.trailers.take().unwrap_or_default()
+    }
+
+    /// Marks the stream finished after `status` and hands it back for returning.
+    fn fail(&mut self, status: Status) -> Status {
+        self.state = State::Done(None);
+        status
+    }
+
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Result<(), Status> {
+        if let Some(sleep) = self.deadline.as_mut() {
+            if sleep.as_mut().poll(cx).is_ready() {
+                self.deadline = None;
+                return Err(self.fail(Status::deadline_exceeded("deadline exceeded")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Client side: waits until the response headers are in (or the call failed).
+    fn poll_headers(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        if let Err(s) = self.poll_deadline(cx) {
+            return Poll::Ready(Err(s));
+        }
+        if let State::Pending(fut) = &mut self.state {
+            let response = match ready!(Pin::new(fut).poll(cx)) {
+                Ok(r) => r,
+                Err(e) => return Poll::Ready(Err(self.fail(Status::from_h2(&e)))),
+            };
+            match self.on_response(response) {
+                Ok(()) => {}
+                Err(s) => return Poll::Ready(Err(self.fail(s))),
+            }
+        }
+        if let State::Done(Some(status)) = &self.state {
+            if status.code() != Code::Ok {
+                return Poll::Ready(Err(status.clone()));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Client side: checks the response headers and moves to reading the body.
+    fn on_response(&mut self, response: http::Response<RecvStream>) -> Result<(), Status> {
+        let (parts, recv) = response.into_parts();
+        let headers = parts.headers;
+        if parts.status != http::StatusCode::OK {
+            let code = Code::from_http_status(parts.status.as_u16());
+            return Err(Status::new(
+                code,
+                format!("unexpected HTTP status code {} from server", parts.status),
+            ));
+        }
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !is_grpc_content_type(content_type) {
+            return Err(Status::unknown(format!(
+                "invalid content-type {:?} in response",
+                String::from_utf8_lossy(content_type)
+            )));
+        }
+        if recv.is_end_stream() {
+            // Trailers-only: the status is in the headers.
+            let status = Status::from_trailers(&headers).unwrap_or_else(|| {
+                Status::internal("server ended the response without a grpc-status")
+            });
+            self.trailers = Some(MetadataMap::from_headers(&headers));
+            self.headers = Some(MetadataMap::new());
+            self.state = State::Done(Some(status));
+            return Ok(());
+        }
+        if let Some(enc) = headers.get("grpc-encoding") {
+            match Encoding::from_name(enc.as_bytes()) {
+                Some(e) => self.encoding = Some(e),
+                None => {
+                    return Err(Status::internal(format!(
+                        "server sent unsupported grpc-encoding {:?}",
+                        String::from_utf8_lossy(enc.as_bytes())
+                    )));
+                }
+            }
+        }
+        self.headers = Some(MetadataMap::from_header_map(headers));
+        self.state = State::Body { recv, client: true };
+        Ok(())
+    }
+
+    /// The next whole frame, or the end of the stream.
+    pub(crate) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame>, Status>> {
+        loop {
+            if let Err(s) = self.poll_deadline(cx) {
+                return Poll::Ready(Err(s));
+            }
+            match &mut self.state {
+                State::Pending(_) => {
+                    ready!(self.poll_headers(cx))?;
+                }
+                State::Body { recv, client } => {
+                    match self.decoder.next() {
+                        Ok(Some(frame)) => return Poll::Ready(Ok(Some(frame))),
+                        Ok(None) => {}
+                        Err(e) => {
+                            let code = match e {
+                                aqueduct_wire::frame::DecodeError::TooLarge { .. } => {
+                                    Code::ResourceExhausted
+                                }
+                                _ => Code::Internal,
+                            };
+                            return Poll::Ready(Err(self.fail(Status::new(code, e.to_string()))));
+                        }
+                    }
+                    let client = *client;
+                    match ready!(recv.poll_data(cx)) {
+                        Some(Ok(chunk)) => {
+                            // The decoder holds at most one partial message (bounded by
+                            // the limit), so handing the window back at once is safe.
+                            let _ = recv.flow_control().release_capacity(chunk.len());
+                            self.decoder.push(chunk);
+                        }
+                        Some(Err(e)) => {
+                            let status = if e.reason() == Some(h2::Reason::CANCEL) && !client {
+                                Status::cancelled("the client cancelled the call")
+                            } else {
+                                Status::from_h2(&e)
+                            };
+                            return Poll::Ready(Err(self.fail(status)));
+                        }
+                        None => {
+                            if let Err(e) = self.decoder.finish() {
+                                return Poll::Ready(
+                                    Err(self.fail(Status::internal(e.to_string()))),
+                                );
+                            }
+                            let state = std::mem::replace(&mut self.state, State::Done(None));
+                            if let State::Body { recv, client: true } = state {
+                                self.state = State::Trailers(recv);
+                            }
+                        }
+                    }
+                }
+                State::Trailers(recv) => {
+                    let status = match ready!(recv.poll_trailers(cx)) {
+                        Ok(Some(trailers)) => {
+                            let status = Status::from_trailers(&trailers).unwrap_or_else(|| {
+                                Status::internal("server sent trailers without grpc-status")
+                            });
+                            self.trailers = Some(MetadataMap::from_header_map(trailers));
+                            status
+                        }
+                        Ok(None) => Status::internal("server closed the stream without trailers"),
+                        Err(e) => Status::from_h2(&e),
+                    };
+                    self.state = State::Done(Some(status));
+                }
+                State::Done(status) => {
+                    return Poll::Ready(match status.take() {
+                        Some(s) if s.code() != Code::Ok => Err(s),
+                        _ => Ok(None),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Whether a `content-type` is gRPC: `application/grpc` or `application/grpc+...`
+/// or `application/grpc;...`.
+pub(crate) fn is_grpc_content_type(value: &[u8]) -> bool {
+    match value.strip_prefix(b"application/grpc") {
+        Some(rest) => rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";"),
+        None => false,
+    }
+}
