@@ -217,6 +217,7 @@ pub struct Response<T> {
     pub(crate) trailers: MetadataMap,
     pub(crate) message: T,
     pub(crate) compression: Option<Encoding>,
+    pub(crate) message_compressed: bool,
 }
 
 impl<T> Response<T> {
@@ -227,7 +228,14 @@ impl<T> Response<T> {
             trailers: MetadataMap::new(),
             message,
             compression: None,
+            message_compressed: false,
         }
+    }
+
+    /// Whether the response message arrived compressed (client side).
+    #[must_use]
+    pub fn message_compressed(&self) -> bool {
+        self.message_compressed
     }
 
     /// Response headers (custom metadata only).

@@ -53,6 +53,14 @@ impl<T: prost::Message> RequestSink<T> {
         poll_fn(|cx| poll_send_data(stream, &mut framed, false, cx)).await
     }
 
+    /// Cancels the whole call: sends `RST_STREAM(CANCEL)`. The server's handler is
+    /// stopped, and reading the response side returns `CANCELLED`.
+    pub fn cancel(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            stream.send_reset(h2::Reason::CANCEL);
+        }
+    }
+
     /// Half-closes the request stream: no more messages.
     pub fn close(&mut self) {
         if let Some(mut stream) = self.stream.take() {
@@ -97,6 +105,12 @@ impl<Req: prost::Message, Resp: prost::Message + Default> ClientStreamingCall<Re
         self.requests.send_with(msg, compress).await
     }
 
+    /// Cancels the call (`RST_STREAM(CANCEL)`); [`finish`](Self::finish) then
+    /// returns `CANCELLED`.
+    pub fn cancel(&mut self) {
+        self.requests.cancel();
+    }
+
     /// Half-closes the request stream and waits for the response.
     pub async fn finish(mut self) -> Result<Response<Resp>, Status> {
         self.requests.close();
@@ -123,17 +137,20 @@ async fn read_single<T: prost::Message + Default>(
             "server sent no response message for a unary response",
         ));
     };
+    let compressed = inbound.last_message_compressed();
     if inbound.message().await?.is_some() {
         return Err(Status::internal(
             "server sent more than one response message for a unary response",
         ));
     }
+    let message_compressed = compressed;
     let inner = inbound.inbound_mut();
     Ok(Response {
         metadata: inner.headers().cloned().unwrap_or_default(),
         trailers: inner.take_trailers(),
         message,
         compression: None,
+        message_compressed,
     })
 }
 
