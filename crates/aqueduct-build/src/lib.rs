@@ -57,7 +57,6 @@ pub fn compile(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io
 }
 
 /// A builder to choose what is generated and where.
-#[must_use]
 pub fn configure() -> Builder {
     Builder {
         build_server: true,

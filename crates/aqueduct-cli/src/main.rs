@@ -93,6 +93,10 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         "interop test service listening on {}",
         listener.local_addr()?
     );
-    let _ = listener;
-    anyhow::bail!("serve: not built yet")
+    interop::server::builder()
+        .serve_with_shutdown(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }

@@ -93,7 +93,7 @@ impl std::error::Error for DecodeError {}
 /// Turns a stream of byte chunks into whole gRPC messages.
 ///
 /// ```text
-///   push(chunk) ──► [chunk queue] ──► next() ─► Ok(Some(Frame))   a whole message
+///   push(chunk) ──► [chunk queue] ──► decode() ─► Ok(Some(Frame))   a whole message
 ///                                          ├─► Ok(None)          need more bytes
 ///                                          └─► Err(DecodeError)  the stream is bad
 /// ```
@@ -108,9 +108,9 @@ impl std::error::Error for DecodeError {}
 ///
 /// let mut dec = Decoder::new(1024);
 /// dec.push(Bytes::from_static(&[0, 0, 0, 0, 2, b'h']));
-/// assert_eq!(dec.next().unwrap(), None); // one byte short
+/// assert_eq!(dec.decode().unwrap(), None); // one byte short
 /// dec.push(Bytes::from_static(b"i"));
-/// let frame = dec.next().unwrap().unwrap();
+/// let frame = dec.decode().unwrap().unwrap();
 /// assert_eq!(&frame.payload[..], b"hi");
 /// ```
 #[derive(Debug)]
@@ -158,7 +158,7 @@ impl Decoder {
     /// Takes the next whole message, if one has arrived.
     ///
     /// After an error the decoder's state is unspecified: the stream must be failed.
-    pub fn next(&mut self) -> Result<Option<Frame>, DecodeError> {
+    pub fn decode(&mut self) -> Result<Option<Frame>, DecodeError> {
         let (compressed, len) = match self.pending {
             Some(prefix) => prefix,
             None => {
@@ -278,12 +278,12 @@ mod tests {
         let chunk = framed(false, b"hello");
         let mut dec = Decoder::new(100);
         dec.push(chunk.clone());
-        let frame = dec.next().unwrap().unwrap();
+        let frame = dec.decode().unwrap().unwrap();
         assert_eq!(&frame.payload[..], b"hello");
         assert!(!frame.compressed);
         // Same allocation: the payload is a slice of the chunk.
         assert_eq!(frame.payload.as_ptr(), chunk[5..].as_ptr());
-        assert_eq!(dec.next().unwrap(), None);
+        assert_eq!(dec.decode().unwrap(), None);
         dec.finish().unwrap();
     }
 
@@ -300,7 +300,7 @@ mod tests {
             for part in [all.slice(..split), all.slice(split..)] {
                 for byte in part.chunks(1) {
                     dec.push(Bytes::copy_from_slice(byte));
-                    while let Some(f) = dec.next().unwrap() {
+                    while let Some(f) = dec.decode().unwrap() {
                         got.push(f);
                     }
                 }
@@ -319,7 +319,7 @@ mod tests {
         let mut dec = Decoder::new(10);
         dec.push(Bytes::from_static(&[0, 0, 0, 0, 11]));
         assert_eq!(
-            dec.next(),
+            dec.decode(),
             Err(DecodeError::TooLarge {
                 declared: 11,
                 limit: 10
@@ -327,32 +327,32 @@ mod tests {
         );
         let mut dec = Decoder::new(10);
         dec.push(Bytes::from_static(&[0, 0xff, 0xff, 0xff, 0xff]));
-        assert!(matches!(dec.next(), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(dec.decode(), Err(DecodeError::TooLarge { .. })));
     }
 
     #[test]
     fn exactly_at_limit_is_accepted() {
         let mut dec = Decoder::new(3);
         dec.push(framed(false, b"abc"));
-        assert_eq!(&dec.next().unwrap().unwrap().payload[..], b"abc");
+        assert_eq!(&dec.decode().unwrap().unwrap().payload[..], b"abc");
     }
 
     #[test]
     fn invalid_flag() {
         let mut dec = Decoder::new(10);
         dec.push(Bytes::from_static(&[2, 0, 0, 0, 0]));
-        assert_eq!(dec.next(), Err(DecodeError::InvalidFlag(2)));
+        assert_eq!(dec.decode(), Err(DecodeError::InvalidFlag(2)));
     }
 
     #[test]
     fn truncated_stream() {
         let mut dec = Decoder::new(10);
         dec.push(Bytes::from_static(&[0, 0, 0]));
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.decode(), Ok(None));
         assert_eq!(dec.finish(), Err(DecodeError::Truncated { buffered: 3 }));
         let mut dec = Decoder::new(10);
         dec.push(Bytes::from_static(&[0, 0, 0, 0, 4, 1]));
-        assert_eq!(dec.next(), Ok(None));
+        assert_eq!(dec.decode(), Ok(None));
         assert_eq!(dec.finish(), Err(DecodeError::Truncated { buffered: 6 }));
     }
 
@@ -377,7 +377,7 @@ mod tests {
                 let chunk: Vec<u8> = (0..len).map(|_| rng.byte_biased()).collect();
                 dec.push(Bytes::from(chunk));
                 loop {
-                    match dec.next() {
+                    match dec.decode() {
                         Ok(Some(f)) => assert!(f.payload.len() <= limit),
                         Ok(None) => break,
                         Err(_) => break,

@@ -94,7 +94,7 @@ mod tests {
             let bytes = encode(&msg, enc, 1 << 20).unwrap();
             let mut dec = Decoder::new(1 << 20);
             dec.push(bytes);
-            let frame = dec.next().unwrap().unwrap();
+            let frame = dec.decode().unwrap().unwrap();
             assert_eq!(
                 frame.compressed,
                 matches!(enc, Some(Encoding::Gzip | Encoding::Deflate))
@@ -112,7 +112,7 @@ mod tests {
         let bytes = encode(&msg, Some(Encoding::Gzip), 1000).unwrap();
         let mut dec = Decoder::new(1000);
         dec.push(bytes);
-        let frame = dec.next().unwrap().unwrap();
+        let frame = dec.decode().unwrap().unwrap();
         let err = decode::<String>(frame.clone(), Some(Encoding::Gzip), 50).unwrap_err();
         assert_eq!(err.code(), crate::Code::ResourceExhausted);
         let err = decode::<String>(frame, None, 1000).unwrap_err();

@@ -295,7 +295,7 @@ impl Inbound {
                     ready!(self.poll_headers(cx))?;
                 }
                 State::Body { recv, client } => {
-                    match self.decoder.next() {
+                    match self.decoder.decode() {
                         Ok(Some(frame)) => return Poll::Ready(Ok(Some(frame))),
                         Ok(None) => {}
                         Err(e) => {

@@ -89,7 +89,6 @@ impl Server {
     ///     .await
     /// # }
     /// ```
-    #[must_use]
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             config: ServerConfig::default(),

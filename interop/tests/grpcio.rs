@@ -1,0 +1,106 @@
+//! Interop against a real peer, both ways: our `interop-client` against a Python
+//! `grpcio` server, and a Python `grpcio` client against our `interop-server`.
+//!
+//! Needs `AQUEDUCT_PYTHON`, a Python with grpcio and grpcio-tools; `scripts/test`
+//! creates that venv and sets it. The tests fail, loudly, if it is missing: they
+//! never skip.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+fn python() -> PathBuf {
+    match std::env::var_os("AQUEDUCT_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "AQUEDUCT_PYTHON is not set. Run scripts/test, which prepares a Python venv with grpcio \
+             (the interop peer) and sets it."
+        ),
+    }
+}
+
+fn python_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
+}
+
+/// A child process that is killed when the test ends, pass or fail.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a server that prints `listening on HOST:PORT` first; returns it and the port.
+fn start(mut cmd: Command) -> (Server, u16) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start server");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read server's first line");
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("server did not report its port; it printed {line:?}"));
+    (server, port)
+}
+
+fn assert_all_passed(out: &Output, who: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{who} failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("interop: 18 passed, 0 failed"),
+        "{who} did not run all 18 cases:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn aqueduct_client_against_grpcio_server() {
+    let mut cmd = Command::new(python());
+    cmd.arg(python_dir().join("server.py"))
+        .args(["--port", "0"]);
+    let (_server, port) = start(cmd);
+    let out = Command::new(env!("CARGO_BIN_EXE_interop-client"))
+        .args(["--server_host", "127.0.0.1"])
+        .arg(format!("--server_port={port}"))
+        .args(["--test_case", "all"])
+        .output()
+        .expect("run interop-client");
+    assert_all_passed(&out, "interop-client against grpcio");
+}
+
+#[test]
+fn grpcio_client_against_aqueduct_server() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_interop-server"));
+    cmd.args(["--port", "0"]);
+    let (_server, port) = start(cmd);
+    let out = Command::new(python())
+        .arg(python_dir().join("client.py"))
+        .args(["--server_host", "127.0.0.1", "--server_port"])
+        .arg(port.to_string())
+        .args(["--test_case", "all"])
+        .output()
+        .expect("run the grpcio client");
+    assert_all_passed(&out, "grpcio client against interop-server");
+}
+
+#[test]
+fn aqueduct_client_against_aqueduct_server() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_interop-server"));
+    cmd.args(["--port", "0"]);
+    let (_server, port) = start(cmd);
+    let out = Command::new(env!("CARGO_BIN_EXE_interop-client"))
+        .args(["--server_host=127.0.0.1", "--server_port"])
+        .arg(port.to_string())
+        .arg("--test_case=all")
+        .output()
+        .expect("run interop-client");
+    assert_all_passed(&out, "interop-client against interop-server");
+}
