@@ -340,7 +340,13 @@ fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
     if host.is_empty() {
         return Err(bad("no host"));
     }
-    let port = authority.port_u16().unwrap_or(80);
+    // Read the port ourselves: `Authority::port` hides one that is out of range.
+    let raw = authority.as_str();
+    let after_host = raw.rfind(']').map_or(raw, |i| &raw[i..]);
+    let port = match after_host.rsplit_once(':') {
+        None => 80,
+        Some((_, p)) => p.parse().map_err(|_| bad("port must be 0-65535"))?,
+    };
     Ok((Target::Tcp { host, port }, authority))
 }
 
