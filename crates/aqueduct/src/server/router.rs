@@ -49,3 +49,20 @@ impl Router {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Code;
+
+    /// h2 already refuses a `:path` without a leading slash at the protocol layer;
+    /// the router refuses it too, should another carrier deliver one.
+    #[test]
+    fn paths_without_leading_slash_or_empty_are_unimplemented() {
+        let router = Router::default();
+        for path in ["test.v1.Probe/Echo", "", "/", "//", "/a"] {
+            let err = router.lookup(path).err().map(|s| s.code());
+            assert_eq!(err, Some(Code::Unimplemented), "{path:?}");
+        }
+    }
+}

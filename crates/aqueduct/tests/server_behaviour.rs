@@ -1,0 +1,733 @@
+//! Server behaviour as a raw HTTP/2 peer sees it: each test drives the server with
+//! the `h2` crate as a client, asserts the status or frame that comes back, and then
+//! checks that the server still serves an ordinary call.
+
+// Test helpers panic on setup failure: that is how a test reports it.
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use aqueduct::codegen::{self, Route, ServerStreamingMethod, UnaryMethod};
+use aqueduct::{Request, Response, ServerBuilder, ServerSink, Service, Status};
+use bytes::{BufMut, Bytes, BytesMut};
+use h2::client::SendRequest;
+use http::{HeaderMap, StatusCode};
+use prost::Message as _;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+/// What the probe service's handlers have done, for the tests to observe.
+#[derive(Default)]
+struct State {
+    echo_calls: AtomicUsize,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    started: AtomicUsize,
+    started_notify: Notify,
+    dropped: AtomicUsize,
+    dropped_notify: Notify,
+    sent: AtomicUsize,
+    release: Notify,
+}
+
+/// Counts a running `Hang` handler; its drop is how the tests see the handler future
+/// being dropped.
+struct Running(Arc<State>);
+
+impl Running {
+    fn new(state: &Arc<State>) -> Self {
+        let now = state.running.fetch_add(1, SeqCst) + 1;
+        state.max_running.fetch_max(now, SeqCst);
+        state.started.fetch_add(1, SeqCst);
+        state.started_notify.notify_waiters();
+        Running(state.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, SeqCst);
+        self.0.dropped.fetch_add(1, SeqCst);
+        self.0.dropped_notify.notify_waiters();
+    }
+}
+
+struct Probe(Arc<State>);
+
+struct Echo;
+impl UnaryMethod<Probe> for Echo {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
+        svc.0.echo_calls.fetch_add(1, SeqCst);
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+/// Never finishes on its own.
+struct Hang;
+impl UnaryMethod<Probe> for Hang {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
+        let _running = Running::new(&svc.0);
+        std::future::pending().await
+    }
+}
+
+/// Waits until the test releases it, then answers.
+struct Slow;
+impl UnaryMethod<Probe> for Slow {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
+        let released = svc.0.release.notified();
+        let _running = Running::new(&svc.0);
+        released.await;
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+struct Panic;
+impl UnaryMethod<Probe> for Panic {
+    type Request = String;
+    type Response = String;
+    async fn call(_svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
+        panic!("handler bug")
+    }
+}
+
+/// Streams 100 messages of 64 KiB, counting each send that completed.
+struct Flood;
+impl ServerStreamingMethod<Probe> for Flood {
+    type Request = String;
+    type Response = Vec<u8>;
+    async fn call(
+        svc: &Probe,
+        _request: Request<String>,
+        sink: &mut ServerSink<Vec<u8>>,
+    ) -> Result<(), Status> {
+        for _ in 0..100 {
+            sink.send(vec![7u8; 64 * 1024]).await?;
+            svc.0.sent.fetch_add(1, SeqCst);
+        }
+        Ok(())
+    }
+}
+
+struct ProbeServer(Arc<Probe>);
+
+impl Service for ProbeServer {
+    const NAME: &'static str = "test.v1.Probe";
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            codegen::unary::<Probe, Echo>("/test.v1.Probe/Echo", self.0.clone()),
+            codegen::unary::<Probe, Hang>("/test.v1.Probe/Hang", self.0.clone()),
+            codegen::unary::<Probe, Slow>("/test.v1.Probe/Slow", self.0.clone()),
+            codegen::unary::<Probe, Panic>("/test.v1.Probe/Panic", self.0.clone()),
+            codegen::server_streaming::<Probe, Flood>("/test.v1.Probe/Flood", self.0.clone()),
+        ]
+    }
+}
+
+struct Harness {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Harness {
+    let state = Arc::new(State::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let builder = configure(
+        aqueduct::Server::builder().add_service(ProbeServer(Arc::new(Probe(state.clone())))),
+    );
+    let server = tokio::spawn(builder.serve_with_shutdown(listener, async {
+        let _ = stopped.await;
+    }));
+    Harness {
+        addr,
+        state,
+        stop: Some(stop),
+        server,
+    }
+}
+
+impl Harness {
+    async fn client(&self) -> SendRequest<Bytes> {
+        client_with(self.addr, h2::client::Builder::new()).await
+    }
+
+    /// Asserts that an ordinary call on a fresh connection still works.
+    async fn assert_still_serving(&self) {
+        let mut client = self.client().await;
+        let reply = call(
+            &mut client,
+            grpc_request("/test.v1.Probe/Echo"),
+            framed(&"still here".to_owned()),
+        )
+        .await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
+        assert_eq!(String::decode(reply.message_body()).unwrap(), "still here");
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+async fn client_with(addr: SocketAddr, builder: h2::client::Builder) -> SendRequest<Bytes> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = builder.handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn grpc_request(path: &str) -> http::Request<()> {
+    http::Request::builder()
+        .method("POST")
+        .uri(format!("http://localhost{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap()
+}
+
+fn framed<M: prost::Message>(msg: &M) -> Bytes {
+    let mut buf = BytesMut::new();
+    buf.put_u8(0);
+    buf.put_u32(msg.encoded_len() as u32);
+    msg.encode(&mut buf).unwrap();
+    buf.freeze()
+}
+
+#[derive(Debug)]
+struct Reply {
+    http: StatusCode,
+    headers: HeaderMap,
+    data: Vec<u8>,
+    grpc_status: Option<String>,
+    grpc_message: Option<String>,
+}
+
+impl Reply {
+    fn message_body(&self) -> &[u8] {
+        &self.data[5..]
+    }
+}
+
+fn grpc_field(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Sends one request with `body` and END_STREAM, and reads the whole response.
+async fn call(client: &mut SendRequest<Bytes>, request: http::Request<()>, body: Bytes) -> Reply {
+    let mut ready = client.clone().ready().await.unwrap();
+    let (response, mut stream) = ready.send_request(request, false).unwrap();
+    // The server may answer (and reset the request side) before it reads the body,
+    // as it does for unknown paths; the response is what the test checks.
+    let _ = stream.send_data(body, true);
+    read_reply(response).await
+}
+
+async fn read_reply(response: h2::client::ResponseFuture) -> Reply {
+    let response = response.await.unwrap();
+    let (parts, mut body) = response.into_parts();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await.unwrap().unwrap_or_default();
+    let source = if trailers.contains_key("grpc-status") {
+        &trailers
+    } else {
+        &parts.headers
+    };
+    Reply {
+        http: parts.status,
+        grpc_status: grpc_field(source, "grpc-status"),
+        grpc_message: grpc_field(source, "grpc-message"),
+        headers: parts.headers,
+        data,
+    }
+}
+
+/// Waits for `cond`, woken by `notify`; fails the test after 10 s instead of hanging.
+async fn wait_for(notify: &Notify, cond: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let notified = notify.notified();
+            if cond() {
+                return;
+            }
+            notified.await;
+        }
+    })
+    .await
+    .expect("condition not reached within 10 s");
+}
+
+fn run<F: Future<Output = ()>>(f: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f);
+}
+
+#[test]
+fn exact_routing_refuses_non_canonical_paths_before_user_code() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut client = h.client().await;
+        for path in [
+            "//test.v1.Probe/Echo",
+            "/test.v1.Probe//Echo",
+            "/test.v1.Probe/Echo?x=1",
+            "/test.v1.Probe/%45cho",
+            "/test.v1.Probe/Echo/",
+            "/test.v1.Probe/echo",
+            "/test.v1.Nope/Echo",
+            "/test.v1.Probe/Nope",
+            "/",
+        ] {
+            let reply = call(&mut client, grpc_request(path), framed(&"x".to_owned())).await;
+            assert_eq!(reply.http, StatusCode::OK, "{path}");
+            assert_eq!(
+                reply.grpc_status.as_deref(),
+                Some("12"),
+                "{path}: {reply:?}"
+            );
+            assert_eq!(reply.headers["content-type"], "application/grpc", "{path}");
+        }
+        assert_eq!(
+            h.state.echo_calls.load(SeqCst),
+            0,
+            "a handler ran for a non-canonical path"
+        );
+        h.assert_still_serving().await;
+        assert_eq!(h.state.echo_calls.load(SeqCst), 1);
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn wrong_content_type_is_415_and_missing_te_is_tolerated() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut client = h.client().await;
+        for ct in [
+            "application/json",
+            "text/plain",
+            "application/grpc+json",
+            "application/grpcx",
+        ] {
+            let mut req = grpc_request("/test.v1.Probe/Echo");
+            req.headers_mut()
+                .insert("content-type", ct.parse().unwrap());
+            let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+            assert_eq!(reply.http, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+        }
+        let mut req = grpc_request("/test.v1.Probe/Echo");
+        req.headers_mut().remove("te");
+        let reply = call(&mut client, req, framed(&"no te".to_owned())).await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
+        let mut req = grpc_request("/test.v1.Probe/Echo");
+        req.headers_mut()
+            .insert("content-type", "application/grpc+proto".parse().unwrap());
+        let reply = call(&mut client, req, framed(&"proto".to_owned())).await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn receive_limit_is_4_mib_and_resource_exhausted() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut client = h.client().await;
+        // Declared length one past 4 MiB; the body never needs to arrive.
+        let mut prefix = BytesMut::new();
+        prefix.put_u8(0);
+        prefix.put_u32(4 * 1024 * 1024 + 1);
+        let reply = call(
+            &mut client,
+            grpc_request("/test.v1.Probe/Echo"),
+            prefix.freeze(),
+        )
+        .await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("8"), "{reply:?}");
+        // Exactly 4 MiB of message is fine.
+        let big = "a".repeat(4 * 1024 * 1024 - 5);
+        let body = framed(&big);
+        assert_eq!(body.len() - 5, 4 * 1024 * 1024);
+        let reply = call(&mut client, grpc_request("/test.v1.Probe/Echo"), body).await;
+        assert_eq!(
+            reply.grpc_status.as_deref(),
+            Some("0"),
+            "{:?}",
+            reply.grpc_message
+        );
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn send_limit_is_configurable_and_resource_exhausted() {
+    run(async {
+        let h = start(|b| b.max_send_message_size(100)).await;
+        let mut client = h.client().await;
+        let reply = call(
+            &mut client,
+            grpc_request("/test.v1.Probe/Echo"),
+            framed(&"y".repeat(200)),
+        )
+        .await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("8"), "{reply:?}");
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn deadline_drops_the_handler_and_sends_deadline_exceeded() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut client = h.client().await;
+        let mut req = grpc_request("/test.v1.Probe/Hang");
+        req.headers_mut()
+            .insert("grpc-timeout", "50m".parse().unwrap());
+        let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("4"), "{reply:?}");
+        wait_for(&h.state.dropped_notify, || {
+            h.state.dropped.load(SeqCst) == 1
+        })
+        .await;
+        assert_eq!(h.state.running.load(SeqCst), 0);
+        // A malformed timeout is refused before the handler runs.
+        let mut req = grpc_request("/test.v1.Probe/Hang");
+        req.headers_mut()
+            .insert("grpc-timeout", "123456789S".parse().unwrap());
+        let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("13"), "{reply:?}");
+        assert_eq!(h.state.started.load(SeqCst), 1);
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn rst_stream_drops_the_handler_at_once() {
+    run(async {
+        let h = start(|b| b).await;
+        let client = h.client().await;
+        let mut ready = client.ready().await.unwrap();
+        let (_response, mut stream) = ready
+            .send_request(grpc_request("/test.v1.Probe/Hang"), false)
+            .unwrap();
+        stream.send_data(framed(&"x".to_owned()), true).unwrap();
+        wait_for(&h.state.started_notify, || {
+            h.state.started.load(SeqCst) == 1
+        })
+        .await;
+        stream.send_reset(h2::Reason::CANCEL);
+        wait_for(&h.state.dropped_notify, || {
+            h.state.dropped.load(SeqCst) == 1
+        })
+        .await;
+        assert_eq!(h.state.running.load(SeqCst), 0);
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn rapid_reset_cannot_run_up_handlers() {
+    run(async {
+        const CAP: usize = 4;
+        let h = start(|b| b.max_concurrent_streams(CAP as u32)).await;
+        let client = h.client().await;
+        // Open and immediately reset streams, far more than the cap, without waiting
+        // for their handlers to end.
+        let mut refused = None;
+        for _ in 0..500 {
+            // h2 may end the connection with GOAWAY(ENHANCE_YOUR_CALM) for too many
+            // resets: that is a defence too, and ends the attack.
+            let mut ready = match client.clone().ready().await {
+                Ok(r) => r,
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            };
+            let Ok((_response, mut stream)) =
+                ready.send_request(grpc_request("/test.v1.Probe/Hang"), false)
+            else {
+                break;
+            };
+            let _ = stream.send_data(framed(&"x".to_owned()), true);
+            stream.send_reset(h2::Reason::CANCEL);
+        }
+        let state = &h.state;
+        wait_for(&state.dropped_notify, || state.running.load(SeqCst) == 0).await;
+        assert!(
+            state.max_running.load(SeqCst) <= CAP,
+            "{} handlers ran at once with a cap of {CAP}",
+            state.max_running.load(SeqCst)
+        );
+        assert_eq!(state.started.load(SeqCst), state.dropped.load(SeqCst));
+        if let Some(e) = refused {
+            assert_eq!(e.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{e}");
+        }
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn advertised_settings_and_header_list_limit() {
+    run(async {
+        let h = start(|b| b.max_concurrent_streams(7).max_header_list_size(4096)).await;
+        let tcp = TcpStream::connect(h.addr).await.unwrap();
+        let (client, mut conn) = h2::client::handshake(tcp).await.unwrap();
+        // Drive the connection until the server's SETTINGS have been applied.
+        let mut ready = tokio::select! {
+            r = client.ready() => r.unwrap(),
+            _ = &mut conn => panic!("connection closed"),
+        };
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut req = grpc_request("/test.v1.Probe/Echo");
+        req.headers_mut()
+            .insert("x-big", "v".repeat(8192).parse().unwrap());
+        let (response, mut stream) = ready.send_request(req, false).unwrap();
+        let _ = stream.send_data(framed(&"x".to_owned()), true);
+        // Over the advertised header list size: refused at the HTTP/2 layer.
+        match response.await {
+            Err(_) => {}
+            Ok(r) => assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        }
+        assert_eq!(h.state.echo_calls.load(SeqCst), 0);
+        drop(driver);
+        let mut client = h.client().await;
+        // The h2 client honours the server's MAX_CONCURRENT_STREAMS; read it back.
+        let reply = call(
+            &mut client,
+            grpc_request("/test.v1.Probe/Echo"),
+            framed(&"x".to_owned()),
+        )
+        .await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"));
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn max_concurrent_streams_is_advertised() {
+    run(async {
+        let h = start(|b| b.max_concurrent_streams(7)).await;
+        let tcp = TcpStream::connect(h.addr).await.unwrap();
+        let (mut client, mut conn) = h2::client::handshake(tcp).await.unwrap();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let seen_in_driver = seen.clone();
+        tokio::spawn(std::future::poll_fn(move |cx| {
+            let polled = std::pin::Pin::new(&mut conn).poll(cx);
+            seen_in_driver.store(conn.max_concurrent_send_streams(), SeqCst);
+            polled.map(|_| ())
+        }));
+        // A completed call means the server's SETTINGS were received and applied.
+        let reply = call(
+            &mut client,
+            grpc_request("/test.v1.Probe/Echo"),
+            framed(&"x".to_owned()),
+        )
+        .await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"));
+        assert_eq!(seen.load(SeqCst), 7);
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn handshake_timeout_closes_silent_connections() {
+    run(async {
+        let h = start(|b| b.handshake_timeout(Duration::from_millis(100))).await;
+        let mut silent = TcpStream::connect(h.addr).await.unwrap();
+        let mut buf = [0u8; 1024];
+        // The server may write its SETTINGS first; then it must close.
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match silent.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "a connection that never sent the preface stayed open"
+        );
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn slow_reader_stalls_the_sender_instead_of_buffering() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut builder = h2::client::Builder::new();
+        builder
+            .initial_window_size(65_535)
+            .initial_connection_window_size(65_535);
+        let client = client_with(h.addr, builder).await;
+        let mut ready = client.ready().await.unwrap();
+        let (response, mut stream) = ready
+            .send_request(grpc_request("/test.v1.Probe/Flood"), false)
+            .unwrap();
+        stream.send_data(framed(&"x".to_owned()), true).unwrap();
+        let response = response.await.unwrap();
+        let mut body = response.into_body();
+        // Without reading, the handler can get at most the window plus h2's bounded
+        // send buffer ahead: a few 64 KiB messages, never all 100.
+        let ran_ahead = tokio::time::timeout(Duration::from_millis(500), async {
+            while h.state.sent.load(SeqCst) < 20 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(
+            ran_ahead.is_err(),
+            "the handler sent {} messages to a client that read none",
+            h.state.sent.load(SeqCst)
+        );
+        // Reading releases it; every byte arrives.
+        let mut total = 0;
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            total += chunk.len();
+        }
+        // Each message: 5-byte prefix, tag, 3-byte length, 64 KiB.
+        assert_eq!(total, 100 * (5 + 1 + 3 + 64 * 1024));
+        assert_eq!(h.state.sent.load(SeqCst), 100);
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn handler_panic_is_internal_and_server_survives() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut client = h.client().await;
+        let reply = call(
+            &mut client,
+            grpc_request("/test.v1.Probe/Panic"),
+            framed(&"x".to_owned()),
+        )
+        .await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("13"), "{reply:?}");
+        h.assert_still_serving().await;
+        h.shutdown().await;
+    });
+}
+
+#[test]
+fn graceful_shutdown_lets_calls_in_flight_finish() {
+    run(async {
+        let mut h = start(|b| b).await;
+        let client = h.client().await;
+        let mut ready = client.ready().await.unwrap();
+        let (response, mut stream) = ready
+            .send_request(grpc_request("/test.v1.Probe/Slow"), false)
+            .unwrap();
+        stream
+            .send_data(framed(&"in flight".to_owned()), true)
+            .unwrap();
+        wait_for(&h.state.started_notify, || {
+            h.state.started.load(SeqCst) == 1
+        })
+        .await;
+        let _ = h.stop.take().unwrap().send(());
+        // New connections are refused once the listener is dropped; the call in
+        // flight finishes when released.
+        h.state.release.notify_waiters();
+        let reply = read_reply(response).await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
+        assert_eq!(String::decode(reply.message_body()).unwrap(), "in flight");
+        tokio::time::timeout(Duration::from_secs(10), &mut h.server)
+            .await
+            .expect("server did not stop after its calls finished")
+            .unwrap()
+            .unwrap();
+        assert!(
+            TcpStream::connect(h.addr).await.is_err(),
+            "listener still open after shutdown"
+        );
+    });
+}
+
+#[test]
+fn graceful_shutdown_cancels_calls_after_the_drain_deadline() {
+    run(async {
+        let mut h = start(|b| b.drain_timeout(Duration::from_millis(100))).await;
+        let client = h.client().await;
+        let mut ready = client.ready().await.unwrap();
+        let (response, mut stream) = ready
+            .send_request(grpc_request("/test.v1.Probe/Hang"), false)
+            .unwrap();
+        stream.send_data(framed(&"x".to_owned()), true).unwrap();
+        wait_for(&h.state.started_notify, || {
+            h.state.started.load(SeqCst) == 1
+        })
+        .await;
+        let _ = h.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), &mut h.server)
+            .await
+            .expect("server did not stop at the drain deadline")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            h.state.dropped.load(SeqCst),
+            1,
+            "the hanging handler was not dropped"
+        );
+        // The client sees its call fail rather than hang.
+        let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+            match response.await {
+                Err(_) => None,
+                Ok(r) => {
+                    let mut body = r.into_body();
+                    while let Some(Ok(_)) = body.data().await {}
+                    Some(body.trailers().await)
+                }
+            }
+        })
+        .await
+        .expect("client call hung after shutdown");
+        if let Some(Ok(Some(trailers))) = outcome {
+            panic!("call completed normally after being cancelled: {trailers:?}");
+        }
+    });
+}
