@@ -44,6 +44,9 @@ pub(crate) struct Inbound {
     /// Client side: the call's deadline.
     deadline: Option<Pin<Box<Sleep>>>,
     last_compressed: bool,
+    /// Client side: the server refused the stream (`REFUSED_STREAM`) before
+    /// processing it, so the call may be retried transparently.
+    refused: bool,
 }
 
 enum State {
@@ -184,7 +187,13 @@ impl Inbound {
             trailers: None,
             deadline,
             last_compressed: false,
+            refused: false,
         }
+    }
+
+    /// Whether the server refused the stream unprocessed (`REFUSED_STREAM`).
+    pub(crate) fn was_refused(&self) -> bool {
+        self.refused
     }
 
     pub(crate) fn headers(&self) -> Option<&MetadataMap> {
@@ -212,14 +221,17 @@ impl Inbound {
     }
 
     /// Client side: waits until the response headers are in (or the call failed).
-    fn poll_headers(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+    pub(crate) fn poll_headers(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
         if let Err(s) = self.poll_deadline(cx) {
             return Poll::Ready(Err(s));
         }
         if let State::Pending(fut) = &mut self.state {
             let response = match ready!(Pin::new(fut).poll(cx)) {
                 Ok(r) => r,
-                Err(e) => return Poll::Ready(Err(self.fail(Status::from_h2(&e)))),
+                Err(e) => {
+                    self.refused = e.reason() == Some(h2::Reason::REFUSED_STREAM);
+                    return Poll::Ready(Err(self.fail(Status::from_h2(&e))));
+                }
             };
             match self.on_response(response) {
                 Ok(()) => {}

@@ -20,6 +20,9 @@ use crate::send::poll_send_data;
 use crate::status::Status;
 use crate::streaming::{Inbound, Streaming};
 
+/// Attempts for a call whose stream the server refused unprocessed.
+const MAX_REFUSED_RETRIES: u32 = 5;
+
 const USER_AGENT_VALUE: &str = concat!("aqueduct/", env!("CARGO_PKG_VERSION"));
 
 /// The outbound messages of a client-streaming or bidirectional call.
@@ -229,6 +232,37 @@ impl Channel {
         options.timeout.and_then(|t| Instant::now().checked_add(t))
     }
 
+    /// Sends a single-message request and waits for the response headers,
+    /// retrying transparently while the server refuses the stream unprocessed
+    /// (`REFUSED_STREAM`, as h2 does for streams over its limit before the client
+    /// has learned it).
+    async fn send_single(
+        &self,
+        path: &'static str,
+        options: &CallOptions,
+        framed: Bytes,
+        deadline: Option<Instant>,
+    ) -> Result<Inbound, Status> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (response, mut stream) = self.start(path, options, deadline).await?;
+            let mut body = framed.clone();
+            // If sending fails the server has already answered (an error status,
+            // usually); the response side has it.
+            let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut body, true, cx)).await;
+            let mut inbound =
+                Inbound::client(response, self.config().max_recv_message_size, deadline);
+            match poll_fn(|cx| inbound.poll_headers(cx)).await {
+                Ok(()) => return Ok(inbound),
+                Err(_) if inbound.was_refused() && attempt < MAX_REFUSED_RETRIES => {
+                    tokio::task::yield_now().await;
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    }
+
     /// A unary call. Used by generated clients.
     #[doc(hidden)]
     pub async fn unary<Req, Resp>(
@@ -243,26 +277,19 @@ impl Channel {
         let (options, message) = request.into_parts();
         let deadline = Self::deadline(&options);
         let call = async {
-            let mut framed = codec::encode(
+            let framed = codec::encode(
                 &message,
                 options.compression,
                 self.config().max_send_message_size,
             )?;
-            let (response, mut stream) = self.start(path, &options, deadline).await?;
-            // If sending fails the server has already answered (an error status,
-            // usually); the response side has it.
-            let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut framed, true, cx)).await;
-            let mut inbound = Streaming::new(Inbound::client(
-                response,
-                self.config().max_recv_message_size,
-                None,
-            ));
-            read_single(&mut inbound).await
+            let inbound = self.send_single(path, &options, framed, None).await?;
+            read_single(&mut Streaming::new(inbound)).await
         };
         with_deadline(deadline, call).await
     }
 
-    /// A server-streaming call. Used by generated clients.
+    /// A server-streaming call. Used by generated clients. Returns once the response
+    /// headers have arrived, so a call the server refuses fails here.
     #[doc(hidden)]
     pub async fn server_streaming<Req, Resp>(
         &self,
@@ -276,18 +303,13 @@ impl Channel {
         let (options, message) = request.into_parts();
         let deadline = Self::deadline(&options);
         let call = async {
-            let mut framed = codec::encode(
+            let framed = codec::encode(
                 &message,
                 options.compression,
                 self.config().max_send_message_size,
             )?;
-            let (response, mut stream) = self.start(path, &options, deadline).await?;
-            let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut framed, true, cx)).await;
-            Ok(Streaming::new(Inbound::client(
-                response,
-                self.config().max_recv_message_size,
-                deadline,
-            )))
+            let inbound = self.send_single(path, &options, framed, deadline).await?;
+            Ok(Streaming::new(inbound))
         };
         with_deadline(deadline, call).await
     }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -13,6 +13,23 @@ use tokio::task::JoinSet;
 use super::call::{self, CallLimits};
 use super::router::Router;
 use super::{RunningGuard, ServerConfig};
+
+/// A stream h2 accepted: the request head and body, and the response handle.
+type Accepted = (
+    http::Request<h2::RecvStream>,
+    h2::server::SendResponse<Bytes>,
+);
+
+/// One turn of the connection loop.
+// Lives on the stack for one loop turn; boxing the large variant would cost an
+// allocation per call.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    /// `poll_accept`'s result.
+    Accepted(Option<Result<Accepted, h2::Error>>),
+    /// `poll_closed`'s result, while at the handler cap.
+    Closed(Option<h2::Error>),
+}
 
 /// Where the server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,27 +95,38 @@ pub(crate) async fn serve_connection<IO>(
         if *phase.borrow() == Phase::Stopped {
             break;
         }
+        // At the cap, stop accepting but keep driving the connection: new streams
+        // wait in h2's accept queue (bounded by the MAX_CONCURRENT_STREAMS we
+        // advertise) until a handler ends. Refusing them instead would fail a
+        // well-behaved client that opens a stream the moment it sees the previous
+        // one's trailers, before that handler's task has ended.
+        let at_cap = running.load(Ordering::Acquire) >= max_running;
+        let step = std::future::poll_fn(|cx| {
+            if at_cap {
+                conn.poll_closed(cx).map(|r| Step::Closed(r.err()))
+            } else {
+                conn.poll_accept(cx).map(Step::Accepted)
+            }
+        });
         tokio::select! {
             changed = phase.changed() => {
                 if changed.is_err() {
                     break;
                 }
             }
-            accepted = conn.accept() => match accepted {
-                Some(Ok((request, mut respond))) => {
+            step = step => match step {
+                Step::Accepted(Some(Ok((request, mut respond)))) => {
                     let Some(guard) = RunningGuard::try_new(&running, max_running) else {
-                        // Handlers of reset streams may not have been dropped yet;
-                        // refuse rather than run more than the cap.
                         respond.send_reset(h2::Reason::REFUSED_STREAM);
                         continue;
                     };
                     calls.spawn(call::serve_stream(request, respond, shared.router.clone(), limits, remote, guard));
                 }
-                Some(Err(e)) => {
+                Step::Accepted(Some(Err(e))) | Step::Closed(Some(e)) => {
                     tracing::debug!(error = %e, "connection error");
                     break;
                 }
-                None => break,
+                Step::Accepted(None) | Step::Closed(None) => break,
             },
             Some(_) = calls.join_next(), if !calls.is_empty() => {}
         }

@@ -83,6 +83,11 @@ impl ResponseWriter {
             CONTENT_TYPE,
             HeaderValue::from_static(aqueduct_wire::CONTENT_TYPE),
         );
+        // On every response, so a client whose encoding was refused learns ours.
+        h.insert(
+            "grpc-accept-encoding",
+            HeaderValue::from_static(Encoding::accept_header()),
+        );
         response
     }
 
@@ -95,10 +100,6 @@ impl ResponseWriter {
         if let Some(enc) = self.encoding {
             h.insert("grpc-encoding", HeaderValue::from_static(enc.name()));
         }
-        h.insert(
-            "grpc-accept-encoding",
-            HeaderValue::from_static(Encoding::accept_header()),
-        );
         self.headers.write_into(h);
         let stream = respond
             .send_response(response, false)
