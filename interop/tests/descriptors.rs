@@ -1,0 +1,27 @@
+//! aqueduct-build writes the file descriptor set with every transitive import.
+
+use prost::Message as _;
+
+#[test]
+fn descriptor_set_holds_the_protos_and_their_imports() {
+    let bytes: &[u8] = aqueduct::include_file_descriptor_set!();
+    let set = prost_types::FileDescriptorSet::decode(bytes).expect("a valid FileDescriptorSet");
+    let names: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+    for want in [
+        "grpc/testing/test.proto",
+        "grpc/testing/messages.proto",
+        "grpc/testing/empty.proto",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    // Imports come before the files that import them.
+    let pos = |n: &str| names.iter().position(|x| *x == n);
+    assert!(pos("grpc/testing/empty.proto") < pos("grpc/testing/test.proto"));
+    let test = set
+        .file
+        .iter()
+        .find(|f| f.name() == "grpc/testing/test.proto")
+        .expect("test.proto");
+    let services: Vec<&str> = test.service.iter().map(|s| s.name()).collect();
+    assert_eq!(services, ["TestService", "UnimplementedService"]);
+}
