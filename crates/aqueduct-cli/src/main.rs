@@ -3,7 +3,11 @@
 //! - `aqueduct demo`: runs the helloworld Greeter server and client in one process
 //!   and prints each call's result;
 //! - `aqueduct serve --port P`: runs the gRPC interop test service on
-//!   `127.0.0.1:P`.
+//!   `127.0.0.1:P`;
+//! - `aqueduct bench`: a load generator for any gRPC server.
+
+mod bench;
+mod raw;
 
 use std::process::ExitCode;
 
@@ -27,11 +31,20 @@ enum Command {
         #[arg(long, default_value_t = 50051)]
         port: u16,
     },
+    /// Load-test a gRPC server: calls/s, latency percentiles, errors by code.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Command::Bench(b) = &args.command {
+        if let Some(n) = b.threads {
+            builder.worker_threads(n.max(1));
+        }
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -42,6 +55,7 @@ fn main() -> ExitCode {
         match args.command {
             Command::Demo => demo().await,
             Command::Serve { port } => serve(port).await,
+            Command::Bench(b) => bench::run(b).await,
         }
     });
     match result {

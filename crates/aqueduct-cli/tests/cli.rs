@@ -69,3 +69,130 @@ fn bad_arguments_are_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--port"), "{stderr}");
 }
+
+/// Starts a process that prints `... HOST:PORT` as its first line; returns it and
+/// the address.
+fn spawn_server(cmd: &mut Command) -> (std::process::Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    (child, addr)
+}
+
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        .arg("bench")
+        .args(args)
+        .args(["--json", "--quiet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn bench_against_aqueduct_serve_over_tcp() {
+    let (mut server, addr) =
+        spawn_server(Command::new(env!("CARGO_BIN_EXE_aqueduct")).args(["serve", "--port", "0"]));
+    let target = format!("http://{addr}");
+    let unary = bench(&[
+        "--target",
+        &target,
+        "--call",
+        "testservice-unary",
+        "--requests",
+        "300",
+        "--payload",
+        "100",
+    ]);
+    assert!(unary.contains("\"ok\":300,"), "{unary}");
+    assert!(unary.contains("\"errors\":{}"), "{unary}");
+    let stream = bench(&[
+        "--target",
+        &target,
+        "--call",
+        "testservice-stream",
+        "--requests",
+        "20",
+        "--stream-messages",
+        "50",
+        "--connections",
+        "2",
+    ]);
+    assert!(stream.contains("\"ok\":20,\"messages\":1000,"), "{stream}");
+    // A method the server does not have: every call is an error, counted by code.
+    let out = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        .args([
+            "bench",
+            "--target",
+            &target,
+            "--call",
+            "raw",
+            "--method",
+            "/no.Such/Method",
+            "--requests",
+            "5",
+            "--json",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"UNIMPLEMENTED\":5"), "{stdout}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn bench_over_a_unix_socket() {
+    let dir = std::env::temp_dir().join(format!("aqueduct-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bench.sock");
+    let _ = std::fs::remove_file(&path);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(async { tokio::net::UnixListener::bind(&path) })
+        .unwrap();
+    rt.spawn(interop::server::builder().serve(listener));
+    let out = bench(&[
+        "--target",
+        &format!("unix:{}", path.display()),
+        "--call",
+        "testservice-unary",
+        "--requests",
+        "200",
+    ]);
+    assert!(out.contains("\"ok\":200,"), "{out}");
+}
+
+#[test]
+fn bench_against_the_grpcio_interop_server() {
+    let python = std::env::var_os("AQUEDUCT_PYTHON").expect(
+        "AQUEDUCT_PYTHON is not set: run scripts/test, which prepares the Python venv with grpcio",
+    );
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/python/server.py");
+    let (mut server, addr) = spawn_server(Command::new(python).arg(script).args(["--port", "0"]));
+    let out = bench(&[
+        "--target",
+        &format!("http://{addr}"),
+        "--call",
+        "testservice-unary",
+        "--requests",
+        "200",
+        "--concurrency",
+        "4",
+    ]);
+    assert!(out.contains("\"ok\":200,"), "{out}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
