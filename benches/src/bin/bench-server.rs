@@ -1,0 +1,56 @@
+//! `bench-server --impl aqueduct|tonic|h2 [--port P] [--runtime current|multi]
+//! [--threads N]`: the Greeter on one implementation. Prints `listening on ADDR`
+//! first; on SIGINT it shuts down and prints `allocations N` (heap allocations over
+//! the process's life) to stderr.
+
+use aqueduct_benches::{CountingAlloc, RuntimeKind, allocations, flag};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = flag(&args, "impl").unwrap_or_else(|| "aqueduct".into());
+    let port: u16 = flag(&args, "port").map_or(Ok(0), |p| p.parse())?;
+    let threads: usize = flag(&args, "threads").map_or(Ok(1), |p| p.parse())?;
+    let runtime = RuntimeKind::parse(
+        &flag(&args, "runtime").unwrap_or_else(|| "current".into()),
+        threads,
+    )?;
+    runtime.build()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        println!("listening on {}", listener.local_addr()?);
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match which.as_str() {
+            "aqueduct" => {
+                use helloworld::pb::greeter_server::GreeterServer;
+                aqueduct::Server::builder()
+                    .add_service(GreeterServer::new(helloworld::MyGreeter))
+                    .serve_with_shutdown(listener, stop)
+                    .await?;
+            }
+            "tonic" => {
+                use aqueduct_benches::tonic_pb::greeter_server::GreeterServer;
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                tonic::transport::Server::builder()
+                    .tcp_nodelay(true)
+                    .add_service(GreeterServer::new(
+                        aqueduct_benches::tonic_greeter::TonicGreeter,
+                    ))
+                    .serve_with_incoming_shutdown(incoming, stop)
+                    .await?;
+            }
+            "h2" => {
+                tokio::select! {
+                    () = aqueduct_benches::bare::serve(listener) => {}
+                    () = stop => {}
+                }
+            }
+            other => anyhow::bail!("--impl must be aqueduct, tonic or h2, not {other:?}"),
+        }
+        eprintln!("allocations {}", allocations());
+        Ok(())
+    })
+}

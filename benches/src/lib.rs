@@ -1,0 +1,89 @@
+//! Shared pieces of the benchmark binaries: the tonic Greeter, the bare h2 server,
+//! the counting allocator, and runtime construction.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub mod bare;
+pub mod tonic_greeter;
+
+/// tonic's generated code for `helloworld.v1`.
+#[allow(clippy::all, missing_docs)]
+pub mod tonic_pb {
+    tonic::include_proto!("helloworld.v1");
+}
+
+/// Counts heap allocations, for allocations-per-call figures.
+pub struct CountingAlloc;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Allocations so far in this process.
+pub fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Which tokio runtime a benchmark process runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// One current-thread runtime: the thread-per-core model, one core.
+    Current,
+    /// The work-stealing runtime with `threads` workers.
+    Multi(usize),
+}
+
+impl RuntimeKind {
+    /// Parses `current` or `multi` (with `threads` workers).
+    pub fn parse(s: &str, threads: usize) -> anyhow::Result<Self> {
+        match s {
+            "current" => Ok(Self::Current),
+            "multi" => Ok(Self::Multi(threads.max(1))),
+            other => anyhow::bail!("--runtime must be current or multi, not {other:?}"),
+        }
+    }
+
+    /// Builds the runtime.
+    pub fn build(self) -> std::io::Result<tokio::runtime::Runtime> {
+        match self {
+            Self::Current => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+            Self::Multi(n) => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build(),
+        }
+    }
+}
+
+/// Reads `--name value` flags.
+pub fn flag(args: &[String], name: &str) -> Option<String> {
+    let key = format!("--{name}");
+    let prefix = format!("--{name}=");
+    args.iter().enumerate().find_map(|(i, a)| {
+        if *a == key {
+            args.get(i + 1).cloned()
+        } else {
+            a.strip_prefix(&prefix).map(str::to_owned)
+        }
+    })
+}
