@@ -16,35 +16,64 @@ pub(crate) fn encode<M: prost::Message>(
     encoding: Option<Encoding>,
     limit: usize,
 ) -> Result<Bytes, Status> {
+    let mut buf = BytesMut::new();
+    encode_into(msg, encoding, limit, &mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Like [`encode`], but appends the framed message to `dst`, so several messages
+/// can share one buffer (and one DATA frame). On error `dst` is left as it was.
+pub(crate) fn encode_into<M: prost::Message>(
+    msg: &M,
+    encoding: Option<Encoding>,
+    limit: usize,
+    dst: &mut BytesMut,
+) -> Result<(), Status> {
+    let start = dst.len();
     let len = msg.encoded_len();
-    let mut buf = BytesMut::with_capacity(HEADER_LEN + len);
-    buf.put_bytes(0, HEADER_LEN);
-    msg.encode(&mut buf)
-        .map_err(|e| Status::internal(format!("failed to encode message: {e}")))?;
-    let compressed = match encoding {
+    let result = match encoding {
         Some(enc) if enc != Encoding::Identity => {
-            let mut out = BytesMut::with_capacity(HEADER_LEN + len / 2 + 16);
-            out.put_bytes(0, HEADER_LEN);
-            compression::compress(enc, buf.get(HEADER_LEN..).unwrap_or_default(), &mut out)
-                .map_err(|e| Status::internal(format!("failed to compress message: {e}")))?;
-            buf = out;
-            true
+            let mut plain = BytesMut::with_capacity(len);
+            msg.encode(&mut plain)
+                .map_err(|e| Status::internal(format!("failed to encode message: {e}")))?;
+            dst.reserve(HEADER_LEN + len / 2 + 16);
+            dst.put_bytes(0, HEADER_LEN);
+            compression::compress(enc, &plain, dst)
+                .map_err(|e| Status::internal(format!("failed to compress message: {e}")))
+                .map(|()| true)
         }
-        _ => false,
+        _ => {
+            dst.reserve(HEADER_LEN + len);
+            dst.put_bytes(0, HEADER_LEN);
+            msg.encode(dst)
+                .map_err(|e| Status::internal(format!("failed to encode message: {e}")))
+                .map(|()| false)
+        }
     };
-    let payload_len = buf.len() - HEADER_LEN;
+    let compressed = match result {
+        Ok(c) => c,
+        Err(e) => {
+            dst.truncate(start);
+            return Err(e);
+        }
+    };
+    let payload_len = dst.len() - start - HEADER_LEN;
     if payload_len > limit {
+        dst.truncate(start);
         return Err(Status::resource_exhausted(format!(
             "grpc: trying to send message larger than max ({payload_len} vs. {limit})"
         )));
     }
-    let header = frame::encode_header(compressed, payload_len).ok_or_else(|| {
-        Status::resource_exhausted("grpc: message does not fit the 4-byte length prefix")
-    })?;
-    if let Some(prefix) = buf.get_mut(..HEADER_LEN) {
+    let Some(header) = frame::encode_header(compressed, payload_len) else {
+        dst.truncate(start);
+        return Err(Status::resource_exhausted(
+            "grpc: message does not fit the 4-byte length prefix",
+        ));
+    };
+    if let Some(prefix) = dst.get_mut(start..start + HEADER_LEN) {
         prefix.copy_from_slice(&header);
     }
-    Ok(buf.freeze())
+    Ok(())
 }
 
 /// Decodes one received frame: decompresses it if flagged (with the stream's

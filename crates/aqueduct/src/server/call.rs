@@ -23,7 +23,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use super::RunningGuard;
 use super::router::Router;
-use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, ok_status, poll_shared_reset};
+use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, ok_status, poll_yield};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
@@ -270,7 +270,7 @@ async fn respond_single<T: prost::Message>(
     if let Some(h) = writer.headers_mut() {
         *h = response.metadata;
     }
-    if let Err(status) = writer.start_message(&response.message, true) {
+    if let Err(status) = writer.queue_message(&response.message, true) {
         writer.finish(&status, &MetadataMap::new());
         return;
     }
@@ -279,15 +279,21 @@ async fn respond_single<T: prost::Message>(
     }
 }
 
-fn finish_shared(
+/// Ends a streaming response: delivers every queued message, then the status.
+async fn finish_shared(
     writer: &SharedWriter,
     result: Option<Result<(), Status>>,
     trailers: &MetadataMap,
 ) {
+    let Some(result) = result else {
+        return;
+    };
+    if poll_fn(|cx| lock(writer).poll_flush(cx)).await.is_err() {
+        return; // the stream is gone; nothing more can reach the client
+    }
     match result {
-        None => {}
-        Some(Ok(())) => lock(writer).finish(&ok_status(), trailers),
-        Some(Err(status)) => lock(writer).finish(&status, trailers),
+        Ok(()) => lock(writer).finish(&ok_status(), trailers),
+        Err(status) => lock(writer).finish(&status, trailers),
     }
 }
 
@@ -361,11 +367,11 @@ pub(crate) async fn run_server_streaming<S: Send + Sync + 'static, M: ServerStre
             M::call(&svc, head.into_request(msg, compressed), &mut sink).await
         },
         deadline,
-        |cx| poll_shared_reset(&shared, cx),
+        |cx| poll_yield(&shared, cx),
     )
     .await;
     let trailers = sink.take_trailers();
-    finish_shared(sink.writer(), outcome_status(outcome), &trailers);
+    finish_shared(sink.writer(), outcome_status(outcome), &trailers).await;
 }
 
 pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamingMethod<S>>(
@@ -388,9 +394,9 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
             M::call(&svc, head.into_request(inbound, false), &mut sink).await
         },
         deadline,
-        |cx| poll_shared_reset(&shared, cx),
+        |cx| poll_yield(&shared, cx),
     )
     .await;
     let trailers = sink.take_trailers();
-    finish_shared(sink.writer(), outcome_status(outcome), &trailers);
+    finish_shared(sink.writer(), outcome_status(outcome), &trailers).await;
 }

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use h2::SendStream;
 use h2::server::SendResponse;
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -29,8 +29,12 @@ use crate::status::{Code, Status};
 pub(crate) struct ResponseWriter {
     respond: Option<SendResponse<Bytes>>,
     stream: Option<SendStream<Bytes>>,
-    /// Framed bytes accepted by `send` but not yet through flow control.
+    /// Bytes handed to flow control but not yet taken by h2 (waiting for window).
     pending: Bytes,
+    /// Encoded messages not yet handed to h2: several small messages go out as one
+    /// DATA frame. Flushed when it reaches `COALESCE_LIMIT`, when the handler
+    /// yields, and when the call ends.
+    out: BytesMut,
     /// Custom response headers, sent with the first message (or the trailers).
     headers: MetadataMap,
     /// Compression for response messages, already checked against what the client
@@ -51,6 +55,7 @@ impl ResponseWriter {
             respond: Some(respond),
             stream: None,
             pending: Bytes::new(),
+            out: BytesMut::new(),
             headers: MetadataMap::new(),
             encoding: None,
             accept,
@@ -108,8 +113,9 @@ impl ResponseWriter {
         Ok(())
     }
 
-    /// Encodes and queues one message; [`poll_flush`](Self::poll_flush) sends it.
-    pub(crate) fn start_message<M: prost::Message>(
+    /// Encodes one message into the coalescing buffer (sending the headers first if
+    /// this is the first message); [`poll_flush`](Self::poll_flush) sends it.
+    pub(crate) fn queue_message<M: prost::Message>(
         &mut self,
         msg: &M,
         compress: bool,
@@ -118,21 +124,29 @@ impl ResponseWriter {
             return Err(Status::internal("response already finished"));
         }
         let encoding = if compress { self.encoding } else { None };
-        let framed = codec::encode(msg, encoding, self.send_limit)?;
-        self.send_headers()?;
-        self.pending = framed;
-        Ok(())
+        codec::encode_into(msg, encoding, self.send_limit, &mut self.out)?;
+        self.send_headers()
     }
 
-    /// Pushes queued bytes through flow control.
+    /// Bytes queued but not yet taken by h2.
+    pub(crate) fn buffered(&self) -> usize {
+        self.out.len() + self.pending.len()
+    }
+
+    /// Pushes everything queued through flow control.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        if self.pending.is_empty() {
-            return Poll::Ready(Ok(()));
+        loop {
+            if !self.pending.is_empty() {
+                let Some(stream) = self.stream.as_mut() else {
+                    return Poll::Ready(Err(Status::internal("response stream missing")));
+                };
+                ready!(poll_send_data(stream, &mut self.pending, false, cx))?;
+            }
+            if self.out.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            self.pending = self.out.split().freeze();
         }
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(Err(Status::internal("response stream missing")));
-        };
-        poll_send_data(stream, &mut self.pending, false, cx)
     }
 
     /// Ready once the client has reset the stream or the connection is gone.
@@ -155,6 +169,7 @@ impl ResponseWriter {
         }
         self.done = true;
         self.pending = Bytes::new();
+        self.out.clear();
         if let Some(mut respond) = self.respond.take() {
             let mut response = self.base_response();
             let h = response.headers_mut();
@@ -193,6 +208,10 @@ pub(crate) type SharedWriter = Arc<Mutex<ResponseWriter>>;
 pub(crate) fn lock(w: &SharedWriter) -> std::sync::MutexGuard<'_, ResponseWriter> {
     w.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// How many bytes of small messages a streaming response queues before `send`
+/// waits for them to go out: the largest DATA frame coalescing produces.
+pub(crate) const COALESCE_LIMIT: usize = 32 * 1024;
 
 /// The outbound messages of a server-streaming or bidirectional call.
 ///
@@ -240,7 +259,13 @@ impl<T> ServerSink<T> {
 }
 
 impl<T: prost::Message> ServerSink<T> {
-    /// Sends one message, waiting for flow control.
+    /// Sends one message.
+    ///
+    /// Small messages are coalesced: the message is queued and goes out, with any
+    /// others queued after it, as one DATA frame when the handler next waits on
+    /// something else, when 32 KiB are queued, or when the call
+    /// ends. Once that many bytes are queued, `send` waits for HTTP/2 flow control,
+    /// so a slow client slows the handler instead of filling memory.
     ///
     /// Fails when the client has gone away or reset the stream; the handler should
     /// then return.
@@ -251,8 +276,16 @@ impl<T: prost::Message> ServerSink<T> {
     /// Sends one message, compressed or not (when compression is set), waiting for
     /// flow control.
     pub async fn send_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
-        lock(&self.writer).start_message(&msg, compress)?;
-        poll_fn(|cx| lock(&self.writer).poll_flush(cx)).await
+        poll_fn(|cx| {
+            let mut w = lock(&self.writer);
+            if w.buffered() >= COALESCE_LIMIT {
+                w.poll_flush(cx)
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        })
+        .await?;
+        lock(&self.writer).queue_message(&msg, compress)
     }
 }
 
@@ -267,8 +300,12 @@ pub(crate) fn ok_status() -> Status {
     Status::new(Code::Ok, "")
 }
 
-/// Waits until the shared writer's stream is reset.
-pub(crate) fn poll_shared_reset(w: &SharedWriter, cx: &mut Context<'_>) -> Poll<()> {
-    ready!(lock(w).poll_reset(cx));
-    Poll::Ready(())
+/// Called each time a streaming handler yields: flushes what it queued (so small
+/// messages sent in a burst share a DATA frame), then reports whether the client
+/// has reset the stream.
+pub(crate) fn poll_yield(w: &SharedWriter, cx: &mut Context<'_>) -> Poll<()> {
+    let mut w = lock(w);
+    // A flush error means the stream is gone; poll_reset reports it.
+    let _ = w.poll_flush(cx);
+    w.poll_reset(cx)
 }
