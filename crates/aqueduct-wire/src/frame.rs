@@ -166,7 +166,20 @@ impl Decoder {
                     return Ok(None);
                 }
                 let mut header = [0u8; HEADER_LEN];
-                self.copy_out(&mut header);
+                // Fast path: the prefix lies in the first chunk (almost always).
+                match self.chunks.front_mut() {
+                    Some(front) if front.len() >= HEADER_LEN => {
+                        if let Some(bytes) = front.get(..HEADER_LEN) {
+                            header.copy_from_slice(bytes);
+                        }
+                        front.advance(HEADER_LEN);
+                        if front.is_empty() {
+                            self.chunks.pop_front();
+                        }
+                        self.buffered -= HEADER_LEN;
+                    }
+                    _ => self.copy_out(&mut header),
+                }
                 let flag = header[0];
                 let compressed = match flag {
                     0 => false,

@@ -26,13 +26,27 @@ pub use aqueduct_wire::metadata::MetadataError;
 /// assert_eq!(md.get_bin("trace-bin").unwrap(), vec![0xde, 0xad]);
 /// assert!(md.insert("grpc-status", "0").is_err());
 /// ```
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct MetadataMap {
+    /// For received metadata, the headers exactly as they arrived, protocol keys
+    /// included: they are skipped on access instead of copied out on every call.
     headers: HeaderMap,
 }
 
+/// Whether a key is user metadata rather than the protocol's own.
+fn is_user_key(key: &str) -> bool {
+    !rules::is_reserved(key) && key != "user-agent"
+}
+
+/// Whether a stored entry is visible as metadata: a user key, and for ASCII keys a
+/// value that is visible ASCII.
+fn is_visible(name: &HeaderName, value: &HeaderValue) -> bool {
+    let key = name.as_str();
+    is_user_key(key) && (rules::is_binary_key(key) || value.to_str().is_ok())
+}
+
 /// One metadata value, as [`MetadataMap::iter`] yields it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum MetadataValue<'a> {
     /// A value under an ordinary key.
@@ -51,13 +65,16 @@ impl MetadataMap {
     /// Number of values (a key with two values counts twice).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.headers.len()
+        self.headers
+            .iter()
+            .filter(|(k, v)| is_visible(k, v))
+            .count()
     }
 
     /// Whether there are no values.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty()
+        !self.headers.iter().any(|(k, v)| is_visible(k, v))
     }
 
     fn key(key: &str, binary: bool) -> Result<HeaderName, MetadataError> {
@@ -108,7 +125,7 @@ impl MetadataMap {
     /// The first value of an ASCII key.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&str> {
-        if rules::is_binary_key(key) {
+        if rules::is_binary_key(key) || !is_user_key(key) {
             return None;
         }
         self.headers.get(key).and_then(|v| v.to_str().ok())
@@ -116,18 +133,18 @@ impl MetadataMap {
 
     /// Every value of an ASCII key, in order.
     pub fn get_all<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
-        let binary = rules::is_binary_key(key);
+        let hidden = rules::is_binary_key(key) || !is_user_key(key);
         self.headers
             .get_all(key)
             .iter()
-            .filter(move |_| !binary)
+            .filter(move |_| !hidden)
             .filter_map(|v| v.to_str().ok())
     }
 
     /// The first value of a `-bin` key, decoded. `None` if absent or not base64.
     #[must_use]
     pub fn get_bin(&self, key: &str) -> Option<Vec<u8>> {
-        if !rules::is_binary_key(key) {
+        if !rules::is_binary_key(key) || !is_user_key(key) {
             return None;
         }
         self.headers
@@ -137,7 +154,7 @@ impl MetadataMap {
 
     /// Every value of a `-bin` key, decoded; values that are not base64 are skipped.
     pub fn get_all_bin<'a>(&'a self, key: &str) -> impl Iterator<Item = Vec<u8>> + 'a {
-        let binary = rules::is_binary_key(key);
+        let binary = rules::is_binary_key(key) && is_user_key(key);
         self.headers
             .get_all(key)
             .iter()
@@ -148,64 +165,59 @@ impl MetadataMap {
     /// Whether the key has at least one value.
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.headers.contains_key(key)
+        is_user_key(key) && self.headers.contains_key(key)
     }
 
     /// Removes every value of a key; returns whether there were any.
     pub fn remove(&mut self, key: &str) -> bool {
-        self.headers.remove(key).is_some()
+        is_user_key(key) && self.headers.remove(key).is_some()
     }
 
     /// Every key and value, in no particular order of keys.
     pub fn iter(&self) -> impl Iterator<Item = (&str, MetadataValue<'_>)> + '_ {
-        self.headers.iter().filter_map(|(k, v)| {
-            let key = k.as_str();
-            let value = v.to_str().ok()?;
-            Some(if rules::is_binary_key(key) {
-                (key, MetadataValue::Binary(value))
-            } else {
-                (key, MetadataValue::Ascii(value))
+        self.headers
+            .iter()
+            .filter(|(k, v)| is_visible(k, v))
+            .filter_map(|(k, v)| {
+                let key = k.as_str();
+                let value = v.to_str().ok()?;
+                Some(if rules::is_binary_key(key) {
+                    (key, MetadataValue::Binary(value))
+                } else {
+                    (key, MetadataValue::Ascii(value))
+                })
             })
-        })
     }
 
-    /// The user metadata in received headers: protocol headers are left out, and so
-    /// are ASCII values that are not printable ASCII.
+    /// The user metadata in received headers: protocol headers, and ASCII values
+    /// that are not visible ASCII, are not visible through the map.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
-        let mut map = HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            let key = name.as_str();
-            if rules::is_reserved(key) || key == "user-agent" {
-                continue;
-            }
-            if !rules::is_binary_key(key) && rules::validate_ascii_value(value.as_bytes()).is_err()
-            {
-                continue;
-            }
-            map.append(name.clone(), value.clone());
-        }
-        Self { headers: map }
+        Self::from_header_map(headers.clone())
     }
 
-    /// Like [`from_headers`](Self::from_headers), but takes the map by value and so
-    /// moves the values instead of cloning them.
+    /// Like [`from_headers`](Self::from_headers), taking the map by value: O(1),
+    /// nothing is copied or rehashed.
     pub(crate) fn from_header_map(headers: HeaderMap) -> Self {
-        if headers.keys().all(|k| {
-            let key = k.as_str();
-            !rules::is_reserved(key) && key != "user-agent"
-        }) && headers.iter().all(|(k, v)| {
-            rules::is_binary_key(k.as_str()) || rules::validate_ascii_value(v.as_bytes()).is_ok()
-        }) {
-            return Self { headers };
-        }
-        Self::from_headers(&headers)
+        Self { headers }
     }
 
-    /// Appends every value to `headers`.
+    /// Appends every visible value to `headers`.
     pub(crate) fn write_into(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.headers {
-            headers.append(name.clone(), value.clone());
+            if is_visible(name, value) {
+                headers.append(name.clone(), value.clone());
+            }
         }
+    }
+}
+
+impl PartialEq for MetadataMap {
+    fn eq(&self, other: &Self) -> bool {
+        let mut a: Vec<_> = self.iter().collect();
+        let mut b: Vec<_> = other.iter().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
     }
 }
 

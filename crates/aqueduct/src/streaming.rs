@@ -298,10 +298,21 @@ impl Inbound {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Frame>, Status>> {
-        loop {
+        let polled = self.poll_frame_inner(cx);
+        // The deadline timer is only polled when the stream would wait: checking it
+        // on every message costs more than the message. A stream that keeps
+        // delivering past the deadline is stopped by the server, which enforces
+        // the same deadline.
+        if polled.is_pending() {
             if let Err(s) = self.poll_deadline(cx) {
                 return Poll::Ready(Err(s));
             }
+        }
+        polled
+    }
+
+    fn poll_frame_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, Status>> {
+        loop {
             match &mut self.state {
                 State::Pending(_) => {
                     ready!(self.poll_headers(cx))?;

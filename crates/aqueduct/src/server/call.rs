@@ -88,11 +88,21 @@ pub(crate) async fn serve_stream(
     running: RunningGuard,
 ) {
     let (parts, body) = request.into_parts();
-    let accept = parts
-        .headers
-        .get("grpc-accept-encoding")
-        .map(|v| AcceptEncodings::parse(v.as_bytes()))
-        .unwrap_or_default();
+    // One pass over the headers for the ones the protocol reads, instead of a
+    // hashed lookup for each.
+    let mut content_type: &[u8] = b"";
+    let mut timeout = None;
+    let mut encoding_header = None;
+    let mut accept = AcceptEncodings::default();
+    for (name, value) in &parts.headers {
+        match name.as_str() {
+            "content-type" => content_type = value.as_bytes(),
+            "grpc-timeout" => timeout = Some(value),
+            "grpc-encoding" => encoding_header = Some(value),
+            "grpc-accept-encoding" => accept = AcceptEncodings::parse(value.as_bytes()),
+            _ => {}
+        }
+    }
     let mut writer = ResponseWriter::new(respond, accept, limits.max_send);
 
     if parts.method != Method::POST {
@@ -100,11 +110,6 @@ pub(crate) async fn serve_stream(
         writer.finish_http(StatusCode::METHOD_NOT_ALLOWED, &status);
         return;
     }
-    let content_type = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
     if !is_accepted_content_type(content_type) {
         let status = Status::internal(format!(
             "invalid gRPC request content-type {:?}",
@@ -123,7 +128,7 @@ pub(crate) async fn serve_stream(
             return;
         }
     };
-    let deadline = match parts.headers.get("grpc-timeout") {
+    let deadline = match timeout {
         None => None,
         Some(v) => match aqueduct_wire::timeout::parse(v.as_bytes()) {
             Ok(timeout) => Instant::now().checked_add(timeout),
@@ -136,7 +141,7 @@ pub(crate) async fn serve_stream(
             }
         },
     };
-    let encoding = match parts.headers.get("grpc-encoding") {
+    let encoding = match encoding_header {
         None => None,
         Some(v) => match Encoding::from_name(v.as_bytes()) {
             Some(Encoding::Identity) => None,
@@ -146,11 +151,16 @@ pub(crate) async fn serve_stream(
                     "grpc: decompressor is not installed for grpc-encoding {:?}",
                     String::from_utf8_lossy(v.as_bytes())
                 ));
+                // Tell the client what it may use instead.
+                writer.advertise_accept_encoding();
                 writer.finish(&status, &MetadataMap::new());
                 return;
             }
         },
     };
+    if encoding.is_some() {
+        writer.advertise_accept_encoding();
+    }
     let head = CallHead {
         metadata: MetadataMap::from_header_map(parts.headers),
         deadline,

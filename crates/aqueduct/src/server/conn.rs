@@ -3,16 +3,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::call::{self, CallLimits};
 use super::router::Router;
-use super::{RunningGuard, ServerConfig};
+use super::{Running, RunningGuard, ServerConfig};
 
 /// A stream h2 accepted: the request head and body, and the response handle.
 type Accepted = (
@@ -84,8 +82,7 @@ pub(crate) async fn serve_connection<IO>(
         max_send: config.max_send_message_size,
     };
     let max_running = config.max_concurrent_streams as usize;
-    let running = Arc::new(AtomicUsize::new(0));
-    let mut calls = JoinSet::new();
+    let running = Arc::new(Running::default());
     let mut draining = false;
     loop {
         if !draining && *phase.borrow() != Phase::Serving {
@@ -100,7 +97,7 @@ pub(crate) async fn serve_connection<IO>(
         // advertise) until a handler ends. Refusing them instead would fail a
         // well-behaved client that opens a stream the moment it sees the previous
         // one's trailers, before that handler's task has ended.
-        let at_cap = running.load(Ordering::Acquire) >= max_running;
+        let at_cap = running.count() >= max_running;
         let step = std::future::poll_fn(|cx| {
             if at_cap {
                 conn.poll_closed(cx).map(|r| Step::Closed(r.err()))
@@ -120,7 +117,9 @@ pub(crate) async fn serve_connection<IO>(
                         respond.send_reset(h2::Reason::REFUSED_STREAM);
                         continue;
                     };
-                    calls.spawn(call::serve_stream(request, respond, shared.router.clone(), limits, remote, guard));
+                    // A plain spawn: when the connection goes away, h2 wakes each
+                    // stream's reset watch, and the call guard drops its handler.
+                    tokio::spawn(call::serve_stream(request, respond, shared.router.clone(), limits, remote, guard));
                 }
                 Step::Accepted(Some(Err(e))) | Step::Closed(Some(e)) => {
                     tracing::debug!(error = %e, "connection error");
@@ -128,11 +127,9 @@ pub(crate) async fn serve_connection<IO>(
                 }
                 Step::Accepted(None) | Step::Closed(None) => break,
             },
-            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+            () = running.ended(), if at_cap => {}
         }
     }
-    // The connection is gone or shutdown hit its deadline: nothing a handler does
-    // can reach the client any more, so stop them all.
-    calls.abort_all();
-    while calls.join_next().await.is_some() {}
+    // Dropping the connection here errors every stream still open, which wakes the
+    // call guards: their handlers are dropped without being polled again.
 }

@@ -265,25 +265,46 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
     ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
 }
 
+/// The handlers running on one connection.
+#[derive(Debug, Default)]
+pub(crate) struct Running {
+    count: AtomicUsize,
+    /// Signalled when a handler ends, so a connection at the cap resumes
+    /// accepting. `notify_one` keeps a permit if nobody waits yet: no lost wakeup.
+    ended: tokio::sync::Notify,
+}
+
+impl Running {
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    pub(crate) async fn ended(&self) {
+        self.ended.notified().await;
+    }
+}
+
 /// Counts one running handler; the count drops when the call's task ends (or its
 /// future is dropped).
 #[derive(Debug)]
-pub(crate) struct RunningGuard(Arc<AtomicUsize>);
+pub(crate) struct RunningGuard(Arc<Running>);
 
 impl RunningGuard {
     /// Takes a slot if fewer than `max` handlers run.
-    pub(crate) fn try_new(counter: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
-        counter
+    pub(crate) fn try_new(running: &Arc<Running>, max: usize) -> Option<Self> {
+        running
+            .count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
             .ok()?;
-        Some(Self(counter.clone()))
+        Some(Self(running.clone()))
     }
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.notify_one();
     }
 }

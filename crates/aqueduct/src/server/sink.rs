@@ -43,6 +43,8 @@ pub(crate) struct ResponseWriter {
     accept: AcceptEncodings,
     send_limit: usize,
     done: bool,
+    /// Whether the response headers carry `grpc-accept-encoding`.
+    advertise_accept: bool,
 }
 
 impl ResponseWriter {
@@ -61,6 +63,7 @@ impl ResponseWriter {
             accept,
             send_limit,
             done: false,
+            advertise_accept: false,
         }
     }
 
@@ -88,12 +91,19 @@ impl ResponseWriter {
             CONTENT_TYPE,
             HeaderValue::from_static(aqueduct_wire::CONTENT_TYPE),
         );
-        // On every response, so a client whose encoding was refused learns ours.
-        h.insert(
-            "grpc-accept-encoding",
-            HeaderValue::from_static(Encoding::accept_header()),
-        );
+        if self.advertise_accept {
+            h.insert(
+                "grpc-accept-encoding",
+                HeaderValue::from_static(Encoding::accept_header()),
+            );
+        }
         response
+    }
+
+    /// Adds `grpc-accept-encoding` to the response headers: for a client whose
+    /// `grpc-encoding` was refused, or that compresses, so it learns what we take.
+    pub(crate) fn advertise_accept_encoding(&mut self) {
+        self.advertise_accept = true;
     }
 
     fn send_headers(&mut self) -> Result<(), Status> {
