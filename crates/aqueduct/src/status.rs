@@ -4,16 +4,17 @@ use std::fmt;
 
 use bytes::Bytes;
 use http::HeaderMap;
-use http::header::HeaderValue;
+use http::header::{HeaderName, HeaderValue};
 
 pub use aqueduct_wire::status::Code;
 use aqueduct_wire::status::{decode_message, encode_message};
 
 use crate::metadata::MetadataMap;
 
-pub(crate) const GRPC_STATUS: &str = "grpc-status";
-pub(crate) const GRPC_MESSAGE: &str = "grpc-message";
-pub(crate) const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+pub(crate) const GRPC_STATUS_DETAILS: HeaderName =
+    HeaderName::from_static("grpc-status-details-bin");
 
 /// The status of a finished call: a [`Code`], a message for humans, optional binary
 /// details and metadata sent with it as trailers.
@@ -181,6 +182,11 @@ impl Status {
             }
         }
         self.0.metadata.write_into(headers);
+    }
+
+    /// Writes `grpc-status: 0`, the whole of an OK status, without building one.
+    pub(crate) fn write_ok(headers: &mut HeaderMap) {
+        headers.insert(GRPC_STATUS, HeaderValue::from_static("0"));
     }
 
     /// The status a client reports for a failed HTTP/2 stream or connection.

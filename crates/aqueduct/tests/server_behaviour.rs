@@ -715,7 +715,10 @@ fn graceful_shutdown_cancels_calls_after_the_drain_deadline() {
             .unwrap()
             .unwrap();
         // Closing the connection stops the handler: h2 wakes its reset watch.
-        wait_for(&h.state.dropped_notify, || h.state.dropped.load(SeqCst) == 1).await;
+        wait_for(&h.state.dropped_notify, || {
+            h.state.dropped.load(SeqCst) == 1
+        })
+        .await;
         // The client sees its call fail rather than hang.
         let outcome = tokio::time::timeout(Duration::from_secs(10), async {
             match response.await {

@@ -23,7 +23,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use super::RunningGuard;
 use super::router::Router;
-use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, ok_status, poll_yield};
+use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
@@ -285,7 +285,7 @@ async fn respond_single<T: prost::Message>(
         return;
     }
     if poll_fn(|cx| writer.poll_flush(cx)).await.is_ok() {
-        writer.finish(&ok_status(), &response.trailers);
+        writer.finish_ok(&response.trailers);
     }
 }
 
@@ -302,7 +302,7 @@ async fn finish_shared(
         return; // the stream is gone; nothing more can reach the client
     }
     match result {
-        Ok(()) => lock(writer).finish(&ok_status(), trailers),
+        Ok(()) => lock(writer).finish_ok(trailers),
         Err(status) => lock(writer).finish(&status, trailers),
     }
 }

@@ -18,7 +18,11 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 use crate::codec;
 use crate::metadata::MetadataMap;
 use crate::send::poll_send_data;
-use crate::status::{Code, Status};
+use crate::status::Status;
+
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
 
 /// Writes one call's response.
 ///
@@ -93,7 +97,7 @@ impl ResponseWriter {
         );
         if self.advertise_accept {
             h.insert(
-                "grpc-accept-encoding",
+                GRPC_ACCEPT_ENCODING,
                 HeaderValue::from_static(Encoding::accept_header()),
             );
         }
@@ -113,7 +117,7 @@ impl ResponseWriter {
         let mut response = self.base_response();
         let h = response.headers_mut();
         if let Some(enc) = self.encoding {
-            h.insert("grpc-encoding", HeaderValue::from_static(enc.name()));
+            h.insert(GRPC_ENCODING, HeaderValue::from_static(enc.name()));
         }
         self.headers.write_into(h);
         let stream = respond
@@ -174,6 +178,15 @@ impl ResponseWriter {
     /// Ends the response with `status` and `trailers`: as trailers after the
     /// messages, or as a trailers-only response when nothing was sent yet.
     pub(crate) fn finish(&mut self, status: &Status, trailers: &MetadataMap) {
+        self.finish_with(trailers, |h| status.write_trailers(h));
+    }
+
+    /// Ends the response with `OK` and `trailers`.
+    pub(crate) fn finish_ok(&mut self, trailers: &MetadataMap) {
+        self.finish_with(trailers, Status::write_ok);
+    }
+
+    fn finish_with(&mut self, trailers: &MetadataMap, write_status: impl FnOnce(&mut HeaderMap)) {
         if self.done {
             return;
         }
@@ -185,14 +198,14 @@ impl ResponseWriter {
             let h = response.headers_mut();
             self.headers.write_into(h);
             trailers.write_into(h);
-            status.write_trailers(h);
+            write_status(h);
             let _ = respond.send_response(response, true);
             return;
         }
         if let Some(stream) = self.stream.as_mut() {
             let mut h = HeaderMap::new();
             trailers.write_into(&mut h);
-            status.write_trailers(&mut h);
+            write_status(&mut h);
             let _ = stream.send_trailers(h);
         }
     }
@@ -303,11 +316,6 @@ impl<T> fmt::Debug for ServerSink<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerSink").finish_non_exhaustive()
     }
-}
-
-/// The status sent when the handler returned `Ok`.
-pub(crate) fn ok_status() -> Status {
-    Status::new(Code::Ok, "")
 }
 
 /// Called each time a streaming handler yields: flushes what it queued (so small
