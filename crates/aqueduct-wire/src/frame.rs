@@ -116,6 +116,10 @@ impl std::error::Error for DecodeError {}
 #[derive(Debug)]
 pub struct Decoder {
     limit: usize,
+    /// The only queued chunk, while there is one: most messages arrive in one DATA
+    /// frame, and a lone chunk needs no queue allocation. Invariant: `Some` only
+    /// while `chunks` is empty.
+    single: Option<Bytes>,
     chunks: VecDeque<Bytes>,
     /// Total bytes across `chunks`.
     buffered: usize,
@@ -129,6 +133,7 @@ impl Decoder {
     pub fn new(limit: usize) -> Self {
         Self {
             limit,
+            single: None,
             chunks: VecDeque::new(),
             buffered: 0,
             pending: None,
@@ -145,7 +150,14 @@ impl Decoder {
     pub fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
             self.buffered += chunk.len();
-            self.chunks.push_back(chunk);
+            if self.single.is_none() && self.chunks.is_empty() {
+                self.single = Some(chunk);
+            } else {
+                if let Some(first) = self.single.take() {
+                    self.chunks.push_back(first);
+                }
+                self.chunks.push_back(chunk);
+            }
         }
     }
 
@@ -167,14 +179,14 @@ impl Decoder {
                 }
                 let mut header = [0u8; HEADER_LEN];
                 // Fast path: the prefix lies in the first chunk (almost always).
-                match self.chunks.front_mut() {
+                match self.front_mut() {
                     Some(front) if front.len() >= HEADER_LEN => {
                         if let Some(bytes) = front.get(..HEADER_LEN) {
                             header.copy_from_slice(bytes);
                         }
                         front.advance(HEADER_LEN);
                         if front.is_empty() {
-                            self.chunks.pop_front();
+                            self.pop_front();
                         }
                         self.buffered -= HEADER_LEN;
                     }
@@ -224,12 +236,25 @@ impl Decoder {
         }
     }
 
+    fn front_mut(&mut self) -> Option<&mut Bytes> {
+        match self.single {
+            Some(ref mut b) => Some(b),
+            None => self.chunks.front_mut(),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if self.single.take().is_none() {
+            self.chunks.pop_front();
+        }
+    }
+
     /// Copies exactly `dst.len()` bytes out of the queue; the caller has checked
     /// that they are buffered.
     fn copy_out(&mut self, dst: &mut [u8]) {
         let mut filled = 0;
         while filled < dst.len() {
-            let Some(front) = self.chunks.front_mut() else {
+            let Some(front) = self.front_mut() else {
                 break;
             };
             let n = front.len().min(dst.len() - filled);
@@ -239,7 +264,7 @@ impl Decoder {
             front.advance(n);
             filled += n;
             if front.is_empty() {
-                self.chunks.pop_front();
+                self.pop_front();
             }
         }
         self.buffered -= filled;
@@ -250,11 +275,11 @@ impl Decoder {
         if len == 0 {
             return Bytes::new();
         }
-        if let Some(front) = self.chunks.front_mut() {
+        if let Some(front) = self.front_mut() {
             if front.len() >= len {
                 let out = front.split_to(len);
                 if front.is_empty() {
-                    self.chunks.pop_front();
+                    self.pop_front();
                 }
                 self.buffered -= len;
                 return out;
@@ -262,13 +287,13 @@ impl Decoder {
         }
         let mut out = BytesMut::with_capacity(len);
         while out.len() < len {
-            let Some(front) = self.chunks.front_mut() else {
+            let Some(front) = self.front_mut() else {
                 break;
             };
             let n = front.len().min(len - out.len());
             out.extend_from_slice(front.split_to(n).as_ref());
             if front.is_empty() {
-                self.chunks.pop_front();
+                self.pop_front();
             }
         }
         self.buffered -= out.len();

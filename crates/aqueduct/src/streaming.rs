@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::codec;
 use crate::metadata::MetadataMap;
-use crate::status::{Code, Status};
+use crate::status::{Code, GRPC_STATUS, Status};
 
 /// A stream of inbound messages.
 ///
@@ -196,8 +196,8 @@ impl Inbound {
         self.refused
     }
 
-    pub(crate) fn headers(&self) -> Option<&MetadataMap> {
-        self.headers.as_ref()
+    pub(crate) fn take_headers(&mut self) -> MetadataMap {
+        self.headers.take().unwrap_or_default()
     }
 
     pub(crate) fn take_trailers(&mut self) -> MetadataMap {
@@ -363,11 +363,18 @@ impl Inbound {
                 State::Trailers(recv) => {
                     let status = match ready!(recv.poll_trailers(cx)) {
                         Ok(Some(trailers)) => {
-                            let status = Status::from_trailers(&trailers).unwrap_or_else(|| {
-                                Status::internal("server sent trailers without grpc-status")
-                            });
+                            // The common case, `grpc-status: 0`, needs no Status built.
+                            let ok = trailers.get(GRPC_STATUS).map(|v| v.as_bytes()) == Some(b"0");
+                            let status = if ok {
+                                None
+                            } else {
+                                Some(Status::from_trailers(&trailers).unwrap_or_else(|| {
+                                    Status::internal("server sent trailers without grpc-status")
+                                }))
+                            };
                             self.trailers = Some(MetadataMap::from_header_map(trailers));
-                            status
+                            self.state = State::Done(status);
+                            continue;
                         }
                         Ok(None) => Status::internal("server closed the stream without trailers"),
                         Err(e) => Status::from_h2(&e),

@@ -149,7 +149,7 @@ async fn read_single<T: prost::Message + Default>(
     let message_compressed = compressed;
     let inner = inbound.inbound_mut();
     Ok(Response {
-        metadata: inner.headers().cloned().unwrap_or_default(),
+        metadata: inner.take_headers(),
         trailers: inner.take_trailers(),
         message,
         compression: None,
