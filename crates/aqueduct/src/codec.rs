@@ -45,9 +45,10 @@ pub(crate) fn encode_into<M: prost::Message>(
         _ => {
             dst.reserve(HEADER_LEN + len);
             dst.put_bytes(0, HEADER_LEN);
-            msg.encode(dst)
-                .map_err(|e| Status::internal(format!("failed to encode message: {e}")))
-                .map(|()| false)
+            // `Message::encode` would compute `encoded_len` a second time to check the
+            // capacity we just reserved; write the fields directly instead.
+            msg.encode_raw(dst);
+            Ok(false)
         }
     };
     let compressed = match result {
