@@ -27,37 +27,25 @@ enum Command {
     Demo,
     /// Serve the gRPC interop test service (grpc.testing.TestService).
     Serve {
-        /// TCP port on 127.0.0.1.
+        /// TCP port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 50051)]
         port: u16,
+        /// Server threads, each with its own single-threaded runtime and listener
+        /// (default: the CPUs this process may run on).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Load-test a gRPC server: calls/s, latency percentiles, errors by code.
     Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    if let Command::Bench(b) = &args.command {
-        if let Some(n) = b.threads {
-            builder.worker_threads(n.max(1));
-        }
-    }
-    let runtime = match builder.build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let result = match Args::parse().command {
+        // Thread-per-core: the server brings its own runtimes.
+        Command::Serve { port, threads } => serve(port, threads),
+        Command::Demo => block_on(None, demo()),
+        Command::Bench(b) => block_on(b.threads, bench::run(b)),
     };
-    let result = runtime.block_on(async {
-        match args.command {
-            Command::Demo => demo().await,
-            Command::Serve { port } => serve(port).await,
-            Command::Bench(b) => bench::run(b).await,
-        }
-    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -65,6 +53,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `fut` on a work-stealing runtime with `threads` workers (default: one per
+/// CPU this process may run on).
+fn block_on(
+    threads: Option<usize>,
+    fut: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder.build().context("cannot start the async runtime")?;
+    runtime.block_on(fut)
 }
 
 async fn demo() -> anyhow::Result<()> {
@@ -99,18 +102,21 @@ async fn demo() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(port: u16) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
-    println!(
-        "interop test service listening on {}",
-        listener.local_addr()?
-    );
-    interop::server::builder()
-        .serve_with_shutdown(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+fn serve(port: u16, threads: Option<usize>) -> anyhow::Result<()> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let server = interop::server::builder()
+        .serve_thread_per_core(addr, threads)
+        .with_context(|| format!("binding {addr}"))?;
+    println!("interop test service listening on {}", server.local_addr());
+    eprintln!("{threads} server threads, one single-threaded runtime each; Ctrl-C stops");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    server.shutdown()?;
     Ok(())
 }

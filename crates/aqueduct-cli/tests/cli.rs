@@ -51,12 +51,25 @@ fn serve_runs_the_interop_service() {
         }
         failures
     });
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(
         result.is_empty(),
         "interop cases failed against aqueduct serve: {result:?}"
     );
+    // Ctrl-C shuts every server thread down gracefully and the process exits 0.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let exit = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("aqueduct serve did not exit after SIGINT")
+        .unwrap();
+    assert!(exit.success(), "aqueduct serve exited with {exit}");
 }
 
 #[test]

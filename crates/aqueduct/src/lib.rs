@@ -66,7 +66,7 @@ pub use metadata::{MetadataError, MetadataMap, MetadataValue};
 #[doc(inline)]
 pub use request::{CallOptions, IntoRequest, Request, Response};
 #[doc(inline)]
-pub use server::{Server, ServerBuilder, ServerSink, Service};
+pub use server::{Server, ServerBuilder, ServerSink, Service, ThreadPerCoreServer};
 #[doc(inline)]
 pub use status::{Code, Status};
 #[doc(inline)]

@@ -945,3 +945,40 @@ fn one_channel_many_tasks_a_thousand_concurrent_calls() {
         h.shutdown().await;
     });
 }
+
+#[test]
+fn thread_per_core_serves_and_shuts_down() {
+    let state = Arc::new(State::default());
+    let server = aqueduct::Server::builder()
+        .add_service(ProbeServer(Arc::new(Probe(state.clone()))))
+        .serve_thread_per_core("127.0.0.1:0".parse().unwrap(), 2)
+        .unwrap();
+    let addr = server.local_addr();
+    assert_ne!(addr.port(), 0);
+    run(async move {
+        // Many connections, so the kernel spreads them over the listeners.
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            tasks.spawn(async move {
+                let channel = aqueduct::Channel::from_uri(&format!("http://{addr}")).unwrap();
+                let reply = channel
+                    .unary::<String, String>(
+                        "/test.v1.Probe/Echo",
+                        Request::new(format!("call {i}")),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(reply.into_inner(), format!("call {i}"));
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    });
+    assert_eq!(state.echo_calls.load(SeqCst), 50);
+    server.shutdown().unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "listeners still open after shutdown"
+    );
+}
