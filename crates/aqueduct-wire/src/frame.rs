@@ -40,6 +40,9 @@ pub fn encode(compressed: bool, payload: &[u8], dst: &mut BytesMut) -> Option<()
     Some(())
 }
 
+/// Chunks smaller than this are copied into one buffer instead of queued.
+pub const COALESCE_BELOW: usize = 256;
+
 /// One message taken out of the byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -121,6 +124,10 @@ pub struct Decoder {
     /// while `chunks` is empty.
     single: Option<Bytes>,
     chunks: VecDeque<Bytes>,
+    /// Small chunks pushed since the last decode, copied together: a peer that sends
+    /// thousands of tiny DATA frames costs their bytes, not a queue entry (and a
+    /// pinned read buffer) each. Logically the last element of the queue.
+    tail: BytesMut,
     /// Total bytes across `chunks`.
     buffered: usize,
     /// The prefix of the message being assembled, once all 5 bytes have arrived.
@@ -135,6 +142,7 @@ impl Decoder {
             limit,
             single: None,
             chunks: VecDeque::new(),
+            tail: BytesMut::new(),
             buffered: 0,
             pending: None,
         }
@@ -146,9 +154,32 @@ impl Decoder {
         self.limit
     }
 
-    /// Queues a chunk of received bytes. Empty chunks are ignored.
+    /// Queues a chunk of received bytes. Empty chunks are ignored; chunks smaller
+    /// than [`COALESCE_BELOW`] are copied together.
     pub fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
+        if chunk.is_empty() {
+            return;
+        }
+        if chunk.len() < COALESCE_BELOW {
+            self.buffered += chunk.len();
+            self.tail.extend_from_slice(&chunk);
+            return;
+        }
+        self.seal();
+        self.enqueue(chunk);
+    }
+
+    /// Moves the coalesced small chunks into the queue, keeping byte order.
+    fn seal(&mut self) {
+        if !self.tail.is_empty() {
+            let tail = self.tail.split().freeze();
+            self.buffered -= tail.len();
+            self.enqueue(tail);
+        }
+    }
+
+    fn enqueue(&mut self, chunk: Bytes) {
+        {
             self.buffered += chunk.len();
             if self.single.is_none() && self.chunks.is_empty() {
                 self.single = Some(chunk);
@@ -171,6 +202,7 @@ impl Decoder {
     ///
     /// After an error the decoder's state is unspecified: the stream must be failed.
     pub fn decode(&mut self) -> Result<Option<Frame>, DecodeError> {
+        self.seal();
         let (compressed, len) = match self.pending {
             Some(prefix) => prefix,
             None => {
@@ -219,6 +251,46 @@ impl Decoder {
             compressed,
             payload,
         }))
+    }
+
+    /// Whether the next message has fully arrived (so [`decode`](Self::decode)
+    /// would return it, or fail on it). Consumes nothing.
+    pub fn has_complete(&mut self) -> bool {
+        self.seal();
+        match self.pending {
+            Some((_, len)) => self.buffered >= len,
+            None => {
+                let mut header = [0u8; HEADER_LEN];
+                if !self.peek(&mut header) {
+                    return false;
+                }
+                let declared = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
+                // An invalid flag or an oversized length is "complete": decode fails
+                // on it at once, without waiting for a body that may never fit.
+                let len = usize::try_from(declared).unwrap_or(usize::MAX);
+                header[0] > 1 || len > self.limit || self.buffered >= HEADER_LEN + len
+            }
+        }
+    }
+
+    /// Copies the first `dst.len()` buffered bytes without consuming them; false if
+    /// fewer are buffered.
+    fn peek(&self, dst: &mut [u8]) -> bool {
+        if self.buffered < dst.len() {
+            return false;
+        }
+        let mut filled = 0;
+        for chunk in self.single.iter().chain(self.chunks.iter()) {
+            let n = chunk.len().min(dst.len() - filled);
+            if let (Some(to), Some(from)) = (dst.get_mut(filled..filled + n), chunk.get(..n)) {
+                to.copy_from_slice(from);
+            }
+            filled += n;
+            if filled == dst.len() {
+                break;
+            }
+        }
+        filled == dst.len()
     }
 
     /// Checks that the stream ended on a message boundary.
@@ -313,14 +385,60 @@ mod tests {
 
     #[test]
     fn whole_message_in_one_chunk_is_not_copied() {
-        let chunk = framed(false, b"hello");
-        let mut dec = Decoder::new(100);
+        let body = vec![7u8; 300];
+        let chunk = framed(false, &body);
+        let mut dec = Decoder::new(1000);
         dec.push(chunk.clone());
         let frame = dec.decode().unwrap().unwrap();
-        assert_eq!(&frame.payload[..], b"hello");
+        assert_eq!(&frame.payload[..], &body[..]);
         assert!(!frame.compressed);
         // Same allocation: the payload is a slice of the chunk.
         assert_eq!(frame.payload.as_ptr(), chunk[5..].as_ptr());
+        assert_eq!(dec.decode().unwrap(), None);
+        dec.finish().unwrap();
+    }
+
+    #[test]
+    fn has_complete_peeks_without_consuming() {
+        let mut dec = Decoder::new(10);
+        assert!(!dec.has_complete());
+        dec.push(Bytes::from_static(&[0, 0, 0]));
+        assert!(!dec.has_complete());
+        dec.push(Bytes::from_static(&[0, 2, b'a']));
+        assert!(!dec.has_complete());
+        dec.push(Bytes::from_static(b"b"));
+        assert!(dec.has_complete());
+        assert_eq!(dec.buffered(), 7);
+        assert_eq!(&dec.decode().unwrap().unwrap().payload[..], b"ab");
+        // Oversized or malformed: "complete" so decode can fail at once.
+        let mut dec = Decoder::new(10);
+        dec.push(Bytes::from_static(&[0, 0, 0, 0, 11]));
+        assert!(dec.has_complete());
+        let mut dec = Decoder::new(10);
+        dec.push(Bytes::from_static(&[9, 0, 0, 0, 1]));
+        assert!(dec.has_complete());
+    }
+
+    #[test]
+    fn small_chunks_are_coalesced_in_order() {
+        let mut all = BytesMut::new();
+        for i in 0..50u8 {
+            encode(false, &[i; 3], &mut all).unwrap();
+        }
+        let all = all.freeze();
+        let mut dec = Decoder::new(100);
+        // Tiny pushes, with a large one in the middle, before any decode.
+        for part in all.slice(..100).chunks(7) {
+            dec.push(Bytes::copy_from_slice(part));
+        }
+        dec.push(all.slice(100..300));
+        for part in all.slice(300..).chunks(5) {
+            dec.push(Bytes::copy_from_slice(part));
+        }
+        assert_eq!(dec.buffered(), all.len());
+        for i in 0..50u8 {
+            assert_eq!(&dec.decode().unwrap().unwrap().payload[..], &[i; 3]);
+        }
         assert_eq!(dec.decode().unwrap(), None);
         dec.finish().unwrap();
     }
@@ -414,6 +532,7 @@ mod tests {
                 let len = rng.below(16);
                 let chunk: Vec<u8> = (0..len).map(|_| rng.byte_biased()).collect();
                 dec.push(Bytes::from(chunk));
+                let _ = dec.has_complete();
                 loop {
                     match dec.decode() {
                         Ok(Some(f)) => assert!(f.payload.len() <= limit),

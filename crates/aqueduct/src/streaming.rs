@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use aqueduct_wire::compression::Encoding;
@@ -27,7 +28,19 @@ use crate::status::{Code, GRPC_STATUS, Status};
 /// done. Response headers and trailers are readable once they have arrived.
 pub struct Streaming<T> {
     inner: Inbound,
+    /// Server side, streaming requests: the inbound half lives here instead, shared
+    /// with the call guard, which drains h2 into it whenever the call task wakes
+    /// (see [`Inbound::pump`]). `inner` is then an empty placeholder. Locked only
+    /// from the call's own task, so never contended.
+    shared: Option<SharedInbound>,
     _marker: PhantomData<fn() -> T>,
+}
+
+/// An inbound half shared between a handler's [`Streaming`] and its call guard.
+pub(crate) type SharedInbound = Arc<Mutex<Inbound>>;
+
+pub(crate) fn lock_inbound(shared: &SharedInbound) -> std::sync::MutexGuard<'_, Inbound> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The part of [`Streaming`] that does not depend on the message type.
@@ -47,6 +60,15 @@ pub(crate) struct Inbound {
     /// Client side: the server refused the stream (`REFUSED_STREAM`) before
     /// processing it, so the call may be retried transparently.
     refused: bool,
+    /// Bytes read from h2 so far, and how many of them were handed back to the
+    /// peer as flow-control window. The difference is held here: complete messages
+    /// not yet consumed (bounded by the window, as if h2 still held them).
+    read: u64,
+    released: u64,
+    /// The body ended (reached while pumping; acted on once the decoder is empty).
+    body_eof: bool,
+    /// The body failed while pumping; reported after the messages before it.
+    body_error: Option<Status>,
 }
 
 enum State {
@@ -64,6 +86,16 @@ impl<T> Streaming<T> {
     pub(crate) fn new(inner: Inbound) -> Self {
         Self {
             inner,
+            shared: None,
+            _marker: PhantomData,
+        }
+    }
+
+    /// A stream over an inbound half shared with the call guard.
+    pub(crate) fn shared(shared: SharedInbound) -> Self {
+        Self {
+            inner: Inbound::with_state(State::Done(None), None, 0, None),
+            shared: Some(shared),
             _marker: PhantomData,
         }
     }
@@ -97,7 +129,10 @@ impl<T> Streaming<T> {
     /// Whether the last message returned arrived compressed.
     #[must_use]
     pub fn last_message_compressed(&self) -> bool {
-        self.inner.last_compressed
+        match &self.shared {
+            Some(shared) => lock_inbound(shared).last_compressed,
+            None => self.inner.last_compressed,
+        }
     }
 }
 
@@ -109,20 +144,30 @@ impl<T: prost::Message + Default> Streaming<T> {
 
     /// Polls for the next message.
     pub fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
-        match ready!(self.inner.poll_frame(cx)) {
-            Ok(Some(frame)) => {
-                let compressed = frame.compressed;
-                match codec::decode(frame, self.inner.encoding, self.inner.limit) {
-                    Ok(msg) => {
-                        self.inner.last_compressed = compressed;
-                        Poll::Ready(Ok(Some(msg)))
-                    }
-                    Err(status) => Poll::Ready(Err(self.inner.fail(status))),
-                }
-            }
-            Ok(None) => Poll::Ready(Ok(None)),
-            Err(status) => Poll::Ready(Err(status)),
+        match &self.shared {
+            Some(shared) => poll_message_on(&mut lock_inbound(shared), cx),
+            None => poll_message_on(&mut self.inner, cx),
         }
+    }
+}
+
+fn poll_message_on<T: prost::Message + Default>(
+    inner: &mut Inbound,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Option<T>, Status>> {
+    match ready!(inner.poll_frame(cx)) {
+        Ok(Some(frame)) => {
+            let compressed = frame.compressed;
+            match codec::decode(frame, inner.encoding, inner.limit) {
+                Ok(msg) => {
+                    inner.last_compressed = compressed;
+                    Poll::Ready(Ok(Some(msg)))
+                }
+                Err(status) => Poll::Ready(Err(inner.fail(status))),
+            }
+        }
+        Ok(None) => Poll::Ready(Ok(None)),
+        Err(status) => Poll::Ready(Err(status)),
     }
 }
 
@@ -188,6 +233,10 @@ impl Inbound {
             deadline,
             last_compressed: false,
             refused: false,
+            read: 0,
+            released: 0,
+            body_eof: false,
+            body_error: None,
         }
     }
 
@@ -319,7 +368,10 @@ impl Inbound {
                 }
                 State::Body { recv, client } => {
                     match self.decoder.decode() {
-                        Ok(Some(frame)) => return Poll::Ready(Ok(Some(frame))),
+                        Ok(Some(frame)) => {
+                            settle_window(recv, &mut self.decoder, self.read, &mut self.released);
+                            return Poll::Ready(Ok(Some(frame)));
+                        }
                         Ok(None) => {}
                         Err(e) => {
                             let code = match e {
@@ -331,33 +383,35 @@ impl Inbound {
                             return Poll::Ready(Err(self.fail(Status::new(code, e.to_string()))));
                         }
                     }
-                    let client = *client;
-                    match ready!(recv.poll_data(cx)) {
-                        Some(Ok(chunk)) => {
-                            // The decoder holds at most one partial message (bounded by
-                            // the limit), so handing the window back at once is safe.
-                            let _ = recv.flow_control().release_capacity(chunk.len());
-                            self.decoder.push(chunk);
-                        }
-                        Some(Err(e)) => {
-                            let status = if e.reason() == Some(h2::Reason::CANCEL) && !client {
-                                Status::cancelled("the client cancelled the call")
-                            } else {
-                                Status::from_h2(&e)
-                            };
-                            return Poll::Ready(Err(self.fail(status)));
-                        }
-                        None => {
-                            if let Err(e) = self.decoder.finish() {
-                                return Poll::Ready(
-                                    Err(self.fail(Status::internal(e.to_string()))),
+                    if let Some(status) = self.body_error.take() {
+                        return Poll::Ready(Err(self.fail(status)));
+                    }
+                    if !self.body_eof {
+                        let client = *client;
+                        match ready!(recv.poll_data(cx)) {
+                            Some(Ok(chunk)) => {
+                                self.read += chunk.len() as u64;
+                                self.decoder.push(chunk);
+                                settle_window(
+                                    recv,
+                                    &mut self.decoder,
+                                    self.read,
+                                    &mut self.released,
                                 );
                             }
-                            let state = std::mem::replace(&mut self.state, State::Done(None));
-                            if let State::Body { recv, client: true } = state {
-                                self.state = State::Trailers(recv);
+                            Some(Err(e)) => {
+                                return Poll::Ready(Err(self.fail(body_error(&e, client))));
                             }
+                            None => self.body_eof = true,
                         }
+                        continue;
+                    }
+                    if let Err(e) = self.decoder.finish() {
+                        return Poll::Ready(Err(self.fail(Status::internal(e.to_string()))));
+                    }
+                    let state = std::mem::replace(&mut self.state, State::Done(None));
+                    if let State::Body { recv, client: true } = state {
+                        self.state = State::Trailers(recv);
                     }
                 }
                 State::Trailers(recv) => {
@@ -389,6 +443,63 @@ impl Inbound {
                 }
             }
         }
+    }
+}
+
+impl Inbound {
+    /// Drains whatever DATA h2 has for this stream into the decoder, without
+    /// consuming messages. The call guard runs it each time the call task wakes, so
+    /// a client streaming many tiny messages to a handler that is not reading yet
+    /// does not exhaust h2's budget for buffered small frames (which would close
+    /// the connection). Flow control still bounds what is held: window is handed
+    /// back only for consumed messages and for a message still arriving.
+    pub(crate) fn pump(&mut self, cx: &mut Context<'_>) {
+        let State::Body { recv, client } = &mut self.state else {
+            return;
+        };
+        let client = *client;
+        while !self.body_eof && self.body_error.is_none() {
+            // One whole message beyond the limit is the most worth holding.
+            if self.decoder.buffered() > self.limit.saturating_add(aqueduct_wire::frame::HEADER_LEN)
+            {
+                break;
+            }
+            match recv.poll_data(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    self.read += chunk.len() as u64;
+                    self.decoder.push(chunk);
+                }
+                Poll::Ready(Some(Err(e))) => self.body_error = Some(body_error(&e, client)),
+                Poll::Ready(None) => self.body_eof = true,
+                Poll::Pending => break,
+            }
+        }
+        settle_window(recv, &mut self.decoder, self.read, &mut self.released);
+    }
+}
+
+/// The status for a request or response body that failed.
+fn body_error(e: &h2::Error, client: bool) -> Status {
+    if e.reason() == Some(h2::Reason::CANCEL) && !client {
+        Status::cancelled("the client cancelled the call")
+    } else {
+        Status::from_h2(e)
+    }
+}
+
+/// Hands flow-control window back to the peer for every byte read except those of
+/// complete messages not yet consumed: consumed bytes, and a message still
+/// arriving (it can only complete if the peer may send the rest).
+fn settle_window(recv: &mut RecvStream, decoder: &mut Decoder, read: u64, released: &mut u64) {
+    let target = if decoder.has_complete() {
+        read.saturating_sub(decoder.buffered() as u64)
+    } else {
+        read
+    };
+    if target > *released {
+        let n = usize::try_from(target - *released).unwrap_or(usize::MAX);
+        let _ = recv.flow_control().release_capacity(n);
+        *released = target;
     }
 }
 

@@ -30,7 +30,7 @@ use crate::codegen::{
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
-use crate::streaming::{Inbound, Streaming, is_grpc_content_type};
+use crate::streaming::{Inbound, SharedInbound, Streaming, is_grpc_content_type, lock_inbound};
 
 /// Limits that apply to each call.
 #[derive(Debug, Clone, Copy)]
@@ -344,13 +344,22 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
         _running,
     } = call;
     let deadline = head.deadline;
+    let inbound: SharedInbound = Arc::new(Mutex::new(Inbound::server(
+        body,
+        head.encoding,
+        limits.max_recv,
+    )));
+    let pumped = inbound.clone();
     let outcome = guard(
         async {
-            let inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
+            let inbound = Streaming::shared(inbound);
             M::call(&svc, head.into_request(inbound, false)).await
         },
         deadline,
-        |cx| writer.poll_reset(cx),
+        |cx| {
+            lock_inbound(&pumped).pump(cx);
+            writer.poll_reset(cx)
+        },
     )
     .await;
     respond_single(&mut writer, outcome_status(outcome)).await;
@@ -398,13 +407,22 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
     let deadline = head.deadline;
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
+    let inbound: SharedInbound = Arc::new(Mutex::new(Inbound::server(
+        body,
+        head.encoding,
+        limits.max_recv,
+    )));
+    let pumped = inbound.clone();
     let outcome = guard(
         async {
-            let inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
+            let inbound = Streaming::shared(inbound);
             M::call(&svc, head.into_request(inbound, false), &mut sink).await
         },
         deadline,
-        |cx| poll_yield(&shared, cx),
+        |cx| {
+            lock_inbound(&pumped).pump(cx);
+            poll_yield(&shared, cx)
+        },
     )
     .await;
     let trailers = sink.take_trailers();
