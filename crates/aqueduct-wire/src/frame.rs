@@ -155,12 +155,15 @@ impl Decoder {
     }
 
     /// Queues a chunk of received bytes. Empty chunks are ignored; chunks smaller
-    /// than [`COALESCE_BELOW`] are copied together.
+    /// than [`COALESCE_BELOW`] that arrive while bytes are buffered are copied
+    /// together.
     pub fn push(&mut self, chunk: Bytes) {
         if chunk.is_empty() {
             return;
         }
-        if chunk.len() < COALESCE_BELOW {
+        // A lone chunk is kept as it is (no copy): that is every unary request.
+        // Small chunks arriving behind others are copied together.
+        if chunk.len() < COALESCE_BELOW && self.buffered > 0 {
             self.buffered += chunk.len();
             self.tail.extend_from_slice(&chunk);
             return;
