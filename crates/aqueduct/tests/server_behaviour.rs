@@ -1063,3 +1063,34 @@ fn tiny_messages_to_a_slow_client_streaming_handler() {
         h.shutdown().await;
     });
 }
+
+/// Our client's `feed` lets many small messages share DATA frames: a burst of
+/// 50,000 tiny messages to a handler that is not reading arrives in a few dozen
+/// frames, far from h2's budget for small frames, and every message arrives.
+#[test]
+fn fed_messages_share_data_frames() {
+    run(async {
+        let h = start(|b| b).await;
+        let channel = aqueduct::Channel::from_uri(&format!("http://{}", h.addr)).unwrap();
+        let mut call = channel
+            .client_streaming::<String, u32>(
+                "/test.v1.Probe/SlowCount",
+                aqueduct::CallOptions::new(),
+            )
+            .await
+            .unwrap();
+        wait_for(&h.state.started_notify, || {
+            h.state.started.load(SeqCst) == 1
+        })
+        .await;
+        const N: u32 = 50_000;
+        for _ in 0..N {
+            call.feed("x".to_owned()).await.unwrap();
+        }
+        call.flush().await.unwrap();
+        h.state.release.notify_waiters();
+        let reply = call.finish().await.unwrap();
+        assert_eq!(reply.into_inner(), N);
+        h.shutdown().await;
+    });
+}

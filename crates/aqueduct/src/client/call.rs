@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use h2::SendStream;
 use h2::client::ResponseFuture;
 use http::header::{CONTENT_TYPE, HeaderValue, TE, USER_AGENT};
@@ -34,11 +34,18 @@ pub struct RequestSink<T> {
     stream: Option<SendStream<Bytes>>,
     encoding: Option<Encoding>,
     limit: usize,
+    /// Messages fed but not yet flushed: several small messages share one DATA
+    /// frame. Bounded: feeding flushes first once it holds `COALESCE_LIMIT`.
+    out: BytesMut,
     _marker: PhantomData<fn(T)>,
 }
 
+/// How many bytes of fed messages a [`RequestSink`] holds before feeding flushes.
+const COALESCE_LIMIT: usize = 32 * 1024;
+
 impl<T: prost::Message> RequestSink<T> {
-    /// Sends one message (compressed if the call set compression).
+    /// Sends one message (compressed if the call set compression): queues it and
+    /// flushes, waiting for HTTP/2 flow control.
     ///
     /// An error means the stream can take no more messages, usually because the
     /// server already ended the call; read the response side for its status.
@@ -48,35 +55,67 @@ impl<T: prost::Message> RequestSink<T> {
 
     /// Sends one message, compressed or not (when the call set compression).
     pub async fn send_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
+        self.feed_with(msg, compress).await?;
+        self.flush().await
+    }
+
+    /// Queues one message without sending it yet, so that many small messages go
+    /// out together in few DATA frames (much cheaper for both sides, and what
+    /// servers expect of clients that stream many tiny messages). Queued messages
+    /// are sent by [`flush`](Self::flush), by the next [`send`](Self::send), when
+    /// 32 KiB are queued, and on [`close`](Self::close).
+    pub async fn feed(&mut self, msg: T) -> Result<(), Status> {
+        self.feed_with(msg, true).await
+    }
+
+    /// [`feed`](Self::feed), compressed or not (when the call set compression).
+    pub async fn feed_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
+        if self.stream.is_none() {
+            return Err(Status::failed_precondition("request stream already closed"));
+        }
+        if self.out.len() >= COALESCE_LIMIT {
+            self.flush().await?;
+        }
         let encoding = if compress { self.encoding } else { None };
-        let mut framed = codec::encode(&msg, encoding, self.limit)?;
+        codec::encode_into(&msg, encoding, self.limit, &mut self.out)
+    }
+
+    /// Sends every queued message, waiting for HTTP/2 flow control.
+    pub async fn flush(&mut self) -> Result<(), Status> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
         let Some(stream) = self.stream.as_mut() else {
             return Err(Status::failed_precondition("request stream already closed"));
         };
-        poll_fn(|cx| poll_send_data(stream, &mut framed, false, cx)).await
+        let mut data = self.out.split().freeze();
+        poll_fn(|cx| poll_send_data(stream, &mut data, false, cx)).await
     }
 
     /// Cancels the whole call: sends `RST_STREAM(CANCEL)`. The server's handler is
     /// stopped, and reading the response side returns `CANCELLED`.
     pub fn cancel(&mut self) {
+        self.out.clear();
         if let Some(mut stream) = self.stream.take() {
             stream.send_reset(h2::Reason::CANCEL);
         }
     }
+}
 
-    /// Half-closes the request stream: no more messages.
+impl<T> RequestSink<T> {
+    /// Half-closes the request stream: sends what is queued, then the end of the
+    /// stream. (What is queued is at most 32 KiB and a message, so it goes out past
+    /// flow control without waiting.)
     pub fn close(&mut self) {
         if let Some(mut stream) = self.stream.take() {
-            let _ = stream.send_data(Bytes::new(), true);
+            let _ = stream.send_data(self.out.split().freeze(), true);
         }
     }
 }
 
 impl<T> Drop for RequestSink<T> {
     fn drop(&mut self) {
-        if let Some(mut stream) = self.stream.take() {
-            let _ = stream.send_data(Bytes::new(), true);
-        }
+        self.close();
     }
 }
 
@@ -106,6 +145,16 @@ impl<Req: prost::Message, Resp: prost::Message + Default> ClientStreamingCall<Re
     /// Sends one request message, compressed or not; see [`RequestSink::send_with`].
     pub async fn send_with(&mut self, msg: Req, compress: bool) -> Result<(), Status> {
         self.requests.send_with(msg, compress).await
+    }
+
+    /// Queues one request message; see [`RequestSink::feed`].
+    pub async fn feed(&mut self, msg: Req) -> Result<(), Status> {
+        self.requests.feed(msg).await
+    }
+
+    /// Sends every queued request message; see [`RequestSink::flush`].
+    pub async fn flush(&mut self) -> Result<(), Status> {
+        self.requests.flush().await
     }
 
     /// Cancels the call (`RST_STREAM(CANCEL)`); [`finish`](Self::finish) then
@@ -357,6 +406,7 @@ impl Channel {
             with_deadline(deadline, self.start(path, &options, deadline)).await?;
         let sink = RequestSink {
             stream: Some(stream),
+            out: BytesMut::new(),
             encoding: options.compression.filter(|e| *e != Encoding::Identity),
             limit: self.config().max_send_message_size,
             _marker: PhantomData,
