@@ -209,9 +209,9 @@ impl ServerBuilder {
     /// Serves TCP on `addr` with one single-threaded runtime per thread, `threads`
     /// of them, each accepting on its own `SO_REUSEPORT` listener: the
     /// thread-per-core model. A call then runs on the thread that accepted its
-    /// connection, and no task is ever woken on another core, which on the machines
-    /// we measured serves more calls per core than the work-stealing runtime (see
-    /// `docs/benchmarks.md`).
+    /// connection, and no task is ever woken on another core, where a cross-core
+    /// wake-up costs tens of microseconds on some machines. (On a single core it
+    /// measured 0.99-1.16x the work-stealing runtime: see `docs/benchmarks.md`.)
     ///
     /// Returns once every listener is bound; the server runs on its own threads until
     /// [`ThreadPerCoreServer::shutdown`]. Needs no async runtime of the caller's.
