@@ -101,6 +101,32 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A server whose measurement failed half-way must not outlive the harness.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `aqueduct bench` with `args` against a fresh `which` server (pinned to core
+/// 0, current-thread runtime unless `runtime` says otherwise) and returns the JSON
+/// numbers named by `keys`.
+fn load_on(
+    ctx: &Ctx,
+    which: &str,
+    runtime: &str,
+    args: &[&str],
+    keys: &[&str],
+) -> anyhow::Result<Vec<f64>> {
+    let server = Server::start(ctx, which, runtime, true)?;
+    let out = load(ctx, &server.target(), args)?;
+    server.stop()?;
+    keys.iter().map(|k| num(&out, k)).collect()
+}
+
 /// The number after `"key":` in a flat JSON object.
 fn num(json: &str, key: &str) -> anyhow::Result<f64> {
     let pat = format!("\"{key}\":");
@@ -412,10 +438,7 @@ fn main() -> anyhow::Result<()> {
 
     eprintln!("== 1. unary, small messages, server on one core");
     let m = alternate(&ctx, &three, |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
-        let out = load(&ctx, &s.target(), &unary)?;
-        s.stop()?;
-        Ok(vec![num(&out, "rps")?])
+        load_on(&ctx, which, "current", &unary, &["rps"])
     })?;
     rows.push(row(
         "1. unary 16 B, 10 conns x 10 streams, `aqueduct bench`",
@@ -438,12 +461,9 @@ fn main() -> anyhow::Result<()> {
     let rate = (saturation * 0.5).max(100.0).round();
     let rate_s = rate.to_string();
     let m = alternate(&ctx, &three, |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
         let mut args = unary.to_vec();
         args.extend(["--rate", rate_s.as_str()]);
-        let out = load(&ctx, &s.target(), &args)?;
-        s.stop()?;
-        Ok(vec![num(&out, "p50")?, num(&out, "p99")?])
+        load_on(&ctx, which, "current", &args, &["p50", "p99"])
     })?;
     rows.push(row(
         &format!("1. unary latency p50 at {rate} calls/s"),
@@ -487,10 +507,10 @@ fn main() -> anyhow::Result<()> {
 
     eprintln!("== 3. server streaming");
     let m = alternate(&ctx, &two, |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
-        let out = load(
+        load_on(
             &ctx,
-            &s.target(),
+            which,
+            "current",
             &[
                 "--call",
                 "greeter-stream",
@@ -499,9 +519,8 @@ fn main() -> anyhow::Result<()> {
                 "--concurrency",
                 "10",
             ],
-        )?;
-        s.stop()?;
-        Ok(vec![num(&out, "messages_per_s")?])
+            &["messages_per_s"],
+        )
     })?;
     rows.push(row(
         "3. server streaming, 1000 small messages per call",
@@ -513,10 +532,10 @@ fn main() -> anyhow::Result<()> {
 
     eprintln!("== 4. unary, 1 MiB messages");
     let m = alternate(&ctx, &two, |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
-        let out = load(
+        let v = load_on(
             &ctx,
-            &s.target(),
+            which,
+            "current",
             &[
                 "--call",
                 "greeter-unary",
@@ -525,9 +544,9 @@ fn main() -> anyhow::Result<()> {
                 "--concurrency",
                 "4",
             ],
+            &["rps"],
         )?;
-        s.stop()?;
-        Ok(vec![num(&out, "rps")? * 1.048576])
+        Ok(vec![v[0] * 1.048576])
     })?;
     rows.push(row(
         "4. unary 1 MiB each way",
@@ -622,10 +641,7 @@ fn main() -> anyhow::Result<()> {
 
     eprintln!("== runtime: current-thread vs work-stealing (Aqueduct server, one core)");
     let m = alternate(&ctx, &["current", "multi"], |runtime| {
-        let s = Server::start(&ctx, "aqueduct", runtime, true)?;
-        let out = load(&ctx, &s.target(), &unary)?;
-        s.stop()?;
-        Ok(vec![num(&out, "rps")?])
+        load_on(&ctx, "aqueduct", runtime, &unary, &["rps"])
     })?;
     let cur = m
         .get("current")

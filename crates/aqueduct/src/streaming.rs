@@ -27,13 +27,21 @@ use crate::status::{Code, GRPC_STATUS, Status};
 /// `OK`; any other status is returned as the final `Err`, after which the stream is
 /// done. Response headers and trailers are readable once they have arrived.
 pub struct Streaming<T> {
-    inner: Inbound,
-    /// Server side, streaming requests: the inbound half lives here instead, shared
-    /// with the call guard, which drains h2 into it whenever the call task wakes
-    /// (see [`Inbound::pump`]). `inner` is then an empty placeholder. Locked only
-    /// from the call's own task, so never contended.
-    shared: Option<SharedInbound>,
+    source: Source,
     _marker: PhantomData<fn() -> T>,
+}
+
+/// Where a [`Streaming`]'s inbound half lives.
+// The owned variant is the common one (every client call, every single-message
+// request); boxing it would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
+enum Source {
+    /// Owned: the client side, and single-message requests.
+    Owned(Inbound),
+    /// Server side, streaming requests: shared with the call guard, which drains h2
+    /// into it whenever the call task wakes (see [`Inbound::pump`]). Locked only from
+    /// the call's own task, so never contended.
+    Shared(SharedInbound),
 }
 
 /// An inbound half shared between a handler's [`Streaming`] and its call guard.
@@ -85,8 +93,7 @@ enum State {
 impl<T> Streaming<T> {
     pub(crate) fn new(inner: Inbound) -> Self {
         Self {
-            inner,
-            shared: None,
+            source: Source::Owned(inner),
             _marker: PhantomData,
         }
     }
@@ -94,8 +101,7 @@ impl<T> Streaming<T> {
     /// A stream over an inbound half shared with the call guard.
     pub(crate) fn shared(shared: SharedInbound) -> Self {
         Self {
-            inner: Inbound::with_state(State::Done(None), None, 0, None),
-            shared: Some(shared),
+            source: Source::Shared(shared),
             _marker: PhantomData,
         }
     }
@@ -104,34 +110,51 @@ impl<T> Streaming<T> {
     /// [`headers`](Self::headers) to wait for them.
     #[must_use]
     pub fn headers_now(&self) -> Option<&MetadataMap> {
-        self.inner.headers.as_ref()
+        match &self.source {
+            Source::Owned(inner) => inner.headers.as_ref(),
+            Source::Shared(_) => None,
+        }
     }
 
     /// Waits for the response headers (client side) and returns them.
     ///
-    /// For a response that carried only a status ("trailers-only"), the headers are
-    /// empty and the status is returned by the next [`message`](Self::message).
+    /// For a response that carried only a status ("trailers-only"), and on the
+    /// server side, the headers are empty; a trailers-only status is returned by the
+    /// next [`message`](Self::message).
     pub async fn headers(&mut self) -> Result<&MetadataMap, Status> {
-        poll_fn(|cx| self.inner.poll_headers(cx)).await?;
-        Ok(self.inner.headers.get_or_insert_with(MetadataMap::new))
+        static NONE: std::sync::LazyLock<MetadataMap> = std::sync::LazyLock::new(MetadataMap::new);
+        match &mut self.source {
+            Source::Owned(inner) => {
+                poll_fn(|cx| inner.poll_headers(cx)).await?;
+                Ok(inner.headers.get_or_insert_with(MetadataMap::new))
+            }
+            Source::Shared(_) => Ok(&NONE),
+        }
     }
 
     /// Trailers (client side), once the stream has ended.
     #[must_use]
     pub fn trailers(&self) -> Option<&MetadataMap> {
-        self.inner.trailers.as_ref()
+        match &self.source {
+            Source::Owned(inner) => inner.trailers.as_ref(),
+            Source::Shared(_) => None,
+        }
     }
 
-    pub(crate) fn inbound_mut(&mut self) -> &mut Inbound {
-        &mut self.inner
+    /// Takes the response headers and trailers (client side, after the end).
+    pub(crate) fn take_metadata(&mut self) -> (MetadataMap, MetadataMap) {
+        match &mut self.source {
+            Source::Owned(inner) => (inner.take_headers(), inner.take_trailers()),
+            Source::Shared(_) => (MetadataMap::new(), MetadataMap::new()),
+        }
     }
 
     /// Whether the last message returned arrived compressed.
     #[must_use]
     pub fn last_message_compressed(&self) -> bool {
-        match &self.shared {
-            Some(shared) => lock_inbound(shared).last_compressed,
-            None => self.inner.last_compressed,
+        match &self.source {
+            Source::Owned(inner) => inner.last_compressed,
+            Source::Shared(shared) => lock_inbound(shared).last_compressed,
         }
     }
 }
@@ -144,9 +167,9 @@ impl<T: prost::Message + Default> Streaming<T> {
 
     /// Polls for the next message.
     pub fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
-        match &self.shared {
-            Some(shared) => poll_message_on(&mut lock_inbound(shared), cx),
-            None => poll_message_on(&mut self.inner, cx),
+        match &mut self.source {
+            Source::Owned(inner) => poll_message_on(inner, cx),
+            Source::Shared(shared) => poll_message_on(&mut lock_inbound(shared), cx),
         }
     }
 }
@@ -181,11 +204,15 @@ impl<T: prost::Message + Default> Stream for Streaming<T> {
 
 impl<T> fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Streaming")
-            .field("encoding", &self.inner.encoding)
-            .field("headers", &self.inner.headers)
-            .field("trailers", &self.inner.trailers)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("Streaming");
+        match &self.source {
+            Source::Owned(inner) => d
+                .field("encoding", &inner.encoding)
+                .field("headers", &inner.headers)
+                .field("trailers", &inner.trailers),
+            Source::Shared(_) => d.field("source", &"server request stream"),
+        };
+        d.finish_non_exhaustive()
     }
 }
 

@@ -195,25 +195,25 @@ async fn read_single<T: prost::Message + Default>(
             "server sent more than one response message for a unary response",
         ));
     }
-    let message_compressed = compressed;
-    let inner = inbound.inbound_mut();
+    let (metadata, trailers) = inbound.take_metadata();
     Ok(Response {
-        metadata: inner.take_headers(),
-        trailers: inner.take_trailers(),
+        metadata,
+        trailers,
         message,
         compression: None,
-        message_compressed,
+        message_compressed: compressed,
     })
 }
 
 impl Channel {
-    /// Opens a stream for `path` with `options`' metadata, timeout and compression.
-    async fn start(
+    /// The request head for `path` with `options`' metadata, timeout and
+    /// compression.
+    fn request_head(
         &self,
         path: &'static str,
         options: &CallOptions,
         deadline: Option<Instant>,
-    ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
+    ) -> Result<http::Request<()>, Status> {
         let path = PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
             .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
         let uri = http::Uri::builder()
@@ -246,14 +246,24 @@ impl Channel {
             }
         }
         options.metadata.write_into(h);
+        Ok(request)
+    }
 
+    /// Opens a stream for `path` with `options`' metadata, timeout and compression.
+    async fn start(
+        &self,
+        path: &'static str,
+        options: &CallOptions,
+        deadline: Option<Instant>,
+    ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
         // One retry: a connection that is going away (GOAWAY, reset) refuses new
-        // streams; the next attempt dials a fresh one.
+        // streams; the next attempt dials a fresh one. The head is built per
+        // attempt, so the usual single attempt builds it once.
         let mut attempts = 0;
         loop {
             attempts += 1;
             let (sender, generation) = self.sender().await?;
-            let ready = match sender.ready().await {
+            let mut ready = match sender.ready().await {
                 Ok(s) => s,
                 Err(e) => {
                     self.forget(generation);
@@ -263,8 +273,7 @@ impl Channel {
                     return Err(Status::unavailable(format!("connection failed: {e}")));
                 }
             };
-            let mut ready = ready;
-            match ready.send_request(request.clone(), false) {
+            match ready.send_request(self.request_head(path, options, deadline)?, false) {
                 Ok(pair) => return Ok(pair),
                 Err(e) => {
                     self.forget(generation);
@@ -285,13 +294,18 @@ impl Channel {
     /// retrying transparently while the server refuses the stream unprocessed
     /// (`REFUSED_STREAM`, as h2 does for streams over its limit before the client
     /// has learned it).
-    async fn send_single(
+    async fn send_single<M: prost::Message>(
         &self,
         path: &'static str,
         options: &CallOptions,
-        framed: Bytes,
+        message: &M,
         deadline: Option<Instant>,
     ) -> Result<Inbound, Status> {
+        let framed = codec::encode(
+            message,
+            options.compression,
+            self.config().max_send_message_size,
+        )?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -326,12 +340,7 @@ impl Channel {
         let (options, message) = request.into_parts();
         let deadline = Self::deadline(&options);
         let call = async {
-            let framed = codec::encode(
-                &message,
-                options.compression,
-                self.config().max_send_message_size,
-            )?;
-            let inbound = self.send_single(path, &options, framed, None).await?;
+            let inbound = self.send_single(path, &options, &message, None).await?;
             read_single(&mut Streaming::new(inbound)).await
         };
         with_deadline(deadline, call).await
@@ -352,12 +361,7 @@ impl Channel {
         let (options, message) = request.into_parts();
         let deadline = Self::deadline(&options);
         let call = async {
-            let framed = codec::encode(
-                &message,
-                options.compression,
-                self.config().max_send_message_size,
-            )?;
-            let inbound = self.send_single(path, &options, framed, deadline).await?;
+            let inbound = self.send_single(path, &options, &message, deadline).await?;
             Ok(Streaming::new(inbound))
         };
         with_deadline(deadline, call).await

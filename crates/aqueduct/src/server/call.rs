@@ -289,21 +289,66 @@ async fn respond_single<T: prost::Message>(
     }
 }
 
-/// Ends a streaming response: delivers every queued message, then the status.
-async fn finish_shared(
-    writer: &SharedWriter,
-    result: Option<Result<(), Status>>,
-    trailers: &MetadataMap,
-) {
+/// Ends a streaming response: delivers every queued message, then the status and
+/// the sink's trailers.
+async fn finish_streaming<T>(mut sink: ServerSink<T>, result: Option<Result<(), Status>>) {
     let Some(result) = result else {
         return;
     };
+    let trailers = sink.take_trailers();
+    let writer = sink.writer();
     if poll_fn(|cx| lock(writer).poll_flush(cx)).await.is_err() {
         return; // the stream is gone; nothing more can reach the client
     }
     match result {
-        Ok(()) => lock(writer).finish_ok(trailers),
-        Err(status) => lock(writer).finish(&status, trailers),
+        Ok(()) => lock(writer).finish_ok(&trailers),
+        Err(status) => lock(writer).finish(&status, &trailers),
+    }
+}
+
+impl ServerCall {
+    /// Splits the call into its request, the response writer, and its slot in the
+    /// running-handler count.
+    fn split(self) -> (CallRequest, ResponseWriter, RunningGuard) {
+        let request = CallRequest {
+            head: self.head,
+            body: self.body,
+            limits: self.limits,
+        };
+        (request, self.writer, self._running)
+    }
+}
+
+/// The request side of a call, before its body is read. Small on purpose: the
+/// inbound decoder is built where it is used, not moved through futures.
+struct CallRequest {
+    head: CallHead,
+    body: RecvStream,
+    limits: CallLimits,
+}
+
+impl CallRequest {
+    fn deadline(&self) -> Option<Instant> {
+        self.head.deadline
+    }
+
+    /// Reads the single message of a unary or server-streaming request.
+    async fn single<T: prost::Message + Default>(self) -> Result<Request<T>, Status> {
+        let inbound = Inbound::server(self.body, self.head.encoding, self.limits.max_recv);
+        let (msg, compressed) = read_one(&mut Streaming::new(inbound)).await?;
+        Ok(self.head.into_request(msg, compressed))
+    }
+
+    /// A streaming request for the handler, and the shared inbound half the call
+    /// guard pumps while the handler runs.
+    fn streaming<T>(self) -> (Request<Streaming<T>>, SharedInbound) {
+        let inbound = Inbound::server(self.body, self.head.encoding, self.limits.max_recv);
+        let shared: SharedInbound = Arc::new(Mutex::new(inbound));
+        (
+            self.head
+                .into_request(Streaming::shared(shared.clone()), false),
+            shared,
+        )
     }
 }
 
@@ -311,20 +356,10 @@ pub(crate) async fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
     call: ServerCall,
     svc: Arc<S>,
 ) {
-    let ServerCall {
-        head,
-        body,
-        mut writer,
-        limits,
-        _running,
-    } = call;
-    let deadline = head.deadline;
+    let (request, mut writer, _running) = call.split();
+    let deadline = request.deadline();
     let outcome = guard(
-        async {
-            let mut inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
-            let (msg, compressed) = read_one(&mut inbound).await?;
-            M::call(&svc, head.into_request(msg, compressed)).await
-        },
+        async { M::call(&svc, request.single().await?).await },
         deadline,
         |cx| writer.poll_reset(cx),
     )
@@ -336,31 +371,13 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
     call: ServerCall,
     svc: Arc<S>,
 ) {
-    let ServerCall {
-        head,
-        body,
-        mut writer,
-        limits,
-        _running,
-    } = call;
-    let deadline = head.deadline;
-    let inbound: SharedInbound = Arc::new(Mutex::new(Inbound::server(
-        body,
-        head.encoding,
-        limits.max_recv,
-    )));
-    let pumped = inbound.clone();
-    let outcome = guard(
-        async {
-            let inbound = Streaming::shared(inbound);
-            M::call(&svc, head.into_request(inbound, false)).await
-        },
-        deadline,
-        |cx| {
-            lock_inbound(&pumped).pump(cx);
-            writer.poll_reset(cx)
-        },
-    )
+    let (request, mut writer, _running) = call.split();
+    let deadline = request.deadline();
+    let (request, pumped) = request.streaming();
+    let outcome = guard(M::call(&svc, request), deadline, |cx| {
+        lock_inbound(&pumped).pump(cx);
+        writer.poll_reset(cx)
+    })
     .await;
     respond_single(&mut writer, outcome_status(outcome)).await;
 }
@@ -369,62 +386,32 @@ pub(crate) async fn run_server_streaming<S: Send + Sync + 'static, M: ServerStre
     call: ServerCall,
     svc: Arc<S>,
 ) {
-    let ServerCall {
-        head,
-        body,
-        writer,
-        limits,
-        _running,
-    } = call;
-    let deadline = head.deadline;
+    let (request, writer, _running) = call.split();
+    let deadline = request.deadline();
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let outcome = guard(
-        async {
-            let mut inbound = Streaming::new(Inbound::server(body, head.encoding, limits.max_recv));
-            let (msg, compressed) = read_one(&mut inbound).await?;
-            M::call(&svc, head.into_request(msg, compressed), &mut sink).await
-        },
+        async { M::call(&svc, request.single().await?, &mut sink).await },
         deadline,
         |cx| poll_yield(&shared, cx),
     )
     .await;
-    let trailers = sink.take_trailers();
-    finish_shared(sink.writer(), outcome_status(outcome), &trailers).await;
+    finish_streaming(sink, outcome_status(outcome)).await;
 }
 
 pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamingMethod<S>>(
     call: ServerCall,
     svc: Arc<S>,
 ) {
-    let ServerCall {
-        head,
-        body,
-        writer,
-        limits,
-        _running,
-    } = call;
-    let deadline = head.deadline;
+    let (request, writer, _running) = call.split();
+    let deadline = request.deadline();
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
-    let inbound: SharedInbound = Arc::new(Mutex::new(Inbound::server(
-        body,
-        head.encoding,
-        limits.max_recv,
-    )));
-    let pumped = inbound.clone();
-    let outcome = guard(
-        async {
-            let inbound = Streaming::shared(inbound);
-            M::call(&svc, head.into_request(inbound, false), &mut sink).await
-        },
-        deadline,
-        |cx| {
-            lock_inbound(&pumped).pump(cx);
-            poll_yield(&shared, cx)
-        },
-    )
+    let (request, pumped) = request.streaming();
+    let outcome = guard(M::call(&svc, request, &mut sink), deadline, |cx| {
+        lock_inbound(&pumped).pump(cx);
+        poll_yield(&shared, cx)
+    })
     .await;
-    let trailers = sink.take_trailers();
-    finish_shared(sink.writer(), outcome_status(outcome), &trailers).await;
+    finish_streaming(sink, outcome_status(outcome)).await;
 }
