@@ -1,7 +1,7 @@
 //! [`Streaming`]: the inbound messages of a call, on either side.
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -400,15 +400,7 @@ impl Inbound {
                             return Poll::Ready(Ok(Some(frame)));
                         }
                         Ok(None) => {}
-                        Err(e) => {
-                            let code = match e {
-                                aqueduct_wire::frame::DecodeError::TooLarge { .. } => {
-                                    Code::ResourceExhausted
-                                }
-                                _ => Code::Internal,
-                            };
-                            return Poll::Ready(Err(self.fail(Status::new(code, e.to_string()))));
-                        }
+                        Err(e) => return Poll::Ready(Err(self.fail(frame_error(&e)))),
                     }
                     if let Some(status) = self.body_error.take() {
                         return Poll::Ready(Err(self.fail(status)));
@@ -503,6 +495,88 @@ impl Inbound {
         }
         settle_window(recv, &mut self.decoder, self.read, &mut self.released);
     }
+}
+
+/// The one message of a unary or server-streaming request, read straight from h2.
+///
+/// A lean sibling of [`Inbound`] for the most common request shape: without the
+/// client-side state it is half the size, which keeps a unary call's future small
+/// (the call future is boxed, and its size decides whether that allocation is a
+/// cheap one). Resolves once the request stream has ended: to the message and
+/// whether it arrived compressed, or to the status for a request that is empty,
+/// has more than one message, or is malformed.
+pub(crate) struct SingleMessage<T> {
+    recv: RecvStream,
+    decoder: Decoder,
+    encoding: Option<Encoding>,
+    /// The message, once framed; decoded when the stream has ended.
+    first: Option<Frame>,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> SingleMessage<T> {
+    pub(crate) fn new(recv: RecvStream, encoding: Option<Encoding>, limit: usize) -> Self {
+        Self {
+            recv,
+            decoder: Decoder::new(limit),
+            encoding,
+            first: None,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T: prost::Message + Default> Future for SingleMessage<T> {
+    type Output = Result<(T, bool), Status>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match this.decoder.decode() {
+                Ok(Some(frame)) => {
+                    if this.first.is_some() {
+                        return Poll::Ready(Err(Status::internal(
+                            "grpc: more than one request message for a unary request",
+                        )));
+                    }
+                    this.first = Some(frame);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Err(frame_error(&e))),
+            }
+            match ready!(this.recv.poll_data(cx)) {
+                Some(Ok(chunk)) => {
+                    // Window goes back at once: what is held is bounded without it,
+                    // by the limit on the one message and the error on a second.
+                    let _ = this.recv.flow_control().release_capacity(chunk.len());
+                    this.decoder.push(chunk);
+                }
+                Some(Err(e)) => return Poll::Ready(Err(body_error(&e, false))),
+                None => break,
+            }
+        }
+        if let Err(e) = this.decoder.finish() {
+            return Poll::Ready(Err(Status::internal(e.to_string())));
+        }
+        let Some(frame) = this.first.take() else {
+            return Poll::Ready(Err(Status::internal(
+                "grpc: request stream ended with no message for a unary request",
+            )));
+        };
+        let compressed = frame.compressed;
+        let decoded = codec::decode(frame, this.encoding, this.decoder.limit());
+        Poll::Ready(decoded.map(|m| (m, compressed)))
+    }
+}
+
+/// The status for a byte stream that cannot be split into messages.
+fn frame_error(e: &aqueduct_wire::frame::DecodeError) -> Status {
+    let code = match e {
+        aqueduct_wire::frame::DecodeError::TooLarge { .. } => Code::ResourceExhausted,
+        _ => Code::Internal,
+    };
+    Status::new(code, e.to_string())
 }
 
 /// The status for a request or response body that failed.

@@ -9,7 +9,7 @@ use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -30,7 +30,9 @@ use crate::codegen::{
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
-use crate::streaming::{Inbound, SharedInbound, Streaming, is_grpc_content_type, lock_inbound};
+use crate::streaming::{
+    Inbound, SharedInbound, SingleMessage, Streaming, is_grpc_content_type, lock_inbound,
+};
 
 /// Limits that apply to each call.
 #[derive(Debug, Clone, Copy)]
@@ -77,16 +79,19 @@ impl CallHead {
     }
 }
 
-/// Checks an accepted stream's head, routes it and runs it. Runs on the call's own
-/// task.
-pub(crate) async fn serve_stream(
+/// Checks an accepted stream's head and routes it: the handler's future to spawn,
+/// or `None` once an error response has been sent.
+///
+/// Synchronous on purpose: the spawned task holds only the boxed handler future, so
+/// spawning it and storing its result copy a few bytes, not the request head.
+pub(crate) fn start_call(
     request: http::Request<RecvStream>,
     respond: SendResponse<Bytes>,
-    router: Arc<Router>,
+    router: &Router,
     limits: CallLimits,
     remote_addr: Option<SocketAddr>,
     running: RunningGuard,
-) {
+) -> Option<crate::codegen::BoxFuture> {
     let (parts, body) = request.into_parts();
     // One pass over the headers for the ones the protocol reads, instead of a
     // hashed lookup for each.
@@ -108,7 +113,7 @@ pub(crate) async fn serve_stream(
     if parts.method != Method::POST {
         let status = Status::unimplemented(format!("gRPC requires POST, got {}", parts.method));
         writer.finish_http(StatusCode::METHOD_NOT_ALLOWED, &status);
-        return;
+        return None;
     }
     if !is_accepted_content_type(content_type) {
         let status = Status::internal(format!(
@@ -116,7 +121,7 @@ pub(crate) async fn serve_stream(
             String::from_utf8_lossy(content_type)
         ));
         writer.finish_http(StatusCode::UNSUPPORTED_MEDIA_TYPE, &status);
-        return;
+        return None;
     }
     // Match the raw :path exactly: no normalising, so `//`, query strings and
     // percent-escapes never reach a handler (grpc-go CVE-2026-33186).
@@ -125,7 +130,7 @@ pub(crate) async fn serve_stream(
         Ok(h) => h,
         Err(status) => {
             writer.finish(&status, &MetadataMap::new());
-            return;
+            return None;
         }
     };
     let deadline = match timeout {
@@ -137,7 +142,7 @@ pub(crate) async fn serve_stream(
                     &Status::internal(format!("malformed grpc-timeout: {e}")),
                     &MetadataMap::new(),
                 );
-                return;
+                return None;
             }
         },
     };
@@ -154,7 +159,7 @@ pub(crate) async fn serve_stream(
                 // Tell the client what it may use instead.
                 writer.advertise_accept_encoding();
                 writer.finish(&status, &MetadataMap::new());
-                return;
+                return None;
             }
         },
     };
@@ -174,7 +179,7 @@ pub(crate) async fn serve_stream(
         limits,
         _running: running,
     };
-    handler.call(call).await;
+    Some(handler.call(call))
 }
 
 /// The request content types we decode: protobuf only.
@@ -197,12 +202,15 @@ enum Outcome<T> {
 /// Polls `fut` until it finishes, the client resets the stream, the deadline passes,
 /// or it panics. In the last three cases the future is dropped without being polled
 /// again.
+///
+/// Takes the future pinned where the caller built it: moved in by value, it would
+/// take room twice in the caller's state (as argument and as pinned local), and a
+/// larger call future costs a larger copy when it is boxed.
 async fn guard<F: Future>(
-    fut: F,
+    mut fut: Pin<&mut F>,
     deadline: Option<Instant>,
     mut reset: impl FnMut(&mut Context<'_>) -> Poll<()>,
 ) -> Outcome<F::Output> {
-    let mut fut = pin!(fut);
     let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
     poll_fn(|cx| {
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
@@ -221,6 +229,20 @@ async fn guard<F: Future>(
         Poll::Pending
     })
     .await
+}
+
+impl<T> Outcome<Result<T, Status>> {
+    /// The value of a phase that succeeded, or the outcome that ends the call (for
+    /// the next phase's result type).
+    fn ok_or_end<U>(self) -> Result<T, Outcome<Result<U, Status>>> {
+        match self {
+            Outcome::Done(Ok(value)) => Ok(value),
+            Outcome::Done(Err(status)) => Err(Outcome::Done(Err(status))),
+            Outcome::DeadlineExceeded => Err(Outcome::DeadlineExceeded),
+            Outcome::Reset => Err(Outcome::Reset),
+            Outcome::Panicked(msg) => Err(Outcome::Panicked(msg)),
+        }
+    }
 }
 
 fn panic_message(panic: &Box<dyn Any + Send>) -> String {
@@ -246,35 +268,35 @@ fn outcome_status<T>(outcome: Outcome<Result<T, Status>>) -> Option<Result<T, St
     }
 }
 
-/// Reads the single request message of a unary or server-streaming call.
-async fn read_one<T: prost::Message + Default>(
-    inbound: &mut Streaming<T>,
-) -> Result<(T, bool), Status> {
-    let Some(msg) = inbound.message().await? else {
-        return Err(Status::internal(
-            "grpc: request stream ended with no message for a unary request",
-        ));
-    };
-    let compressed = inbound.last_message_compressed();
-    if inbound.message().await?.is_some() {
-        return Err(Status::internal(
-            "grpc: more than one request message for a unary request",
-        ));
+/// Sends a single-response call's outcome: the message, then `OK` with the
+/// trailers; or the error status.
+fn respond_single<T: prost::Message>(
+    writer: &mut ResponseWriter,
+    outcome: Outcome<Result<crate::Response<T>, Status>>,
+) -> impl Future<Output = ()> {
+    // Queued before the future is built: only the trailers wait across the flush.
+    let trailers = queue_response(writer, outcome_status(outcome));
+    async move {
+        if let Some(trailers) = &trailers {
+            if poll_fn(|cx| writer.poll_flush(cx)).await.is_ok() {
+                writer.finish_ok(trailers);
+            }
+        }
     }
-    Ok((msg, compressed))
 }
 
-async fn respond_single<T: prost::Message>(
+/// Queues the response message and returns the trailers to send once it is out;
+/// `None` when the call already ended (error status sent, or nothing to send).
+fn queue_response<T: prost::Message>(
     writer: &mut ResponseWriter,
     result: Option<Result<crate::Response<T>, Status>>,
-) {
-    let response = match result {
-        None => return,
-        Some(Err(status)) => {
+) -> Option<MetadataMap> {
+    let response = match result? {
+        Err(status) => {
             writer.finish(&status, &MetadataMap::new());
-            return;
+            return None;
         }
-        Some(Ok(r)) => r,
+        Ok(r) => r,
     };
     writer.set_compression(response.compression);
     if let Some(h) = writer.headers_mut() {
@@ -282,11 +304,9 @@ async fn respond_single<T: prost::Message>(
     }
     if let Err(status) = writer.queue_message(&response.message, true) {
         writer.finish(&status, &MetadataMap::new());
-        return;
+        return None;
     }
-    if poll_fn(|cx| writer.poll_flush(cx)).await.is_ok() {
-        writer.finish_ok(&response.trailers);
-    }
+    Some(response.trailers)
 }
 
 /// Ends a streaming response: delivers every queued message, then the status and
@@ -332,11 +352,18 @@ impl CallRequest {
         self.head.deadline
     }
 
-    /// Reads the single message of a unary or server-streaming request.
-    async fn single<T: prost::Message + Default>(self) -> Result<Request<T>, Status> {
-        let inbound = Inbound::server(self.body, self.head.encoding, self.limits.max_recv);
-        let (msg, compressed) = read_one(&mut Streaming::new(inbound)).await?;
-        Ok(self.head.into_request(msg, compressed))
+    /// Reads the single message of a unary or server-streaming request, guarded
+    /// like the handler. Call it inside the call future, so the reader's room there
+    /// is reused by the handler once the request is read.
+    async fn read_single<T: prost::Message + Default>(
+        body: RecvStream,
+        head: &CallHead,
+        max_recv: usize,
+        writer: &mut ResponseWriter,
+    ) -> Outcome<Result<(T, bool), Status>> {
+        let deadline = head.deadline;
+        let mut read = SingleMessage::new(body, head.encoding, max_recv);
+        guard(Pin::new(&mut read), deadline, |cx| writer.poll_reset(cx)).await
     }
 
     /// A streaming request for the handler, and the shared inbound half the call
@@ -352,19 +379,33 @@ impl CallRequest {
     }
 }
 
-pub(crate) async fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
+pub(crate) fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
     call: ServerCall,
     svc: Arc<S>,
-) {
-    let (request, mut writer, _running) = call.split();
-    let deadline = request.deadline();
-    let outcome = guard(
-        async { M::call(&svc, request.single().await?).await },
-        deadline,
-        |cx| writer.poll_reset(cx),
-    )
-    .await;
-    respond_single(&mut writer, outcome_status(outcome)).await;
+) -> impl Future<Output = ()> + Send + 'static {
+    // Split before the future is built: what it captures is all it holds, so the
+    // call's parts are not stored twice (as argument and as locals). The call
+    // future is boxed; kept under about 1 KiB, that allocation is a cheap one.
+    let (request, mut writer, running) = call.split();
+    let CallRequest { head, body, limits } = request;
+    let max_recv = limits.max_recv;
+    async move {
+        let _slot = &running;
+        // Reading the request and running the handler are two guarded phases, so
+        // their states share room in the call future instead of nesting. Values
+        // are bound before each await, not matched across it, for the same reason.
+        let read = CallRequest::read_single(body, &head, max_recv, &mut writer).await;
+        let (message, compressed) = match read.ok_or_end() {
+            Ok(read) => read,
+            Err(end) => return respond_single::<M::Response>(&mut writer, end).await,
+        };
+        let deadline = head.deadline;
+        let outcome = {
+            let handler = pin!(M::call(&svc, head.into_request(message, compressed)));
+            guard(handler, deadline, |cx| writer.poll_reset(cx)).await
+        };
+        respond_single(&mut writer, outcome).await;
+    }
 }
 
 pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStreamingMethod<S>>(
@@ -374,29 +415,44 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
     let (request, mut writer, _running) = call.split();
     let deadline = request.deadline();
     let (request, pumped) = request.streaming();
-    let outcome = guard(M::call(&svc, request), deadline, |cx| {
+    let handler = pin!(M::call(&svc, request));
+    let outcome = guard(handler, deadline, |cx| {
         lock_inbound(&pumped).pump(cx);
         writer.poll_reset(cx)
     })
     .await;
-    respond_single(&mut writer, outcome_status(outcome)).await;
+    respond_single(&mut writer, outcome).await;
 }
 
-pub(crate) async fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingMethod<S>>(
+pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingMethod<S>>(
     call: ServerCall,
     svc: Arc<S>,
-) {
-    let (request, writer, _running) = call.split();
-    let deadline = request.deadline();
-    let shared: SharedWriter = Arc::new(Mutex::new(writer));
-    let mut sink = ServerSink::new(shared.clone());
-    let outcome = guard(
-        async { M::call(&svc, request.single().await?, &mut sink).await },
-        deadline,
-        |cx| poll_yield(&shared, cx),
-    )
-    .await;
-    finish_streaming(sink, outcome_status(outcome)).await;
+) -> impl Future<Output = ()> + Send + 'static {
+    let (request, mut writer, running) = call.split();
+    let CallRequest { head, body, limits } = request;
+    let max_recv = limits.max_recv;
+    async move {
+        let _slot = &running;
+        let read = CallRequest::read_single(body, &head, max_recv, &mut writer);
+        let deadline = head.deadline;
+        let (message, compressed) = match read.await.ok_or_end::<()>() {
+            Ok(read) => read,
+            Err(end) => {
+                if let Some(Err(status)) = outcome_status(end) {
+                    writer.finish(&status, &MetadataMap::new());
+                }
+                return;
+            }
+        };
+        let shared: SharedWriter = Arc::new(Mutex::new(writer));
+        let mut sink = ServerSink::new(shared.clone());
+        let outcome = {
+            let request = head.into_request(message, compressed);
+            let handler = pin!(M::call(&svc, request, &mut sink));
+            guard(handler, deadline, |cx| poll_yield(&shared, cx)).await
+        };
+        finish_streaming(sink, outcome_status(outcome)).await;
+    }
 }
 
 pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamingMethod<S>>(
@@ -408,10 +464,13 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let (request, pumped) = request.streaming();
-    let outcome = guard(M::call(&svc, request, &mut sink), deadline, |cx| {
-        lock_inbound(&pumped).pump(cx);
-        poll_yield(&shared, cx)
-    })
-    .await;
+    let outcome = {
+        let handler = pin!(M::call(&svc, request, &mut sink));
+        guard(handler, deadline, |cx| {
+            lock_inbound(&pumped).pump(cx);
+            poll_yield(&shared, cx)
+        })
+        .await
+    };
     finish_streaming(sink, outcome_status(outcome)).await;
 }

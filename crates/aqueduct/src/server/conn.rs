@@ -119,7 +119,9 @@ pub(crate) async fn serve_connection<IO>(
                     };
                     // A plain spawn: when the connection goes away, h2 wakes each
                     // stream's reset watch, and the call guard drops its handler.
-                    tokio::spawn(call::serve_stream(request, respond, shared.router.clone(), limits, remote, guard));
+                    if let Some(call) = call::start_call(request, respond, &shared.router, limits, remote, guard) {
+                        tokio::spawn(call);
+                    }
                 }
                 Step::Accepted(Some(Err(e))) | Step::Closed(Some(e)) => {
                     tracing::debug!(error = %e, "connection error");
