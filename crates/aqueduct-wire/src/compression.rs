@@ -50,10 +50,22 @@ impl Encoding {
     #[must_use]
     pub fn from_name(name: &[u8]) -> Option<Encoding> {
         let name = name.trim_ascii();
-        Self::SUPPORTED
-            .iter()
-            .copied()
-            .find(|e| e.name().as_bytes().eq_ignore_ascii_case(name))
+        // The exact lowercase names first: what peers send, matched in a few
+        // instructions (this runs for every call's headers).
+        let exact = match name {
+            b"identity" => Some(Encoding::Identity),
+            b"gzip" => Some(Encoding::Gzip),
+            b"deflate" => Some(Encoding::Deflate),
+            #[cfg(feature = "zstd")]
+            b"zstd" => Some(Encoding::Zstd),
+            _ => None,
+        };
+        exact.or_else(|| {
+            Self::SUPPORTED
+                .iter()
+                .copied()
+                .find(|e| e.name().as_bytes().eq_ignore_ascii_case(name))
+        })
     }
 
     /// The `grpc-accept-encoding` value listing every supported encoding.
