@@ -1,7 +1,8 @@
 //! The `aqueduct` command.
 //!
-//! - `aqueduct demo`: runs the helloworld Greeter server and client in one process
-//!   and prints each call's result;
+//! - `aqueduct demo [--transport mem|tcp|unix]`: runs the helloworld Greeter server
+//!   and client in one process, over the in-memory pipe by default, and prints each
+//!   call's result;
 //! - `aqueduct serve --port P`: runs the gRPC interop test service on
 //!   `127.0.0.1:P`;
 //! - `aqueduct bench`: a load generator for any gRPC server.
@@ -24,7 +25,13 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the Greeter server and client in one process, one call of each kind.
-    Demo,
+    Demo {
+        /// How the client reaches the server: the in-process memory pipe (no port,
+        /// no socket path), TCP on 127.0.0.1, or a Unix socket in a temporary
+        /// directory.
+        #[arg(long, value_enum, default_value_t = Transport::Mem)]
+        transport: Transport,
+    },
     /// Serve the gRPC interop test service (grpc.testing.TestService).
     Serve {
         /// TCP port on 127.0.0.1 (0 picks a free one).
@@ -39,11 +46,22 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The byte transports `aqueduct demo` can run over.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Transport {
+    /// The in-process memory pipe.
+    Mem,
+    /// TCP on 127.0.0.1.
+    Tcp,
+    /// A Unix socket.
+    Unix,
+}
+
 fn main() -> ExitCode {
     let result = match Args::parse().command {
         // Thread-per-core: the server brings its own runtimes.
         Command::Serve { port, threads } => serve(port, threads),
-        Command::Demo => block_on(None, demo()),
+        Command::Demo { transport } => block_on(None, demo(transport)),
         Command::Bench(b) => block_on(b.threads, bench::run(b)),
     };
     match result {
@@ -70,23 +88,51 @@ fn block_on(
     runtime.block_on(fut)
 }
 
-async fn demo() -> anyhow::Result<()> {
+async fn demo(transport: Transport) -> anyhow::Result<()> {
     use helloworld::pb::greeter_server::GreeterServer;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding 127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    println!("Greeter server listening on {addr}");
+    let server = aqueduct::Server::builder().add_service(GreeterServer::new(helloworld::MyGreeter));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        aqueduct::Server::builder()
-            .add_service(GreeterServer::new(helloworld::MyGreeter))
-            .serve_with_shutdown(listener, async {
-                let _ = stop_rx.await;
-            }),
-    );
-    let channel = aqueduct::Channel::from_uri(&format!("http://{addr}"))?;
+    let stopped = async {
+        let _ = stop_rx.await;
+    };
+    // Kept until the end: the Unix socket lives in it.
+    let mut socket_dir = None;
+    let (uri, server) = match transport {
+        Transport::Mem => {
+            let name = format!("aqueduct-demo-{}", std::process::id());
+            let listener = aqueduct::MemoryListener::bind(&name)?;
+            let uri = format!("mem://{name}");
+            (
+                uri,
+                tokio::spawn(server.serve_with_shutdown(listener, stopped)),
+            )
+        }
+        Transport::Tcp => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("binding 127.0.0.1:0")?;
+            let uri = format!("http://{}", listener.local_addr()?);
+            (
+                uri,
+                tokio::spawn(server.serve_with_shutdown(listener, stopped)),
+            )
+        }
+        Transport::Unix => {
+            let dir = TempDir::new("aqueduct-demo")?;
+            let path = dir.0.join("greeter.sock");
+            let listener = tokio::net::UnixListener::bind(&path)
+                .with_context(|| format!("binding {}", path.display()))?;
+            socket_dir = Some(dir);
+            let uri = format!("unix:{}", path.display());
+            (
+                uri,
+                tokio::spawn(server.serve_with_shutdown(listener, stopped)),
+            )
+        }
+    };
+    println!("Greeter server listening on {uri}");
+    let channel = aqueduct::Channel::from_uri(&uri)?;
     let lines = helloworld::run_client(channel)
         .await
         .context("demo client call failed");
@@ -95,11 +141,33 @@ async fn demo() -> anyhow::Result<()> {
         .await
         .context("server task failed")?
         .context("server failed")?;
+    drop(socket_dir);
     for line in lines? {
         println!("{line}");
     }
     println!("all four call kinds succeeded; server shut down cleanly");
     Ok(())
+}
+
+/// A private directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> anyhow::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn serve(port: u16, threads: Option<usize>) -> anyhow::Result<()> {

@@ -5,17 +5,23 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-#[test]
-fn demo_runs_all_four_call_kinds_and_exits_zero() {
+/// Runs `aqueduct demo` with `args` and checks it made every kind of call over
+/// the transport it names.
+fn assert_demo(args: &[&str], transport_uri: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
         .arg("demo")
+        .args(args)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "demo failed:\n{stdout}\n{}",
+        "demo {args:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("listening on {transport_uri}")),
+        "demo {args:?} did not use {transport_uri}:\n{stdout}"
     );
     for kind in [
         "unary",
@@ -27,6 +33,32 @@ fn demo_runs_all_four_call_kinds_and_exits_zero() {
     }
     assert!(stdout.contains("Hello, Ada!"), "{stdout}");
     assert!(stdout.contains("all four call kinds succeeded"), "{stdout}");
+}
+
+#[test]
+fn demo_runs_all_four_call_kinds_over_the_memory_pipe_by_default() {
+    assert_demo(&[], "mem://");
+}
+
+#[test]
+fn demo_runs_over_each_transport() {
+    assert_demo(&["--transport", "mem"], "mem://");
+    assert_demo(&["--transport", "tcp"], "http://127.0.0.1:");
+    assert_demo(&["--transport", "unix"], "unix:/");
+}
+
+#[test]
+fn demo_refuses_an_unknown_transport() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        .args(["demo", "--transport", "carrier-pigeon"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("carrier-pigeon") && stderr.contains("mem"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -55,7 +55,7 @@ mod send;
 mod server;
 mod status;
 mod streaming;
-mod transport;
+pub mod transport;
 
 #[doc(inline)]
 pub use aqueduct_wire::compression::Encoding;
@@ -73,6 +73,7 @@ pub use status::{Code, Status};
 pub use streaming::Streaming;
 #[doc(inline)]
 pub use transport::Listener;
+pub use transport::memory::MemoryListener;
 
 /// Includes the code `aqueduct-build` generated for a protobuf package.
 ///

@@ -294,12 +294,16 @@ impl Channel {
     /// retrying transparently while the server refuses the stream unprocessed
     /// (`REFUSED_STREAM`, as h2 does for streams over its limit before the client
     /// has learned it).
+    ///
+    /// `deadline` goes to the server as `grpc-timeout`; with `timer`, the returned
+    /// stream also enforces it itself (for calls whose caller does not).
     async fn send_single<M: prost::Message>(
         &self,
         path: &'static str,
         options: &CallOptions,
         message: &M,
         deadline: Option<Instant>,
+        timer: bool,
     ) -> Result<Inbound, Status> {
         let framed = codec::encode(
             message,
@@ -314,8 +318,8 @@ impl Channel {
             // If sending fails the server has already answered (an error status,
             // usually); the response side has it.
             let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut body, true, cx)).await;
-            let mut inbound =
-                Inbound::client(response, self.config().max_recv_message_size, deadline);
+            let timer = deadline.filter(|_| timer);
+            let mut inbound = Inbound::client(response, self.config().max_recv_message_size, timer);
             match poll_fn(|cx| inbound.poll_headers(cx)).await {
                 Ok(()) => return Ok(inbound),
                 Err(_) if inbound.was_refused() && attempt < MAX_REFUSED_RETRIES => {
@@ -340,7 +344,11 @@ impl Channel {
         let (options, message) = request.into_parts();
         let deadline = Self::deadline(&options);
         let call = async {
-            let inbound = self.send_single(path, &options, &message, None).await?;
+            // The whole call runs under `with_deadline`: the stream needs no timer
+            // of its own, but the server must still learn the deadline.
+            let inbound = self
+                .send_single(path, &options, &message, deadline, false)
+                .await?;
             read_single(&mut Streaming::new(inbound)).await
         };
         with_deadline(deadline, call).await
@@ -361,7 +369,9 @@ impl Channel {
         let (options, message) = request.into_parts();
         let deadline = Self::deadline(&options);
         let call = async {
-            let inbound = self.send_single(path, &options, &message, deadline).await?;
+            let inbound = self
+                .send_single(path, &options, &message, deadline, true)
+                .await?;
             Ok(Streaming::new(inbound))
         };
         with_deadline(deadline, call).await

@@ -21,6 +21,7 @@ pub use call::{BidiCall, ClientStreamingCall, RequestSink};
 
 use crate::status::Status;
 use crate::transport::Target;
+use crate::transport::memory::MemoryConnector;
 
 /// The target URI could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,9 +105,28 @@ impl Channel {
     /// first call.
     ///
     /// Accepted forms: `http://host:port` (port 80 if absent), `unix:/path`,
-    /// `unix:///path`.
+    /// `unix:///path`, and `mem://name` for the [`MemoryListener`] bound to `name`
+    /// in this process (dialing a name nobody listens on fails at call time with
+    /// `UNAVAILABLE`, as a refused TCP connection does).
+    ///
+    /// [`MemoryListener`]: crate::MemoryListener
     pub fn from_uri(uri: &str) -> Result<Channel, InvalidUri> {
         Ok(Self::builder(uri)?.build())
+    }
+
+    /// A channel over the memory pipe to one listener, named or anonymous, through
+    /// its [`connector`](crate::MemoryListener::connector).
+    pub fn memory(connector: MemoryConnector) -> Channel {
+        Self::memory_builder(connector).build()
+    }
+
+    /// A builder for a [`memory`](Self::memory) channel, to change the defaults.
+    pub fn memory_builder(connector: MemoryConnector) -> ChannelBuilder {
+        ChannelBuilder {
+            target: Target::Connector(connector),
+            authority: Authority::from_static("localhost"),
+            config: ChannelConfig::default(),
+        }
     }
 
     /// A builder for a channel to `uri`, to change the defaults.
@@ -324,8 +344,14 @@ fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
             Authority::from_static("localhost"),
         ));
     }
+    if let Some(name) = uri.strip_prefix("mem://") {
+        let name = name.strip_suffix('/').unwrap_or(name);
+        let name = crate::transport::memory::parse_name(name).map_err(|e| bad(&e.to_string()))?;
+        let authority: Authority = name.parse().map_err(|_| bad("bad memory listener name"))?;
+        return Ok((Target::Memory(name.to_owned()), authority));
+    }
     let Some(rest) = uri.strip_prefix("http://") else {
-        return Err(bad("expected http://host:port or unix:/path"));
+        return Err(bad("expected http://host:port, unix:/path or mem://name"));
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let authority: Authority = rest.parse().map_err(|_| bad("bad host:port"))?;
@@ -390,6 +416,16 @@ mod tests {
             Target::Unix("/tmp/x.sock".into())
         );
         assert!(parse_target("unix:").is_err());
+        assert_eq!(
+            parse_target("mem://orders").unwrap().0,
+            Target::Memory("orders".into())
+        );
+        assert_eq!(
+            parse_target("mem://orders.v1/").unwrap().0,
+            Target::Memory("orders.v1".into())
+        );
+        assert!(parse_target("mem://").is_err());
+        assert!(parse_target("mem://a/b").is_err());
         assert!(parse_target("https://x:1").is_err());
         assert!(parse_target("http://u@x:1").is_err());
         assert!(parse_target("http://x:99999").is_err());

@@ -1,5 +1,13 @@
 //! Byte transports: what the server accepts connections from and what the client
 //! dials. Everything above works on any `AsyncRead + AsyncWrite` stream.
+//!
+//! | transport | server listens on | client dials |
+//! |---|---|---|
+//! | TCP | `tokio::net::TcpListener` | `http://host:port` |
+//! | Unix socket | `tokio::net::UnixListener` | `unix:/path` |
+//! | memory pipe | [`MemoryListener`] | `mem://name`, or [`Channel::memory`](crate::Channel::memory) |
+
+pub mod memory;
 
 use std::future::Future;
 use std::io;
@@ -10,10 +18,12 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
+use memory::{MemoryConnector, MemoryListener, MemoryStream};
+
 /// A source of incoming connections for [`ServerBuilder::serve`](crate::ServerBuilder::serve).
 ///
 /// Implemented for tokio's `TcpListener` (with `TCP_NODELAY` set on each
-/// connection) and `UnixListener`.
+/// connection), `UnixListener`, and [`MemoryListener`].
 pub trait Listener: Send + 'static {
     /// The connection type.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
@@ -43,11 +53,40 @@ impl Listener for UnixListener {
     }
 }
 
+impl Listener for MemoryListener {
+    type Io = MemoryStream;
+
+    async fn accept(&mut self) -> io::Result<(MemoryStream, Option<SocketAddr>)> {
+        Ok((MemoryListener::accept(self).await?, None))
+    }
+}
+
 /// Where a channel connects to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Target {
-    Tcp { host: String, port: u16 },
+    Tcp {
+        host: String,
+        port: u16,
+    },
     Unix(std::path::PathBuf),
+    /// A named memory listener, looked up at each dial.
+    Memory(String),
+    /// One memory listener, named or not.
+    Connector(MemoryConnector),
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Target::Tcp { host: h1, port: p1 }, Target::Tcp { host: h2, port: p2 }) => {
+                h1 == h2 && p1 == p2
+            }
+            (Target::Unix(a), Target::Unix(b)) => a == b,
+            (Target::Memory(a), Target::Memory(b)) => a == b,
+            (Target::Connector(a), Target::Connector(b)) => a.same_listener(b),
+            _ => false,
+        }
+    }
 }
 
 /// A client connection over any of the supported transports.
@@ -55,6 +94,7 @@ pub(crate) enum Target {
 pub(crate) enum ClientIo {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Memory(MemoryStream),
 }
 
 impl Target {
@@ -66,6 +106,8 @@ impl Target {
                 Ok(ClientIo::Tcp(stream))
             }
             Target::Unix(path) => Ok(ClientIo::Unix(UnixStream::connect(path).await?)),
+            Target::Memory(name) => Ok(ClientIo::Memory(memory::connect(name).await?)),
+            Target::Connector(connector) => Ok(ClientIo::Memory(connector.connect().await?)),
         }
     }
 }
@@ -75,6 +117,7 @@ macro_rules! delegate {
         match $self.get_mut() {
             ClientIo::Tcp($s) => $e,
             ClientIo::Unix($s) => $e,
+            ClientIo::Memory($s) => $e,
         }
     };
 }
@@ -118,6 +161,7 @@ impl AsyncWrite for ClientIo {
         match self {
             ClientIo::Tcp(s) => s.is_write_vectored(),
             ClientIo::Unix(s) => s.is_write_vectored(),
+            ClientIo::Memory(s) => s.is_write_vectored(),
         }
     }
 }

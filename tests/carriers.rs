@@ -1,0 +1,279 @@
+//! The carriers the conformance suite runs over, and a probe service whose
+//! handlers report what happens to them.
+//!
+//! Each test in `conformance.rs` is written once as `async fn case(carrier:
+//! Carrier)` and instantiated for every [`Carrier`] by `conformance_suite!`, so a
+//! behaviour proven over TCP is proven the same way over every other carrier.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use aqueduct::codegen::{self, Route, UnaryMethod};
+use aqueduct::{Channel, MemoryListener, Request, Response, ServerBuilder, Service, Status};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+/// How the client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// HTTP/2 over TCP loopback.
+    Tcp,
+    /// HTTP/2 over a Unix socket.
+    Unix,
+    /// HTTP/2 over the in-process memory pipe, dialed by name (`mem://...`).
+    Memory,
+}
+
+/// A running server on one carrier, the probe's state, and a channel to it.
+#[derive(Debug)]
+pub struct Served {
+    /// A channel to the server over the carrier.
+    pub channel: Channel,
+    /// The URI the channel dials.
+    pub uri: String,
+    /// What the probe's handlers have seen.
+    pub probe: Arc<ProbeState>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    socket: Option<PathBuf>,
+}
+
+impl Carrier {
+    /// Starts the interop test service and the probe on this carrier, with the
+    /// builder's settings changed by `configure`.
+    pub async fn serve(self, configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Served {
+        self.serve_with_channel(configure, |b| b).await
+    }
+
+    /// [`serve`](Self::serve), with the client channel's settings changed too.
+    pub async fn serve_with_channel(
+        self,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+        channel: impl FnOnce(aqueduct::ChannelBuilder) -> aqueduct::ChannelBuilder,
+    ) -> Served {
+        let probe = Arc::new(ProbeState::default());
+        let builder = configure(
+            interop::server::builder().add_service(ProbeServer(Arc::new(Probe(probe.clone())))),
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let (uri, socket, server) = match self {
+            Carrier::Tcp => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let uri = format!("http://{}", listener.local_addr().unwrap());
+                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                (uri, None, server)
+            }
+            Carrier::Unix => {
+                let path = unique_socket_path();
+                let listener = UnixListener::bind(&path).unwrap();
+                let uri = format!("unix:{}", path.display());
+                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                (uri, Some(path), server)
+            }
+            Carrier::Memory => {
+                let name = unique_name("conformance");
+                let listener = MemoryListener::bind(&name).unwrap();
+                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                (format!("mem://{name}"), None, server)
+            }
+        };
+        let channel = channel(Channel::builder(&uri).unwrap()).build();
+        Served {
+            channel,
+            uri,
+            probe,
+            stop: Some(stop),
+            server,
+            socket,
+        }
+    }
+}
+
+impl Served {
+    /// Starts a graceful shutdown and returns the server task, which ends when
+    /// the server has stopped.
+    pub fn begin_shutdown(&mut self) -> &mut JoinHandle<std::io::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        &mut self.server
+    }
+
+    /// A unary call to one of the probe's methods.
+    pub async fn probe(
+        &self,
+        method: &'static str,
+        request: Request<String>,
+    ) -> Result<String, Status> {
+        self.channel
+            .unary::<String, String>(method, request)
+            .await
+            .map(Response::into_inner)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(path) = &self.socket {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, SeqCst)
+    )
+}
+
+fn unique_socket_path() -> PathBuf {
+    std::env::temp_dir().join(format!("{}.sock", unique_name("aqueduct-conformance")))
+}
+
+/// Waits until `cond` holds, re-checking each time `notify` fires; fails the test
+/// after 10 s.
+pub async fn wait_for(notify: &Notify, cond: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let notified = notify.notified();
+            if cond() {
+                return;
+            }
+            notified.await;
+        }
+    })
+    .await
+    .expect("condition not reached within 10 s");
+}
+
+/// What the probe's handlers report.
+#[derive(Debug, Default)]
+pub struct ProbeState {
+    /// Handlers that started (Hang, Slow).
+    pub started: AtomicUsize,
+    /// Signalled whenever `started` grows.
+    pub started_notify: Notify,
+    /// Handlers dropped before or after finishing (Hang, Slow).
+    pub dropped: AtomicUsize,
+    /// Signalled whenever `dropped` grows.
+    pub dropped_notify: Notify,
+    /// Lets every waiting Slow handler finish.
+    pub release: Notify,
+}
+
+/// Counts a handler as started now and as dropped when it goes away, however
+/// that happens.
+struct Running(Arc<ProbeState>);
+
+impl Running {
+    fn new(state: &Arc<ProbeState>) -> Self {
+        state.started.fetch_add(1, SeqCst);
+        state.started_notify.notify_waiters();
+        Running(state.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.dropped.fetch_add(1, SeqCst);
+        self.0.dropped_notify.notify_waiters();
+    }
+}
+
+/// The probe service, `test.v1.Probe`, with `String` messages.
+struct Probe(Arc<ProbeState>);
+
+/// Never returns: ends only by deadline, cancellation or shutdown.
+pub const HANG: &str = "/test.v1.Probe/Hang";
+/// Returns its request once [`ProbeState::release`] is signalled.
+pub const SLOW: &str = "/test.v1.Probe/Slow";
+/// Panics.
+pub const PANIC: &str = "/test.v1.Probe/Panic";
+/// Returns the time remaining to the call's deadline in whole milliseconds, or
+/// `"none"`.
+pub const DEADLINE: &str = "/test.v1.Probe/Deadline";
+/// Returns a string of as many bytes as the request asks for.
+pub const SIZED: &str = "/test.v1.Probe/Sized";
+
+struct Hang;
+impl UnaryMethod<Probe> for Hang {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
+        let _running = Running::new(&svc.0);
+        std::future::pending().await
+    }
+}
+
+struct Slow;
+impl UnaryMethod<Probe> for Slow {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
+        let released = svc.0.release.notified();
+        let _running = Running::new(&svc.0);
+        released.await;
+        Ok(Response::new(request.into_inner()))
+    }
+}
+
+struct Panic;
+impl UnaryMethod<Probe> for Panic {
+    type Request = String;
+    type Response = String;
+    async fn call(_svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
+        panic!("probe handler panics on purpose")
+    }
+}
+
+struct Deadline;
+impl UnaryMethod<Probe> for Deadline {
+    type Request = String;
+    type Response = String;
+    async fn call(_svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
+        let remaining = request
+            .remaining()
+            .map_or_else(|| "none".to_owned(), |d| d.as_millis().to_string());
+        Ok(Response::new(remaining))
+    }
+}
+
+struct Sized;
+impl UnaryMethod<Probe> for Sized {
+    type Request = String;
+    type Response = String;
+    async fn call(_svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
+        let n: usize = request
+            .get_ref()
+            .parse()
+            .map_err(|_| Status::invalid_argument("send a byte count"))?;
+        Ok(Response::new("x".repeat(n)))
+    }
+}
+
+struct ProbeServer(Arc<Probe>);
+
+impl Service for ProbeServer {
+    const NAME: &'static str = "test.v1.Probe";
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            codegen::unary::<Probe, Hang>(HANG, self.0.clone()),
+            codegen::unary::<Probe, Slow>(SLOW, self.0.clone()),
+            codegen::unary::<Probe, Panic>(PANIC, self.0.clone()),
+            codegen::unary::<Probe, Deadline>(DEADLINE, self.0.clone()),
+            codegen::unary::<Probe, Sized>(SIZED, self.0.clone()),
+        ]
+    }
+}

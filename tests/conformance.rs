@@ -1,0 +1,260 @@
+//! The conformance suite: every behaviour that does not need a raw HTTP/2 peer,
+//! written once and run over every carrier (`tcp::`, `unix::`, `mem::` test
+//! names). Tests that need to forge frames live with the runtime's own tests
+//! (`crates/aqueduct/tests/server_behaviour.rs`) and run over TCP.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+use aqueduct::{Code, Request};
+use aqueduct_conformance::{Carrier, DEADLINE, HANG, PANIC, SIZED, SLOW, wait_for};
+
+/// Instantiates each case once per carrier, as `<carrier>::<case>`.
+macro_rules! conformance_suite {
+    ($($case:ident),* $(,)?) => {
+        mod tcp {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::$case(aqueduct_conformance::Carrier::Tcp).await })*
+        }
+        mod unix {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::$case(aqueduct_conformance::Carrier::Unix).await })*
+        }
+        mod mem {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::$case(aqueduct_conformance::Carrier::Memory).await })*
+        }
+    };
+}
+
+conformance_suite!(
+    interop_cases,
+    unknown_methods_and_services_are_unimplemented,
+    the_handler_sees_the_deadline,
+    an_expired_deadline_stops_the_handler,
+    a_cancelled_client_call_stops_the_handler,
+    message_limits_are_resource_exhausted_both_ways,
+    a_thousand_concurrent_calls_on_one_channel,
+    a_handler_panic_is_internal_and_the_server_survives,
+    graceful_shutdown_finishes_calls_in_flight,
+    calls_in_flight_past_the_drain_deadline_are_cancelled,
+);
+
+/// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
+/// and trailers, requested status codes and messages, compressed requests and
+/// responses, unimplemented methods and services, cancellation and timeouts.
+async fn interop_cases(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let mut failed = Vec::new();
+    for case in interop::client::ALL {
+        if let Err(e) = interop::client::run(case, &served.channel).await {
+            failed.push(format!("{case}: {e}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "interop cases failed over {carrier:?}: {failed:#?}"
+    );
+}
+
+async fn unknown_methods_and_services_are_unimplemented(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let unknown_method = served
+        .probe("/test.v1.Probe/NoSuchMethod", Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown_method.code(),
+        Code::Unimplemented,
+        "{unknown_method}"
+    );
+    assert!(
+        unknown_method.message().contains("NoSuchMethod"),
+        "{unknown_method}"
+    );
+    let unknown_service = served
+        .probe("/nope.v1.Nothing/Call", Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown_service.code(),
+        Code::Unimplemented,
+        "{unknown_service}"
+    );
+    assert!(
+        unknown_service.message().contains("nope.v1.Nothing"),
+        "{unknown_service}"
+    );
+}
+
+async fn the_handler_sees_the_deadline(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let none = served
+        .probe(DEADLINE, Request::new(String::new()))
+        .await
+        .unwrap();
+    assert_eq!(
+        none, "none",
+        "a call without a deadline has none on the server"
+    );
+    let request = Request::new(String::new()).with_timeout(Duration::from_secs(30));
+    let seen = served.probe(DEADLINE, request).await.unwrap();
+    let remaining: u64 = seen
+        .parse()
+        .unwrap_or_else(|_| panic!("server saw {seen:?}"));
+    assert!(
+        remaining > 0 && remaining <= 30_000,
+        "server saw {remaining} ms left of a 30 s deadline"
+    );
+}
+
+async fn an_expired_deadline_stops_the_handler(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let request = Request::new(String::new()).with_timeout(Duration::from_millis(50));
+    let status = served.probe(HANG, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    let probe = &served.probe;
+    wait_for(&probe.dropped_notify, || probe.dropped.load(SeqCst) == 1).await;
+}
+
+async fn a_cancelled_client_call_stops_the_handler(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let channel = served.channel.clone();
+    let call = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(HANG, Request::new(String::new()))
+            .await
+    });
+    let probe = &served.probe;
+    wait_for(&probe.started_notify, || probe.started.load(SeqCst) == 1).await;
+    call.abort();
+    wait_for(&probe.dropped_notify, || probe.dropped.load(SeqCst) == 1).await;
+    // The channel is still good for other calls.
+    let echoed = served
+        .probe(SIZED, Request::new("3".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(echoed, "xxx");
+}
+
+async fn message_limits_are_resource_exhausted_both_ways(carrier: Carrier) {
+    let served = carrier
+        .serve_with_channel(
+            |b| b.max_recv_message_size(1024),
+            |c| c.max_recv_message_size(1024),
+        )
+        .await;
+    // A request over the server's limit.
+    let big = "7".repeat(2048);
+    let status = served.probe(SIZED, Request::new(big)).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    // A response over the client's limit.
+    let status = served
+        .probe(SIZED, Request::new("2048".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    // At the limit both ways is fine.
+    let ok = served
+        .probe(SIZED, Request::new("1000".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(ok.len(), 1000);
+}
+
+async fn a_thousand_concurrent_calls_on_one_channel(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..1000usize {
+        let channel = served.channel.clone();
+        calls.spawn(async move {
+            let n = i % 50;
+            let reply = channel
+                .unary::<String, String>(SIZED, Request::new(n.to_string()))
+                .await
+                .map(aqueduct::Response::into_inner);
+            (n, reply)
+        });
+    }
+    let mut done = 0;
+    while let Some(joined) = calls.join_next().await {
+        let (n, reply) = joined.unwrap();
+        assert_eq!(reply.unwrap().len(), n);
+        done += 1;
+    }
+    assert_eq!(done, 1000);
+}
+
+async fn a_handler_panic_is_internal_and_the_server_survives(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let status = served
+        .probe(PANIC, Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status}");
+    let after = served
+        .probe(SIZED, Request::new("2".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(after, "xx");
+}
+
+async fn graceful_shutdown_finishes_calls_in_flight(carrier: Carrier) {
+    let mut served = carrier.serve(|b| b).await;
+    let channel = served.channel.clone();
+    let in_flight = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(SLOW, Request::new("in flight".to_owned()))
+            .await
+            .map(aqueduct::Response::into_inner)
+    });
+    let probe = served.probe.clone();
+    wait_for(&probe.started_notify, || probe.started.load(SeqCst) == 1).await;
+    let server = served.begin_shutdown();
+    probe.release.notify_waiters();
+    assert_eq!(in_flight.await.unwrap().unwrap(), "in flight");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server did not stop once its calls finished")
+        .unwrap()
+        .unwrap();
+    // After shutdown a new call fails cleanly instead of hanging.
+    let fresh = aqueduct::Channel::from_uri(&served.uri).unwrap();
+    let status = fresh
+        .unary::<String, String>(SIZED, Request::new("1".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+}
+
+async fn calls_in_flight_past_the_drain_deadline_are_cancelled(carrier: Carrier) {
+    let mut served = carrier
+        .serve(|b| b.drain_timeout(Duration::from_millis(100)))
+        .await;
+    let channel = served.channel.clone();
+    let in_flight = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(HANG, Request::new(String::new()))
+            .await
+    });
+    let probe = served.probe.clone();
+    wait_for(&probe.started_notify, || probe.started.load(SeqCst) == 1).await;
+    let server = served.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server did not stop at the drain deadline")
+        .unwrap()
+        .unwrap();
+    wait_for(&probe.dropped_notify, || probe.dropped.load(SeqCst) == 1).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .expect("the client's call hung after the server stopped")
+        .unwrap();
+    let status = outcome.unwrap_err();
+    assert!(
+        matches!(status.code(), Code::Unavailable | Code::Cancelled),
+        "{status}"
+    );
+}
