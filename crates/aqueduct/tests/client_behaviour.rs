@@ -176,3 +176,36 @@ async fn a_server_that_is_not_there_is_unavailable() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_listeners_that_are_not_there_are_unavailable() {
+    // A name nobody listens on: like a refused TCP connection.
+    let channel = Channel::from_uri("mem://client-behaviour-nobody").unwrap();
+    let status = channel
+        .unary::<String, String>("/test.v1.Probe/Echo", Request::new("x".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(
+        status.message().contains("mem://client-behaviour-nobody"),
+        "{status}"
+    );
+    // A listener that was there and closed, dialed by name and by connector.
+    let listener = aqueduct::MemoryListener::bind("client-behaviour-closed").unwrap();
+    let by_connector = Channel::memory(listener.connector());
+    drop(listener);
+    let by_name = Channel::from_uri("mem://client-behaviour-closed").unwrap();
+    for channel in [by_name, by_connector] {
+        let status = channel
+            .unary::<String, String>("/test.v1.Probe/Echo", Request::new("x".to_owned()))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status}");
+        assert!(
+            status.message().contains("client-behaviour-closed"),
+            "{status}"
+        );
+    }
+    // A malformed name is refused when the channel is made.
+    assert!(Channel::from_uri("mem://has space").is_err());
+}
