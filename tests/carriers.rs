@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use aqueduct::codegen::{self, Route, UnaryMethod};
+use aqueduct::transport::direct::{DirectConnector, DirectListener};
 use aqueduct::{Channel, MemoryListener, Request, Response, ServerBuilder, Service, Status};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, oneshot};
@@ -27,6 +28,9 @@ pub enum Carrier {
     Unix,
     /// HTTP/2 over the in-process memory pipe, dialed by name (`mem://...`).
     Memory,
+    /// The direct carrier: call heads and encoded messages through in-process
+    /// pipes, no HTTP/2.
+    Direct,
 }
 
 /// A running server on one carrier, the probe's state, and a channel to it.
@@ -34,8 +38,8 @@ pub enum Carrier {
 pub struct Served {
     /// A channel to the server over the carrier.
     pub channel: Channel,
-    /// The URI the channel dials.
-    pub uri: String,
+    /// What the channel dials.
+    pub target: Target,
     /// What the probe's handlers have seen.
     pub probe: Arc<ProbeState>,
     stop: Option<oneshot::Sender<()>>,
@@ -64,31 +68,37 @@ impl Carrier {
         let shutdown = async {
             let _ = stopped.await;
         };
-        let (uri, socket, server) = match self {
+        let (target, socket, server) = match self {
             Carrier::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let uri = format!("http://{}", listener.local_addr().unwrap());
                 let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
-                (uri, None, server)
+                (Target::Uri(uri), None, server)
             }
             Carrier::Unix => {
                 let path = unique_socket_path();
                 let listener = UnixListener::bind(&path).unwrap();
                 let uri = format!("unix:{}", path.display());
                 let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
-                (uri, Some(path), server)
+                (Target::Uri(uri), Some(path), server)
             }
             Carrier::Memory => {
                 let name = unique_name("conformance");
                 let listener = MemoryListener::bind(&name).unwrap();
                 let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
-                (format!("mem://{name}"), None, server)
+                (Target::Uri(format!("mem://{name}")), None, server)
+            }
+            Carrier::Direct => {
+                let listener = DirectListener::new();
+                let connector = listener.connector();
+                let server = tokio::spawn(builder.serve_direct_with_shutdown(listener, shutdown));
+                (Target::Direct(connector), None, server)
             }
         };
-        let channel = channel(Channel::builder(&uri).unwrap()).build();
+        let channel = channel(target.builder()).build();
         Served {
             channel,
-            uri,
+            target,
             probe,
             stop: Some(stop),
             server,
@@ -125,6 +135,25 @@ impl Drop for Served {
         self.server.abort();
         if let Some(path) = &self.socket {
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Where a carrier's channel connects.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A URI for [`Channel::builder`].
+    Uri(String),
+    /// A direct listener's connector.
+    Direct(DirectConnector),
+}
+
+impl Target {
+    /// A channel builder for this target.
+    pub fn builder(&self) -> aqueduct::ChannelBuilder {
+        match self {
+            Target::Uri(uri) => Channel::builder(uri).unwrap(),
+            Target::Direct(connector) => Channel::direct_builder(connector.clone()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The conformance suite: every behaviour that does not need a raw HTTP/2 peer,
-//! written once and run over every carrier (`tcp::`, `unix::`, `mem::` test
-//! names). Tests that need to forge frames live with the runtime's own tests
+//! written once and run over every carrier (`tcp::`, `unix::`, `mem::`,
+//! `direct::` test names). Tests that need to forge frames live with the runtime's own tests
 //! (`crates/aqueduct/tests/server_behaviour.rs`) and run over TCP.
 
 #![allow(clippy::unwrap_used)]
@@ -25,6 +25,10 @@ macro_rules! conformance_suite {
         mod mem {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() { super::$case(aqueduct_conformance::Carrier::Memory).await })*
+        }
+        mod direct {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { super::$case(aqueduct_conformance::Carrier::Direct).await })*
         }
     };
 }
@@ -221,7 +225,7 @@ async fn graceful_shutdown_finishes_calls_in_flight(carrier: Carrier) {
         .unwrap()
         .unwrap();
     // After shutdown a new call fails cleanly instead of hanging.
-    let fresh = aqueduct::Channel::from_uri(&served.uri).unwrap();
+    let fresh = served.target.builder().build();
     let status = fresh
         .unary::<String, String>(SIZED, Request::new("1".to_owned()))
         .await

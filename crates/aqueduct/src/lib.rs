@@ -46,6 +46,7 @@
 //!
 //! - `zstd`: zstd message compression (builds the zstd C library).
 
+mod body;
 mod client;
 mod codec;
 pub mod codegen;
@@ -73,6 +74,7 @@ pub use status::{Code, Status};
 pub use streaming::Streaming;
 #[doc(inline)]
 pub use transport::Listener;
+pub use transport::direct::DirectListener;
 pub use transport::memory::MemoryListener;
 
 /// Includes the code `aqueduct-build` generated for a protobuf package.

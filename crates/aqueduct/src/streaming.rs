@@ -10,9 +10,9 @@ use std::task::{Context, Poll, ready};
 use aqueduct_wire::compression::Encoding;
 use aqueduct_wire::frame::{Decoder, Frame};
 use futures_core::Stream;
-use h2::RecvStream;
 use tokio::time::{Instant, Sleep};
 
+use crate::body::{NoResponse, RecvBody, ResponseFuture};
 use crate::codec;
 use crate::metadata::MetadataMap;
 use crate::status::{Code, GRPC_STATUS, Status};
@@ -81,11 +81,11 @@ pub(crate) struct Inbound {
 
 enum State {
     /// Client: waiting for the response headers.
-    Pending(h2::client::ResponseFuture),
+    Pending(ResponseFuture),
     /// Reading DATA frames.
-    Body { recv: RecvStream, client: bool },
+    Body { recv: RecvBody, client: bool },
     /// Client: DATA is done, waiting for trailers.
-    Trailers(RecvStream),
+    Trailers(RecvBody),
     /// Finished; a final status still to report, if any.
     Done(Option<Status>),
 }
@@ -218,7 +218,7 @@ impl<T> fmt::Debug for Streaming<T> {
 
 impl Inbound {
     /// Server side: the request body.
-    pub(crate) fn server(recv: RecvStream, encoding: Option<Encoding>, limit: usize) -> Self {
+    pub(crate) fn server(recv: RecvBody, encoding: Option<Encoding>, limit: usize) -> Self {
         Self::with_state(
             State::Body {
                 recv,
@@ -232,7 +232,7 @@ impl Inbound {
 
     /// Client side: a response still to come.
     pub(crate) fn client(
-        response: h2::client::ResponseFuture,
+        response: ResponseFuture,
         limit: usize,
         deadline: Option<Instant>,
     ) -> Self {
@@ -302,11 +302,11 @@ impl Inbound {
             return Poll::Ready(Err(s));
         }
         if let State::Pending(fut) = &mut self.state {
-            let response = match ready!(Pin::new(fut).poll(cx)) {
+            let response = match ready!(fut.poll_response(cx)) {
                 Ok(r) => r,
-                Err(e) => {
-                    self.refused = e.reason() == Some(h2::Reason::REFUSED_STREAM);
-                    return Poll::Ready(Err(self.fail(Status::from_h2(&e))));
+                Err(NoResponse { status, refused }) => {
+                    self.refused = refused;
+                    return Poll::Ready(Err(self.fail(status)));
                 }
             };
             match self.on_response(response) {
@@ -323,7 +323,7 @@ impl Inbound {
     }
 
     /// Client side: checks the response headers and moves to reading the body.
-    fn on_response(&mut self, response: http::Response<RecvStream>) -> Result<(), Status> {
+    fn on_response(&mut self, response: http::Response<RecvBody>) -> Result<(), Status> {
         let (parts, recv) = response.into_parts();
         let headers = parts.headers;
         if parts.status != http::StatusCode::OK {
@@ -407,7 +407,7 @@ impl Inbound {
                     }
                     if !self.body_eof {
                         let client = *client;
-                        match ready!(recv.poll_data(cx)) {
+                        match ready!(recv.poll_data(cx, client)) {
                             Some(Ok(chunk)) => {
                                 self.read += chunk.len() as u64;
                                 self.decoder.push(chunk);
@@ -418,8 +418,8 @@ impl Inbound {
                                     &mut self.released,
                                 );
                             }
-                            Some(Err(e)) => {
-                                return Poll::Ready(Err(self.fail(body_error(&e, client))));
+                            Some(Err(status)) => {
+                                return Poll::Ready(Err(self.fail(status)));
                             }
                             None => self.body_eof = true,
                         }
@@ -450,7 +450,7 @@ impl Inbound {
                             continue;
                         }
                         Ok(None) => Status::internal("server closed the stream without trailers"),
-                        Err(e) => Status::from_h2(&e),
+                        Err(status) => status,
                     };
                     self.state = State::Done(Some(status));
                 }
@@ -483,12 +483,12 @@ impl Inbound {
             {
                 break;
             }
-            match recv.poll_data(cx) {
+            match recv.poll_data(cx, client) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     self.read += chunk.len() as u64;
                     self.decoder.push(chunk);
                 }
-                Poll::Ready(Some(Err(e))) => self.body_error = Some(body_error(&e, client)),
+                Poll::Ready(Some(Err(status))) => self.body_error = Some(status),
                 Poll::Ready(None) => self.body_eof = true,
                 Poll::Pending => break,
             }
@@ -506,7 +506,7 @@ impl Inbound {
 /// whether it arrived compressed, or to the status for a request that is empty,
 /// has more than one message, or is malformed.
 pub(crate) struct SingleMessage<T> {
-    recv: RecvStream,
+    recv: RecvBody,
     decoder: Decoder,
     encoding: Option<Encoding>,
     /// The message, once framed; decoded when the stream has ended.
@@ -515,7 +515,7 @@ pub(crate) struct SingleMessage<T> {
 }
 
 impl<T> SingleMessage<T> {
-    pub(crate) fn new(recv: RecvStream, encoding: Option<Encoding>, limit: usize) -> Self {
+    pub(crate) fn new(recv: RecvBody, encoding: Option<Encoding>, limit: usize) -> Self {
         Self {
             recv,
             decoder: Decoder::new(limit),
@@ -545,14 +545,14 @@ impl<T: prost::Message + Default> Future for SingleMessage<T> {
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(frame_error(&e))),
             }
-            match ready!(this.recv.poll_data(cx)) {
+            match ready!(this.recv.poll_data(cx, false)) {
                 Some(Ok(chunk)) => {
                     // Window goes back at once: what is held is bounded without it,
                     // by the limit on the one message and the error on a second.
-                    let _ = this.recv.flow_control().release_capacity(chunk.len());
+                    this.recv.release(chunk.len());
                     this.decoder.push(chunk);
                 }
-                Some(Err(e)) => return Poll::Ready(Err(body_error(&e, false))),
+                Some(Err(status)) => return Poll::Ready(Err(status)),
                 None => break,
             }
         }
@@ -579,19 +579,10 @@ fn frame_error(e: &aqueduct_wire::frame::DecodeError) -> Status {
     Status::new(code, e.to_string())
 }
 
-/// The status for a request or response body that failed.
-fn body_error(e: &h2::Error, client: bool) -> Status {
-    if e.reason() == Some(h2::Reason::CANCEL) && !client {
-        Status::cancelled("the client cancelled the call")
-    } else {
-        Status::from_h2(e)
-    }
-}
-
 /// Hands flow-control window back to the peer for every byte read except those of
 /// complete messages not yet consumed: consumed bytes, and a message still
 /// arriving (it can only complete if the peer may send the rest).
-fn settle_window(recv: &mut RecvStream, decoder: &mut Decoder, read: u64, released: &mut u64) {
+fn settle_window(recv: &mut RecvBody, decoder: &mut Decoder, read: u64, released: &mut u64) {
     let target = if decoder.has_complete() {
         read.saturating_sub(decoder.buffered() as u64)
     } else {
@@ -599,7 +590,7 @@ fn settle_window(recv: &mut RecvStream, decoder: &mut Decoder, read: u64, releas
     };
     if target > *released {
         let n = usize::try_from(target - *released).unwrap_or(usize::MAX);
-        let _ = recv.flow_control().release_capacity(n);
+        recv.release(n);
         *released = target;
     }
 }

@@ -5,8 +5,6 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
-use h2::SendStream;
-use h2::client::ResponseFuture;
 use http::header::{CONTENT_TYPE, HeaderValue, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use tokio::time::Instant;
@@ -14,11 +12,12 @@ use tokio::time::Instant;
 use aqueduct_wire::compression::Encoding;
 
 use super::Channel;
+use crate::body::{ResponseFuture, SendBody};
 use crate::codec;
 use crate::request::{CallOptions, Request, Response};
-use crate::send::poll_send_data;
 use crate::status::Status;
 use crate::streaming::{Inbound, Streaming};
+use crate::transport::Target;
 
 /// Attempts for a call whose stream the server refused unprocessed.
 const MAX_REFUSED_RETRIES: u32 = 5;
@@ -31,7 +30,7 @@ const USER_AGENT_VALUE: &str = concat!("aqueduct/", env!("CARGO_PKG_VERSION"));
 /// [`close`](Self::close), half-closes the request stream: the server sees the end of
 /// its inbound messages.
 pub struct RequestSink<T> {
-    stream: Option<SendStream<Bytes>>,
+    stream: Option<SendBody>,
     encoding: Option<Encoding>,
     limit: usize,
     /// Messages fed but not yet flushed: several small messages share one DATA
@@ -89,7 +88,7 @@ impl<T: prost::Message> RequestSink<T> {
             return Err(Status::failed_precondition("request stream already closed"));
         };
         let mut data = self.out.split().freeze();
-        poll_fn(|cx| poll_send_data(stream, &mut data, false, cx)).await
+        poll_fn(|cx| stream.poll_send(&mut data, false, cx)).await
     }
 
     /// Cancels the whole call: sends `RST_STREAM(CANCEL)`. The server's handler is
@@ -97,7 +96,7 @@ impl<T: prost::Message> RequestSink<T> {
     pub fn cancel(&mut self) {
         self.out.clear();
         if let Some(mut stream) = self.stream.take() {
-            stream.send_reset(h2::Reason::CANCEL);
+            stream.cancel();
         }
     }
 }
@@ -108,7 +107,7 @@ impl<T> RequestSink<T> {
     /// flow control without waiting.)
     pub fn close(&mut self) {
         if let Some(mut stream) = self.stream.take() {
-            let _ = stream.send_data(self.out.split().freeze(), true);
+            stream.send_last(self.out.split().freeze());
         }
     }
 }
@@ -255,7 +254,10 @@ impl Channel {
         path: &'static str,
         options: &CallOptions,
         deadline: Option<Instant>,
-    ) -> Result<(ResponseFuture, SendStream<Bytes>), Status> {
+    ) -> Result<(ResponseFuture, SendBody), Status> {
+        if let Target::Direct(connector) = &self.inner.target {
+            return self.start_direct(connector, path, options, deadline).await;
+        }
         // One retry: a connection that is going away (GOAWAY, reset) refuses new
         // streams; the next attempt dials a fresh one. The head is built per
         // attempt, so the usual single attempt builds it once.
@@ -274,7 +276,9 @@ impl Channel {
                 }
             };
             match ready.send_request(self.request_head(path, options, deadline)?, false) {
-                Ok(pair) => return Ok(pair),
+                Ok((response, stream)) => {
+                    return Ok((ResponseFuture::H2(response), SendBody::H2(stream)));
+                }
                 Err(e) => {
                     self.forget(generation);
                     if attempts < 2 {
@@ -284,6 +288,36 @@ impl Channel {
                 }
             }
         }
+    }
+
+    /// Starts a call over the direct carrier, with one retry on a fresh connection
+    /// if the server closed the one the channel held.
+    async fn start_direct(
+        &self,
+        connector: &crate::transport::direct::DirectConnector,
+        path: &'static str,
+        options: &CallOptions,
+        deadline: Option<Instant>,
+    ) -> Result<(ResponseFuture, SendBody), Status> {
+        let mut head = self.request_head(path, options, deadline)?;
+        for _ in 0..2 {
+            let client = self.direct_client(connector).await?;
+            match client.start(head).await {
+                Ok((requests, responses)) => {
+                    return Ok((
+                        ResponseFuture::Direct(Some(responses)),
+                        SendBody::Direct(requests),
+                    ));
+                }
+                Err(returned) => {
+                    head = returned;
+                    self.forget_direct();
+                }
+            }
+        }
+        Err(Status::unavailable(
+            "the direct server is not accepting calls",
+        ))
     }
 
     fn deadline(options: &CallOptions) -> Option<Instant> {
@@ -317,7 +351,7 @@ impl Channel {
             let mut body = framed.clone();
             // If sending fails the server has already answered (an error status,
             // usually); the response side has it.
-            let _ = poll_fn(|cx| poll_send_data(&mut stream, &mut body, true, cx)).await;
+            let _ = poll_fn(|cx| stream.poll_send(&mut body, true, cx)).await;
             let timer = deadline.filter(|_| timer);
             let mut inbound = Inbound::client(response, self.config().max_recv_message_size, timer);
             match poll_fn(|cx| inbound.poll_headers(cx)).await {

@@ -21,6 +21,7 @@ pub use call::{BidiCall, ClientStreamingCall, RequestSink};
 
 use crate::status::Status;
 use crate::transport::Target;
+use crate::transport::direct::{DirectClient, DirectConnector};
 use crate::transport::memory::MemoryConnector;
 
 /// The target URI could not be understood.
@@ -58,6 +59,8 @@ struct Inner {
     /// Held while dialing, so concurrent calls wait for one attempt instead of each
     /// opening a connection.
     connecting: tokio::sync::Mutex<()>,
+    /// The direct carrier's open connection, for a [`Channel::direct`].
+    direct: Mutex<Option<DirectClient>>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,9 +142,56 @@ impl Channel {
         })
     }
 
+    /// A channel over the direct carrier to the server serving `connector`'s
+    /// [`DirectListener`](crate::transport::direct::DirectListener): calls go to it
+    /// as call heads and encoded messages through in-process pipes, with no HTTP/2.
+    /// Everything above the bytes (limits, metadata rules, deadlines, status,
+    /// trailers) behaves as over the network.
+    pub fn direct(connector: DirectConnector) -> Channel {
+        Self::direct_builder(connector).build()
+    }
+
+    /// A builder for a [`direct`](Self::direct) channel, to change the defaults.
+    pub fn direct_builder(connector: DirectConnector) -> ChannelBuilder {
+        ChannelBuilder {
+            target: Target::Direct(connector),
+            authority: Authority::from_static("localhost"),
+            config: ChannelConfig::default(),
+        }
+    }
+
     /// Connects now instead of at the first call.
     pub async fn connect(&self) -> Result<(), Status> {
+        if let Target::Direct(connector) = &self.inner.target {
+            return self.direct_client(connector).await.map(drop);
+        }
         self.sender().await.map(drop)
+    }
+
+    /// The direct carrier's connection, opened if there is none.
+    pub(crate) async fn direct_client(
+        &self,
+        connector: &DirectConnector,
+    ) -> Result<DirectClient, Status> {
+        let current = self.direct_slot().clone();
+        if let Some(client) = current.filter(|c| !c.is_closed()) {
+            return Ok(client);
+        }
+        let client = connector.connect().await?;
+        *self.direct_slot() = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Forgets a direct connection the server has closed.
+    pub(crate) fn forget_direct(&self) {
+        *self.direct_slot() = None;
+    }
+
+    fn direct_slot(&self) -> std::sync::MutexGuard<'_, Option<DirectClient>> {
+        self.inner
+            .direct
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -327,6 +377,7 @@ impl ChannelBuilder {
                 config: self.config,
                 state: Mutex::new(State::Idle),
                 connecting: tokio::sync::Mutex::new(()),
+                direct: Mutex::new(None),
             }),
         }
     }

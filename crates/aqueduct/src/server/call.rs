@@ -13,9 +13,6 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use h2::RecvStream;
-use h2::server::SendResponse;
 use http::{Method, StatusCode};
 use tokio::time::Instant;
 
@@ -24,6 +21,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 use super::RunningGuard;
 use super::router::Router;
 use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
+use crate::body::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
@@ -46,7 +44,7 @@ pub(crate) struct CallLimits {
 #[doc(hidden)]
 pub struct ServerCall {
     head: CallHead,
-    body: RecvStream,
+    body: RecvBody,
     writer: ResponseWriter,
     limits: CallLimits,
     _running: RunningGuard,
@@ -85,8 +83,8 @@ impl CallHead {
 /// Synchronous on purpose: the spawned task holds only the boxed handler future, so
 /// spawning it and storing its result copy a few bytes, not the request head.
 pub(crate) fn start_call(
-    request: http::Request<RecvStream>,
-    respond: SendResponse<Bytes>,
+    request: http::Request<RecvBody>,
+    respond: Respond,
     router: &Router,
     limits: CallLimits,
     remote_addr: Option<SocketAddr>,
@@ -343,7 +341,7 @@ impl ServerCall {
 /// inbound decoder is built where it is used, not moved through futures.
 struct CallRequest {
     head: CallHead,
-    body: RecvStream,
+    body: RecvBody,
     limits: CallLimits,
 }
 
@@ -356,7 +354,7 @@ impl CallRequest {
     /// like the handler. Call it inside the call future, so the reader's room there
     /// is reused by the handler once the request is read.
     async fn read_single<T: prost::Message + Default>(
-        body: RecvStream,
+        body: RecvBody,
         head: &CallHead,
         max_recv: usize,
         writer: &mut ResponseWriter,

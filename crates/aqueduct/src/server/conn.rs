@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::call::{self, CallLimits};
 use super::router::Router;
 use super::{Running, RunningGuard, ServerConfig};
+use crate::body::{RecvBody, Respond};
 
 /// A stream h2 accepted: the request head and body, and the response handle.
 type Accepted = (
@@ -119,7 +120,8 @@ pub(crate) async fn serve_connection<IO>(
                     };
                     // A plain spawn: when the connection goes away, h2 wakes each
                     // stream's reset watch, and the call guard drops its handler.
-                    if let Some(call) = call::start_call(request, respond, &shared.router, limits, remote, guard) {
+                    let request = request.map(RecvBody::H2);
+                    if let Some(call) = call::start_call(request, Respond::H2(respond), &shared.router, limits, remote, guard) {
                         tokio::spawn(call);
                     }
                 }

@@ -13,6 +13,7 @@
 
 pub(crate) mod call;
 mod conn;
+mod direct;
 mod router;
 mod sink;
 
@@ -31,6 +32,7 @@ pub use sink::ServerSink;
 
 use crate::codegen::Route;
 use crate::transport::Listener;
+use crate::transport::direct::DirectListener;
 use router::Router;
 
 /// A service that can be mounted on a [`Server`]; generated servers implement it.
@@ -206,6 +208,45 @@ impl ServerBuilder {
         serve_shared(shared, listener, signal).await
     }
 
+    /// Serves direct in-process calls from `listener` (see
+    /// [`transport::direct`](crate::transport::direct)) until it is dropped along
+    /// with this future.
+    pub async fn serve_direct(self, listener: DirectListener) -> io::Result<()> {
+        self.serve_direct_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves direct in-process calls from `listener` until `signal` completes,
+    /// then shuts down gracefully as [`serve_with_shutdown`](Self::serve_with_shutdown)
+    /// does: new calls get `UNAVAILABLE`, calls in flight finish up to the drain
+    /// deadline, the rest are stopped.
+    ///
+    /// ```
+    /// # async fn demo() {
+    /// use aqueduct::transport::direct::DirectListener;
+    ///
+    /// let listener = DirectListener::new();
+    /// let channel = aqueduct::Channel::direct(listener.connector());
+    /// tokio::spawn(
+    ///     aqueduct::Server::builder()
+    ///         // .add_service(GreeterServer::new(MyGreeter))
+    ///         .serve_direct(listener),
+    /// );
+    /// # drop(channel);
+    /// # }
+    /// ```
+    pub async fn serve_direct_with_shutdown<F: Future<Output = ()> + Send>(
+        self,
+        listener: DirectListener,
+        signal: F,
+    ) -> io::Result<()> {
+        let shared = Arc::new(conn::Shared {
+            router: Arc::new(self.router),
+            config: self.config,
+        });
+        direct::serve(shared, listener, signal).await
+    }
+
     /// Serves TCP on `addr` with one single-threaded runtime per thread, `threads`
     /// of them, each accepting on its own `SO_REUSEPORT` listener: the
     /// thread-per-core model. A call then runs on the thread that accepted its
@@ -355,7 +396,7 @@ async fn serve_shared<L: Listener, F: Future<Output = ()> + Send>(
     Ok(())
 }
 
-async fn shutdown(
+pub(crate) async fn shutdown(
     phase: &watch::Sender<conn::Phase>,
     connections: &mut JoinSet<()>,
     drain: Duration,

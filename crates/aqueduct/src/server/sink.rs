@@ -8,16 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use h2::SendStream;
-use h2::server::SendResponse;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
 use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
+use crate::body::{Respond, SendBody};
 use crate::codec;
 use crate::metadata::MetadataMap;
-use crate::send::poll_send_data;
 use crate::status::Status;
 
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
@@ -31,8 +29,8 @@ const GRPC_ACCEPT_ENCODING: http::HeaderName =
 ///    └──── trailers-only (status in headers) ─────────┘
 /// ```
 pub(crate) struct ResponseWriter {
-    respond: Option<SendResponse<Bytes>>,
-    stream: Option<SendStream<Bytes>>,
+    respond: Option<Respond>,
+    stream: Option<SendBody>,
     /// Bytes handed to flow control but not yet taken by h2 (waiting for window).
     pending: Bytes,
     /// Encoded messages not yet handed to h2: several small messages go out as one
@@ -52,11 +50,7 @@ pub(crate) struct ResponseWriter {
 }
 
 impl ResponseWriter {
-    pub(crate) fn new(
-        respond: SendResponse<Bytes>,
-        accept: AcceptEncodings,
-        send_limit: usize,
-    ) -> Self {
+    pub(crate) fn new(respond: Respond, accept: AcceptEncodings, send_limit: usize) -> Self {
         Self {
             respond: Some(respond),
             stream: None,
@@ -111,7 +105,7 @@ impl ResponseWriter {
     }
 
     fn send_headers(&mut self) -> Result<(), Status> {
-        let Some(mut respond) = self.respond.take() else {
+        let Some(respond) = self.respond.take() else {
             return Ok(());
         };
         let mut response = self.base_response();
@@ -120,9 +114,7 @@ impl ResponseWriter {
             h.insert(GRPC_ENCODING, HeaderValue::from_static(enc.name()));
         }
         self.headers.write_into(h);
-        let stream = respond
-            .send_response(response, false)
-            .map_err(|e| Status::from_h2(&e))?;
+        let stream = respond.send_response(response, false)?;
         self.stream = Some(stream);
         Ok(())
     }
@@ -154,7 +146,7 @@ impl ResponseWriter {
                 let Some(stream) = self.stream.as_mut() else {
                     return Poll::Ready(Err(Status::internal("response stream missing")));
                 };
-                ready!(poll_send_data(stream, &mut self.pending, false, cx))?;
+                ready!(stream.poll_send(&mut self.pending, false, cx))?;
             }
             if self.out.is_empty() {
                 return Poll::Ready(Ok(()));
@@ -165,14 +157,13 @@ impl ResponseWriter {
 
     /// Ready once the client has reset the stream or the connection is gone.
     pub(crate) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let polled = if let Some(respond) = self.respond.as_mut() {
+        if let Some(respond) = self.respond.as_mut() {
             respond.poll_reset(cx)
         } else if let Some(stream) = self.stream.as_mut() {
             stream.poll_reset(cx)
         } else {
-            return Poll::Pending;
-        };
-        polled.map(|_| ())
+            Poll::Pending
+        }
     }
 
     /// Ends the response with `status` and `trailers`: as trailers after the
@@ -193,7 +184,7 @@ impl ResponseWriter {
         self.done = true;
         self.pending = Bytes::new();
         self.out.clear();
-        if let Some(mut respond) = self.respond.take() {
+        if let Some(respond) = self.respond.take() {
             let mut response = self.base_response();
             let h = response.headers_mut();
             self.headers.write_into(h);
@@ -206,14 +197,14 @@ impl ResponseWriter {
             let mut h = HeaderMap::new();
             trailers.write_into(&mut h);
             write_status(&mut h);
-            let _ = stream.send_trailers(h);
+            stream.send_trailers(h);
         }
     }
 
     /// Sends a plain HTTP error response (not gRPC), such as 415.
     pub(crate) fn finish_http(&mut self, code: StatusCode, status: &Status) {
         self.done = true;
-        if let Some(mut respond) = self.respond.take() {
+        if let Some(respond) = self.respond.take() {
             let mut response = http::Response::new(());
             *response.status_mut() = code;
             // A gRPC status too, so gRPC clients that read it get the precise code.

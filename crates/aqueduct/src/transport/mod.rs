@@ -7,6 +7,7 @@
 //! | Unix socket | `tokio::net::UnixListener` | `unix:/path` |
 //! | memory pipe | [`MemoryListener`] | `mem://name`, or [`Channel::memory`](crate::Channel::memory) |
 
+pub mod direct;
 pub mod memory;
 
 use std::future::Future;
@@ -73,6 +74,8 @@ pub(crate) enum Target {
     Memory(String),
     /// One memory listener, named or not.
     Connector(MemoryConnector),
+    /// A direct-carrier listener: calls, not bytes (see [`direct`]).
+    Direct(direct::DirectConnector),
 }
 
 impl PartialEq for Target {
@@ -84,6 +87,7 @@ impl PartialEq for Target {
             (Target::Unix(a), Target::Unix(b)) => a == b,
             (Target::Memory(a), Target::Memory(b)) => a == b,
             (Target::Connector(a), Target::Connector(b)) => a.same_listener(b),
+            (Target::Direct(a), Target::Direct(b)) => a.same_listener(b),
             _ => false,
         }
     }
@@ -108,6 +112,10 @@ impl Target {
             Target::Unix(path) => Ok(ClientIo::Unix(UnixStream::connect(path).await?)),
             Target::Memory(name) => Ok(ClientIo::Memory(memory::connect(name).await?)),
             Target::Connector(connector) => Ok(ClientIo::Memory(connector.connect().await?)),
+            Target::Direct(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the direct carrier carries calls, not a byte stream",
+            )),
         }
     }
 }
