@@ -8,6 +8,7 @@
 //!
 //! | setup | what |
 //! |---|---|
+//! | aqueduct direct | `DirectListener` + `Channel::direct`: call heads and encoded messages, no HTTP/2 |
 //! | aqueduct mem | `MemoryListener` + `Channel::memory`: full HTTP/2 over memory pipes |
 //! | aqueduct unix | a Unix socket in a temporary directory |
 //! | aqueduct tcp | TCP loopback |
@@ -26,6 +27,7 @@ const DUPLEX_CAPACITY: usize = aqueduct::transport::memory::DEFAULT_PIPE_CAPACIT
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Setup {
+    AqueductDirect,
     AqueductMem,
     AqueductUnix,
     AqueductTcp,
@@ -33,7 +35,8 @@ enum Setup {
 }
 
 impl Setup {
-    const ALL: [Setup; 4] = [
+    const ALL: [Setup; 5] = [
+        Setup::AqueductDirect,
         Setup::AqueductMem,
         Setup::AqueductUnix,
         Setup::AqueductTcp,
@@ -42,6 +45,7 @@ impl Setup {
 
     fn label(self) -> &'static str {
         match self {
+            Setup::AqueductDirect => "aqueduct, direct",
             Setup::AqueductMem => "aqueduct, memory pipe",
             Setup::AqueductUnix => "aqueduct, Unix socket",
             Setup::AqueductTcp => "aqueduct, TCP loopback",
@@ -106,6 +110,18 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
             })
         };
     match setup {
+        Setup::AqueductDirect => {
+            let listener = aqueduct::DirectListener::new();
+            let channel = aqueduct::Channel::direct(listener.connector());
+            let server = serve(Box::pin(aqueduct_server().serve_direct(listener)));
+            Ok((
+                Client::Aqueduct(GreeterClient::new(channel)),
+                Running {
+                    server,
+                    socket_dir: None,
+                },
+            ))
+        }
         Setup::AqueductMem => {
             let listener = aqueduct::MemoryListener::anonymous();
             let channel = aqueduct::Channel::memory(listener.connector());

@@ -1,8 +1,8 @@
 //! The `aqueduct` command.
 //!
-//! - `aqueduct demo [--transport mem|tcp|unix]`: runs the helloworld Greeter server
-//!   and client in one process, over the in-memory pipe by default, and prints each
-//!   call's result;
+//! - `aqueduct demo [--transport mem|tcp|unix|direct]`: runs the helloworld Greeter
+//!   server and client in one process, over the in-memory pipe by default, and
+//!   prints each call's result;
 //! - `aqueduct serve --port P`: runs the gRPC interop test service on
 //!   `127.0.0.1:P`;
 //! - `aqueduct bench`: a load generator for any gRPC server.
@@ -27,8 +27,8 @@ enum Command {
     /// Run the Greeter server and client in one process, one call of each kind.
     Demo {
         /// How the client reaches the server: the in-process memory pipe (no port,
-        /// no socket path), TCP on 127.0.0.1, or a Unix socket in a temporary
-        /// directory.
+        /// no socket path), TCP on 127.0.0.1, a Unix socket in a temporary
+        /// directory, or the direct in-process carrier (no HTTP/2).
         #[arg(long, value_enum, default_value_t = Transport::Mem)]
         transport: Transport,
     },
@@ -55,6 +55,8 @@ enum Transport {
     Tcp,
     /// A Unix socket.
     Unix,
+    /// The direct carrier: calls without HTTP/2, in process.
+    Direct,
 }
 
 fn main() -> ExitCode {
@@ -98,25 +100,22 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
     };
     // Kept until the end: the Unix socket lives in it.
     let mut socket_dir = None;
+    let mut direct = None;
     let (uri, server) = match transport {
         Transport::Mem => {
             let name = format!("aqueduct-demo-{}", std::process::id());
             let listener = aqueduct::MemoryListener::bind(&name)?;
             let uri = format!("mem://{name}");
-            (
-                uri,
-                tokio::spawn(server.serve_with_shutdown(listener, stopped)),
-            )
+            let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
+            (uri, server)
         }
         Transport::Tcp => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .context("binding 127.0.0.1:0")?;
             let uri = format!("http://{}", listener.local_addr()?);
-            (
-                uri,
-                tokio::spawn(server.serve_with_shutdown(listener, stopped)),
-            )
+            let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
+            (uri, server)
         }
         Transport::Unix => {
             let dir = TempDir::new("aqueduct-demo")?;
@@ -125,14 +124,24 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", path.display()))?;
             socket_dir = Some(dir);
             let uri = format!("unix:{}", path.display());
+            let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
+            (uri, server)
+        }
+        Transport::Direct => {
+            let listener = aqueduct::DirectListener::new();
+            direct = Some(listener.connector());
+            let server = tokio::spawn(server.serve_direct_with_shutdown(listener, stopped));
             (
-                uri,
-                tokio::spawn(server.serve_with_shutdown(listener, stopped)),
+                "the direct carrier (in process, no HTTP/2)".to_owned(),
+                server,
             )
         }
     };
     println!("Greeter server listening on {uri}");
-    let channel = aqueduct::Channel::from_uri(&uri)?;
+    let channel = match direct {
+        Some(connector) => aqueduct::Channel::direct(connector),
+        None => aqueduct::Channel::from_uri(&uri)?,
+    };
     let lines = helloworld::run_client(channel)
         .await
         .context("demo client call failed");

@@ -45,6 +45,7 @@ fn demo_runs_over_each_transport() {
     assert_demo(&["--transport", "mem"], "mem://");
     assert_demo(&["--transport", "tcp"], "http://127.0.0.1:");
     assert_demo(&["--transport", "unix"], "unix:/");
+    assert_demo(&["--transport", "direct"], "the direct carrier");
 }
 
 #[test]
