@@ -523,3 +523,127 @@ impl DirectClient {
         self.calls.is_closed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+
+    fn head() -> http::Request<()> {
+        http::Request::new(())
+    }
+
+    fn poll_once<T>(f: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        let waker = Waker::noop();
+        f(&mut Context::from_waker(waker))
+    }
+
+    #[tokio::test]
+    async fn a_full_window_makes_the_writer_wait_until_the_reader_reads() {
+        let (mut up, _down, mut server) = new_call(head());
+        let mut big = Bytes::from(vec![1u8; WINDOW]);
+        poll_fn(|cx| up.poll_send(&mut big, false, cx))
+            .await
+            .unwrap();
+        let mut more = Bytes::from_static(b"more");
+        assert!(poll_once(|cx| up.poll_send(&mut more, false, cx)).is_pending());
+        assert_eq!(more.len(), 4, "nothing was queued past the window");
+        let first = poll_fn(|cx| server.requests.poll_data(cx))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.len(), WINDOW);
+        poll_fn(|cx| up.poll_send(&mut more, true, cx))
+            .await
+            .unwrap();
+        let second = poll_fn(|cx| server.requests.poll_data(cx))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&second[..], b"more");
+        assert!(poll_fn(|cx| server.requests.poll_data(cx)).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_client_cancel_reaches_the_server_both_ways() {
+        let (mut up, mut down, mut server) = new_call(head());
+        assert!(poll_once(|cx| server.responses.poll_reset(cx)).is_pending());
+        up.cancel();
+        assert!(poll_once(|cx| server.responses.poll_reset(cx)).is_ready());
+        let status = poll_fn(|cx| server.requests.poll_data(cx))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(status.code(), crate::Code::Cancelled);
+        let status = poll_fn(|cx| down.poll_head(cx)).await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_client_response_reader_resets_the_server_side() {
+        let (_up, down, mut server) = new_call(head());
+        drop(down);
+        assert!(poll_once(|cx| server.responses.poll_reset(cx)).is_ready());
+        let mut data = Bytes::from_static(b"late");
+        let sent = poll_fn(|cx| server.responses.poll_send(&mut data, false, cx)).await;
+        assert!(sent.is_err());
+    }
+
+    #[tokio::test]
+    async fn head_messages_and_trailers_arrive_in_order() {
+        let (mut up, mut down, mut server) = new_call(head());
+        up.send_last(Bytes::from_static(b"request"));
+        let got = poll_fn(|cx| server.requests.poll_data(cx))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got[..], b"request");
+        assert!(poll_fn(|cx| server.requests.poll_data(cx)).await.is_none());
+        server.responses.send_head(http::Response::new(()), false);
+        let mut body = Bytes::from_static(b"reply");
+        poll_fn(|cx| server.responses.poll_send(&mut body, false, cx))
+            .await
+            .unwrap();
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        server.responses.send_trailers(trailers);
+        poll_fn(|cx| down.poll_head(cx)).await.unwrap();
+        assert!(!down.is_end_stream());
+        let got = poll_fn(|cx| down.poll_data(cx)).await.unwrap().unwrap();
+        assert_eq!(&got[..], b"reply");
+        assert!(poll_fn(|cx| down.poll_data(cx)).await.is_none());
+        let trailers = poll_fn(|cx| down.poll_trailers(cx)).await.unwrap().unwrap();
+        assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_call_is_unavailable_to_the_client() {
+        let (_up, mut down, server) = new_call(head());
+        let stopper = server.stopper();
+        assert!(!stopper.is_done());
+        stopper.stop();
+        let status = poll_fn(|cx| down.poll_head(cx)).await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::Unavailable);
+        drop(server);
+        drop(down);
+        drop(_up);
+        assert!(stopper.is_done());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_drops_the_call_without_a_status_is_cancelled() {
+        let (_up, mut down, server) = new_call(head());
+        drop(server);
+        let status = poll_fn(|cx| down.poll_head(cx)).await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn connecting_to_a_dropped_listener_is_unavailable() {
+        let listener = DirectListener::new();
+        let connector = listener.connector();
+        drop(listener);
+        let status = connector.connect().await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::Unavailable);
+    }
+}
