@@ -280,6 +280,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds: usize = flag(&args, "rounds").map_or(Ok(3), |v| v.parse())?;
+    anyhow::ensure!(rounds > 0, "--rounds must be at least 1");
     let seconds: f64 = flag(&args, "seconds").map_or(Ok(2.0), |v| v.parse())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

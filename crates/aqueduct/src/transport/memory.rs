@@ -416,6 +416,41 @@ mod tests {
         let _accepted_second = listener.accept().await.unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_connections_at_once_each_get_their_own_bytes() {
+        let mut listener = MemoryListener::bind("many-connections").unwrap();
+        let server = tokio::spawn(async move {
+            let mut echoes = tokio::task::JoinSet::new();
+            for _ in 0..200 {
+                let mut conn = listener.accept().await.unwrap();
+                echoes.spawn(async move {
+                    let mut buf = Vec::new();
+                    conn.read_to_end(&mut buf).await.unwrap();
+                    conn.write_all(&buf).await.unwrap();
+                });
+            }
+            while let Some(done) = echoes.join_next().await {
+                done.unwrap();
+            }
+        });
+        let mut clients = tokio::task::JoinSet::new();
+        for i in 0..200u32 {
+            clients.spawn(async move {
+                let mut conn = connect("many-connections").await.unwrap();
+                let sent = i.to_be_bytes().repeat(1000);
+                conn.write_all(&sent).await.unwrap();
+                conn.shutdown().await.unwrap();
+                let mut back = Vec::new();
+                conn.read_to_end(&mut back).await.unwrap();
+                assert_eq!(back, sent, "connection {i} got someone else's bytes");
+            });
+        }
+        while let Some(done) = clients.join_next().await {
+            done.unwrap();
+        }
+        server.await.unwrap();
+    }
+
     #[test]
     fn bad_names_are_invalid_input() {
         for name in ["", "mem://", "has space", "slash/inside", &"x".repeat(254)] {
