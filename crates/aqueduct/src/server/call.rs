@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use http::{Method, StatusCode};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
@@ -204,12 +204,14 @@ enum Outcome<T> {
 /// Takes the future pinned where the caller built it: moved in by value, it would
 /// take room twice in the caller's state (as argument and as pinned local), and a
 /// larger call future costs a larger copy when it is boxed.
+///
+/// The deadline timer is the caller's, so the phases of one call share one timer
+/// (registering a timer costs more than the rest of the guard).
 async fn guard<F: Future>(
     mut fut: Pin<&mut F>,
-    deadline: Option<Instant>,
+    mut sleep: Pin<&mut Option<Sleep>>,
     mut reset: impl FnMut(&mut Context<'_>) -> Poll<()>,
 ) -> Outcome<F::Output> {
-    let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
     poll_fn(|cx| {
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => return Poll::Ready(Outcome::Done(v)),
@@ -357,11 +359,11 @@ impl CallRequest {
         body: RecvBody,
         head: &CallHead,
         max_recv: usize,
+        timer: Pin<&mut Option<Sleep>>,
         writer: &mut ResponseWriter,
     ) -> Outcome<Result<(T, bool), Status>> {
-        let deadline = head.deadline;
         let mut read = SingleMessage::new(body, head.encoding, max_recv);
-        guard(Pin::new(&mut read), deadline, |cx| writer.poll_reset(cx)).await
+        guard(Pin::new(&mut read), timer, |cx| writer.poll_reset(cx)).await
     }
 
     /// A streaming request for the handler, and the shared inbound half the call
@@ -389,18 +391,18 @@ pub(crate) fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
     let max_recv = limits.max_recv;
     async move {
         let _slot = &running;
+        let mut timer = pin!(head.deadline.map(tokio::time::sleep_until));
         // Reading the request and running the handler are two guarded phases, so
         // their states share room in the call future instead of nesting. Values
         // are bound before each await, not matched across it, for the same reason.
-        let read = CallRequest::read_single(body, &head, max_recv, &mut writer).await;
-        let (message, compressed) = match read.ok_or_end() {
+        let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
+        let (message, compressed) = match read.await.ok_or_end() {
             Ok(read) => read,
             Err(end) => return respond_single::<M::Response>(&mut writer, end).await,
         };
-        let deadline = head.deadline;
         let outcome = {
             let handler = pin!(M::call(&svc, head.into_request(message, compressed)));
-            guard(handler, deadline, |cx| writer.poll_reset(cx)).await
+            guard(handler, timer, |cx| writer.poll_reset(cx)).await
         };
         respond_single(&mut writer, outcome).await;
     }
@@ -411,10 +413,10 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
     svc: Arc<S>,
 ) {
     let (request, mut writer, _running) = call.split();
-    let deadline = request.deadline();
+    let timer = pin!(request.deadline().map(tokio::time::sleep_until));
     let (request, pumped) = request.streaming();
     let handler = pin!(M::call(&svc, request));
-    let outcome = guard(handler, deadline, |cx| {
+    let outcome = guard(handler, timer, |cx| {
         lock_inbound(&pumped).pump(cx);
         writer.poll_reset(cx)
     })
@@ -431,8 +433,8 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
     let max_recv = limits.max_recv;
     async move {
         let _slot = &running;
-        let read = CallRequest::read_single(body, &head, max_recv, &mut writer);
-        let deadline = head.deadline;
+        let mut timer = pin!(head.deadline.map(tokio::time::sleep_until));
+        let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
         let (message, compressed) = match read.await.ok_or_end::<()>() {
             Ok(read) => read,
             Err(end) => {
@@ -447,7 +449,7 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
         let outcome = {
             let request = head.into_request(message, compressed);
             let handler = pin!(M::call(&svc, request, &mut sink));
-            guard(handler, deadline, |cx| poll_yield(&shared, cx)).await
+            guard(handler, timer, |cx| poll_yield(&shared, cx)).await
         };
         finish_streaming(sink, outcome_status(outcome)).await;
     }
@@ -458,13 +460,13 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
     svc: Arc<S>,
 ) {
     let (request, writer, _running) = call.split();
-    let deadline = request.deadline();
+    let timer = pin!(request.deadline().map(tokio::time::sleep_until));
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let (request, pumped) = request.streaming();
     let outcome = {
         let handler = pin!(M::call(&svc, request, &mut sink));
-        guard(handler, deadline, |cx| {
+        guard(handler, timer, |cx| {
             lock_inbound(&pumped).pump(cx);
             poll_yield(&shared, cx)
         })
