@@ -306,3 +306,151 @@ impl Service for ProbeServer {
         ]
     }
 }
+
+/// The relay service, `test.v1.Relay`: each server of a chain calls the next.
+#[derive(Debug)]
+pub struct Relay {
+    next: Option<Channel>,
+    /// What the relay's own waiting handlers report.
+    pub state: Arc<ProbeState>,
+    detached: std::sync::Mutex<Option<oneshot::Sender<Result<String, Status>>>>,
+}
+
+/// Request `"N"` or `"N:hang"`: with N > 0, calls the next server's Relay with
+/// N - 1; at 0, answers (or, with `hang`, never does). The reply lists the time
+/// each server had left, in microseconds (or `none`), first server first.
+pub const RELAY: &str = "/test.v1.Relay/Relay";
+/// Starts a call to the next server's `Hang` with `aqueduct::context::spawn`,
+/// then returns once [`ProbeState::release`] of the relay's state is signalled.
+pub const RELAY_SPAWN: &str = "/test.v1.Relay/Spawn";
+/// Starts a detached call to the next server's `Slow` on a plain `tokio::spawn`
+/// (its result goes to [`Relay::detached_result`]), then never returns.
+pub const RELAY_DETACHED: &str = "/test.v1.Relay/Detached";
+/// Calls the next server's `Deadline` as a detached call and returns its answer.
+pub const RELAY_DETACHED_DEADLINE: &str = "/test.v1.Relay/DetachedDeadline";
+
+impl Relay {
+    /// A relay to `next` (none for the last server of a chain).
+    pub fn new(next: Option<Channel>) -> (Arc<Self>, oneshot::Receiver<Result<String, Status>>) {
+        let (tx, rx) = oneshot::channel();
+        let relay = Arc::new(Self {
+            next,
+            state: Arc::default(),
+            detached: std::sync::Mutex::new(Some(tx)),
+        });
+        (relay, rx)
+    }
+
+    /// The service to add to a server.
+    pub fn service(self: &Arc<Self>) -> RelayServer {
+        RelayServer(self.clone())
+    }
+
+    fn next(&self) -> Result<&Channel, Status> {
+        self.next
+            .as_ref()
+            .ok_or_else(|| Status::failed_precondition("last server of the chain"))
+    }
+}
+
+fn remaining_micros() -> String {
+    aqueduct::context::current()
+        .and_then(|c| c.remaining())
+        .map_or_else(|| "none".to_owned(), |d| d.as_micros().to_string())
+}
+
+struct RelayHop;
+impl UnaryMethod<Relay> for RelayHop {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Relay, request: Request<String>) -> Result<Response<String>, Status> {
+        let here = remaining_micros();
+        let (hops, hang) = match request.get_ref().split_once(':') {
+            Some((n, "hang")) => (n.to_owned(), true),
+            _ => (request.get_ref().clone(), false),
+        };
+        let hops: u32 = hops.parse().map_err(|_| Status::invalid_argument("hops"))?;
+        if hops == 0 {
+            if hang {
+                let _running = Running::new(&svc.state);
+                std::future::pending::<()>().await;
+            }
+            return Ok(Response::new(here));
+        }
+        let onward = format!("{}{}", hops - 1, if hang { ":hang" } else { "" });
+        // No timeout of its own: the deadline, if any, is the inherited one.
+        let reply = svc
+            .next()?
+            .unary::<String, String>(RELAY, Request::new(onward))
+            .await?
+            .into_inner();
+        Ok(Response::new(format!("{here},{reply}")))
+    }
+}
+
+struct RelaySpawn;
+impl UnaryMethod<Relay> for RelaySpawn {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Relay, _request: Request<String>) -> Result<Response<String>, Status> {
+        let next = svc.next()?.clone();
+        let released = svc.state.release.notified();
+        let _running = Running::new(&svc.state);
+        let _task = aqueduct::context::spawn(async move {
+            next.unary::<String, String>(HANG, Request::new(String::new()))
+                .await
+        });
+        released.await;
+        Ok(Response::new("spawned".to_owned()))
+    }
+}
+
+struct RelayDetached;
+impl UnaryMethod<Relay> for RelayDetached {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Relay, _request: Request<String>) -> Result<Response<String>, Status> {
+        let next = svc.next()?.clone();
+        let report = svc.detached.lock().unwrap().take();
+        tokio::spawn(async move {
+            let outcome = next
+                .unary::<String, String>(SLOW, Request::new("detached".to_owned()).detached())
+                .await
+                .map(Response::into_inner);
+            if let Some(report) = report {
+                let _ = report.send(outcome);
+            }
+        });
+        std::future::pending().await
+    }
+}
+
+struct RelayDetachedDeadline;
+impl UnaryMethod<Relay> for RelayDetachedDeadline {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Relay, _request: Request<String>) -> Result<Response<String>, Status> {
+        let request = Request::new(String::new()).detached();
+        let reply = svc
+            .next()?
+            .unary::<String, String>(DEADLINE, request)
+            .await?;
+        Ok(reply)
+    }
+}
+
+/// [`Relay`] as a mountable service.
+#[derive(Debug)]
+pub struct RelayServer(Arc<Relay>);
+
+impl Service for RelayServer {
+    const NAME: &'static str = "test.v1.Relay";
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            codegen::unary::<Relay, RelayHop>(RELAY, self.0.clone()),
+            codegen::unary::<Relay, RelaySpawn>(RELAY_SPAWN, self.0.clone()),
+            codegen::unary::<Relay, RelayDetached>(RELAY_DETACHED, self.0.clone()),
+            codegen::unary::<Relay, RelayDetachedDeadline>(RELAY_DETACHED_DEADLINE, self.0.clone()),
+        ]
+    }
+}

@@ -9,7 +9,10 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use aqueduct::{Code, Request};
-use aqueduct_conformance::{Carrier, DEADLINE, HANG, PANIC, SIZED, SLOW, wait_for};
+use aqueduct_conformance::{
+    Carrier, DEADLINE, HANG, PANIC, RELAY, RELAY_DETACHED, RELAY_DETACHED_DEADLINE, RELAY_SPAWN,
+    Relay, SIZED, SLOW, Served, wait_for,
+};
 
 /// Instantiates each case once per carrier, as `<carrier>::<case>`.
 macro_rules! conformance_suite {
@@ -44,6 +47,11 @@ conformance_suite!(
     a_handler_panic_is_internal_and_the_server_survives,
     graceful_shutdown_finishes_calls_in_flight,
     calls_in_flight_past_the_drain_deadline_are_cancelled,
+    deadlines_shrink_along_a_chain_of_calls,
+    a_client_deadline_reaches_the_end_of_a_chain,
+    a_client_cancel_reaches_the_end_of_a_chain,
+    work_spawned_in_the_call_context_ends_with_the_call,
+    a_detached_call_neither_inherits_nor_dies_with_the_call,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -261,4 +269,113 @@ async fn calls_in_flight_past_the_drain_deadline_are_cancelled(carrier: Carrier)
         matches!(status.code(), Code::Unavailable | Code::Cancelled),
         "{status}"
     );
+}
+
+/// Three servers, client -> A -> B -> C, each relaying to the next; returns them
+/// first to last, with C's relay (whose waiting handlers count drops).
+async fn chain(carrier: Carrier) -> (Vec<Served>, std::sync::Arc<Relay>) {
+    let (relay_c, _) = Relay::new(None);
+    let c = carrier.serve(|b| b.add_service(relay_c.service())).await;
+    let (relay_b, _) = Relay::new(Some(c.channel.clone()));
+    let b = carrier
+        .serve(|builder| builder.add_service(relay_b.service()))
+        .await;
+    let (relay_a, _) = Relay::new(Some(b.channel.clone()));
+    let a = carrier
+        .serve(|builder| builder.add_service(relay_a.service()))
+        .await;
+    (vec![a, b, c], relay_c)
+}
+
+async fn deadlines_shrink_along_a_chain_of_calls(carrier: Carrier) {
+    let (servers, _) = chain(carrier).await;
+    let a = &servers[0];
+    let request = Request::new("2".to_owned()).with_timeout(Duration::from_secs(20));
+    let reply = a.probe(RELAY, request).await.unwrap();
+    let left: Vec<u64> = reply.split(',').map(|v| v.parse().unwrap()).collect();
+    assert_eq!(left.len(), 3, "{reply}");
+    assert!(left[0] <= 20_000_000 && left[0] > 0, "{reply}");
+    assert!(
+        left.windows(2).all(|w| w[1] <= w[0]) && left[2] < left[0],
+        "the deadline must shrink from A to C: {reply}"
+    );
+    // No client deadline: none anywhere along the chain.
+    let reply = a.probe(RELAY, Request::new("2".to_owned())).await.unwrap();
+    assert_eq!(reply, "none,none,none");
+}
+
+async fn a_client_deadline_reaches_the_end_of_a_chain(carrier: Carrier) {
+    let (servers, relay_c) = chain(carrier).await;
+    let request = Request::new("2:hang".to_owned()).with_timeout(Duration::from_millis(200));
+    let status = servers[0].probe(RELAY, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    let state = &relay_c.state;
+    wait_for(&state.started_notify, || state.started.load(SeqCst) == 1).await;
+    wait_for(&state.dropped_notify, || state.dropped.load(SeqCst) == 1).await;
+}
+
+async fn a_client_cancel_reaches_the_end_of_a_chain(carrier: Carrier) {
+    let (servers, relay_c) = chain(carrier).await;
+    let channel = servers[0].channel.clone();
+    let call = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(RELAY, Request::new("2:hang".to_owned()))
+            .await
+    });
+    let state = &relay_c.state;
+    wait_for(&state.started_notify, || state.started.load(SeqCst) == 1).await;
+    call.abort();
+    wait_for(&state.dropped_notify, || state.dropped.load(SeqCst) == 1).await;
+}
+
+async fn work_spawned_in_the_call_context_ends_with_the_call(carrier: Carrier) {
+    let c = carrier.serve(|b| b).await;
+    let (relay_a, _) = Relay::new(Some(c.channel.clone()));
+    let a = carrier.serve(|b| b.add_service(relay_a.service())).await;
+    let channel = a.channel.clone();
+    let call = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(RELAY_SPAWN, Request::new(String::new()))
+            .await
+    });
+    // The spawned task's call reached C, and A's handler still runs.
+    wait_for(&c.probe.started_notify, || {
+        c.probe.started.load(SeqCst) == 1
+    })
+    .await;
+    assert_eq!(c.probe.dropped.load(SeqCst), 0);
+    // A's call ends: the task it spawned in its context is aborted, and with it
+    // the call to C.
+    relay_a.state.release.notify_waiters();
+    assert_eq!(call.await.unwrap().unwrap().into_inner(), "spawned");
+    wait_for(&c.probe.dropped_notify, || {
+        c.probe.dropped.load(SeqCst) == 1
+    })
+    .await;
+}
+
+async fn a_detached_call_neither_inherits_nor_dies_with_the_call(carrier: Carrier) {
+    let c = carrier.serve(|b| b).await;
+    let (relay_a, detached_result) = Relay::new(Some(c.channel.clone()));
+    let a = carrier.serve(|b| b.add_service(relay_a.service())).await;
+    // A detached call from a handler with a deadline has none of its own.
+    let request = Request::new(String::new()).with_timeout(Duration::from_secs(20));
+    assert_eq!(
+        a.probe(RELAY_DETACHED_DEADLINE, request).await.unwrap(),
+        "none"
+    );
+    // A detached call on its own task outlives the inbound call's expiry.
+    let request = Request::new(String::new()).with_timeout(Duration::from_millis(100));
+    let status = a.probe(RELAY_DETACHED, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    wait_for(&c.probe.started_notify, || {
+        c.probe.started.load(SeqCst) == 1
+    })
+    .await;
+    c.probe.release.notify_waiters();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), detached_result)
+        .await
+        .expect("the detached call did not finish")
+        .unwrap();
+    assert_eq!(outcome.unwrap(), "detached");
 }

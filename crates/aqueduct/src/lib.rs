@@ -50,6 +50,7 @@ mod body;
 mod client;
 mod codec;
 pub mod codegen;
+pub mod context;
 mod metadata;
 mod request;
 mod send;

@@ -24,6 +24,8 @@ pub struct CallOptions {
     pub(crate) metadata: MetadataMap,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Encoding>,
+    /// Made from inside a handler without inheriting its call's deadline.
+    pub(crate) detached: bool,
 }
 
 impl CallOptions {
@@ -34,10 +36,22 @@ impl CallOptions {
     }
 
     /// Sets how long the call may take; sent to the server as `grpc-timeout` and
-    /// enforced on this side too.
+    /// enforced on this side too. Inside a handler, the call's deadline is the
+    /// earlier of this and the inbound call's (see [`context`](crate::context)),
+    /// unless the call is [`detached`](Self::detached).
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Does not inherit the deadline of the call being served (when made from
+    /// inside a handler): only this call's own timeout applies. For work that
+    /// must outlive the inbound call, also run it outside the handler's future
+    /// (a plain `tokio::spawn`): a call the handler awaits is cancelled with it.
+    #[must_use]
+    pub fn detached(mut self) -> Self {
+        self.detached = true;
         self
     }
 
@@ -124,6 +138,14 @@ impl<T> Request<T> {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Does not inherit the deadline of the call being served; see
+    /// [`CallOptions::detached`].
+    #[must_use]
+    pub fn detached(mut self) -> Self {
+        self.options.detached = true;
         self
     }
 

@@ -320,8 +320,17 @@ impl Channel {
         ))
     }
 
+    /// The call's deadline: its own timeout, or the inherited deadline of the
+    /// call being served (see [`context`](crate::context)), whichever is earlier.
     fn deadline(options: &CallOptions) -> Option<Instant> {
-        options.timeout.and_then(|t| Instant::now().checked_add(t))
+        let own = options.timeout.and_then(|t| Instant::now().checked_add(t));
+        if options.detached {
+            return own;
+        }
+        match (own, crate::context::inherited_deadline()) {
+            (Some(own), Some(inherited)) => Some(own.min(inherited)),
+            (own, inherited) => own.or(inherited),
+        }
     }
 
     /// Sends a single-message request and waits for the response headers,

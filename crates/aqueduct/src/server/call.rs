@@ -25,6 +25,7 @@ use crate::body::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
+use crate::context::{self, CallContext};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
@@ -401,7 +402,9 @@ pub(crate) fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
             Err(end) => return respond_single::<M::Response>(&mut writer, end).await,
         };
         let outcome = {
-            let handler = pin!(M::call(&svc, head.into_request(message, compressed)));
+            let ctx = CallContext::root(head.deadline);
+            let request = head.into_request(message, compressed);
+            let handler = pin!(context::scope(ctx, M::call(&svc, request)));
             guard(handler, timer, |cx| writer.poll_reset(cx)).await
         };
         respond_single(&mut writer, outcome).await;
@@ -414,8 +417,9 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
 ) {
     let (request, mut writer, _running) = call.split();
     let timer = pin!(request.deadline().map(tokio::time::sleep_until));
+    let ctx = CallContext::root(request.deadline());
     let (request, pumped) = request.streaming();
-    let handler = pin!(M::call(&svc, request));
+    let handler = pin!(context::scope(ctx, M::call(&svc, request)));
     let outcome = guard(handler, timer, |cx| {
         lock_inbound(&pumped).pump(cx);
         writer.poll_reset(cx)
@@ -447,8 +451,9 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
         let shared: SharedWriter = Arc::new(Mutex::new(writer));
         let mut sink = ServerSink::new(shared.clone());
         let outcome = {
+            let ctx = CallContext::root(head.deadline);
             let request = head.into_request(message, compressed);
-            let handler = pin!(M::call(&svc, request, &mut sink));
+            let handler = pin!(context::scope(ctx, M::call(&svc, request, &mut sink)));
             guard(handler, timer, |cx| poll_yield(&shared, cx)).await
         };
         finish_streaming(sink, outcome_status(outcome)).await;
@@ -461,11 +466,12 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
 ) {
     let (request, writer, _running) = call.split();
     let timer = pin!(request.deadline().map(tokio::time::sleep_until));
+    let ctx = CallContext::root(request.deadline());
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let (request, pumped) = request.streaming();
     let outcome = {
-        let handler = pin!(M::call(&svc, request, &mut sink));
+        let handler = pin!(context::scope(ctx, M::call(&svc, request, &mut sink)));
         guard(handler, timer, |cx| {
             lock_inbound(&pumped).pump(cx);
             poll_yield(&shared, cx)
