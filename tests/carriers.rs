@@ -454,3 +454,127 @@ impl Service for RelayServer {
         ]
     }
 }
+
+/// Interceptors that write what they see to a shared log.
+#[derive(Debug, Default)]
+pub struct InterceptLog {
+    entries: std::sync::Mutex<Vec<String>>,
+    /// Signalled on every new entry.
+    pub changed: Notify,
+    /// Calls the `Two` handler ran.
+    pub two_ran: AtomicUsize,
+}
+
+impl InterceptLog {
+    fn push(&self, entry: String) {
+        self.entries.lock().unwrap().push(entry);
+        self.changed.notify_waiters();
+    }
+
+    /// The entries so far.
+    pub fn entries(&self) -> Vec<String> {
+        self.entries.lock().unwrap().clone()
+    }
+
+    /// Waits until the log holds `n` entries.
+    pub async fn wait_for_len(&self, n: usize) -> Vec<String> {
+        wait_for(&self.changed, || self.entries.lock().unwrap().len() >= n).await;
+        self.entries()
+    }
+}
+
+/// Logs `name:call:Method` and `name:end:Code`; refuses calls that carry
+/// `x-deny` when `denies` is set; attaches a [`Tag`] and response metadata when
+/// `tags` is set.
+#[derive(Debug)]
+pub struct Recorder {
+    /// How it appears in the log.
+    pub name: &'static str,
+    /// Where it writes.
+    pub log: Arc<InterceptLog>,
+    /// Refuse calls with `x-deny` metadata (PERMISSION_DENIED).
+    pub denies: bool,
+    /// Insert a `Tag` extension, an `x-intercepted` response header and an
+    /// `x-intercepted-trailer` trailer.
+    pub tags: bool,
+}
+
+/// A typed value an interceptor hands to the handler.
+#[derive(Debug, Clone)]
+pub struct Tag(pub String);
+
+impl aqueduct::interceptor::Interceptor for Recorder {
+    async fn on_call(&self, call: &mut aqueduct::interceptor::CallInfo<'_>) -> Result<(), Status> {
+        let method = call
+            .method()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        self.log.push(format!("{}:call:{method}", self.name));
+        if self.denies && call.metadata().contains_key("x-deny") {
+            return Err(Status::permission_denied("denied by interceptor"));
+        }
+        if self.tags {
+            call.extensions_mut()
+                .insert(Tag(format!("tagged by {}", self.name)));
+            call.response_headers_mut()
+                .insert("x-intercepted", "yes")
+                .unwrap();
+            call.response_trailers_mut()
+                .insert("x-intercepted-trailer", "yes")
+                .unwrap();
+        }
+        Ok(())
+    }
+
+    fn on_end(&self, end: &aqueduct::interceptor::CallEnd<'_>) {
+        self.log.push(format!("{}:end:{:?}", self.name, end.code()));
+    }
+}
+
+/// `test.v1.Scoped`: two methods to scope interceptors to.
+#[derive(Debug)]
+pub struct Scoped(pub Arc<InterceptLog>);
+
+/// Answers with the `Tag` an interceptor attached, or `untagged`.
+pub const SCOPED_ONE: &str = "/test.v1.Scoped/One";
+/// Counts that it ran and answers `two`.
+pub const SCOPED_TWO: &str = "/test.v1.Scoped/Two";
+
+struct One;
+impl UnaryMethod<Scoped> for One {
+    type Request = String;
+    type Response = String;
+    async fn call(_svc: &Scoped, request: Request<String>) -> Result<Response<String>, Status> {
+        let tag = request
+            .extensions()
+            .get::<Tag>()
+            .map_or_else(|| "untagged".to_owned(), |t| t.0.clone());
+        Ok(Response::new(tag))
+    }
+}
+
+struct Two;
+impl UnaryMethod<Scoped> for Two {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Scoped, _request: Request<String>) -> Result<Response<String>, Status> {
+        svc.0.two_ran.fetch_add(1, SeqCst);
+        Ok(Response::new("two".to_owned()))
+    }
+}
+
+/// [`Scoped`] as a mountable service.
+#[derive(Debug)]
+pub struct ScopedServer(pub Arc<Scoped>);
+
+impl Service for ScopedServer {
+    const NAME: &'static str = "test.v1.Scoped";
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            codegen::unary::<Scoped, One>(SCOPED_ONE, self.0.clone()),
+            codegen::unary::<Scoped, Two>(SCOPED_TWO, self.0.clone()),
+        ]
+    }
+}

@@ -13,6 +13,7 @@ use aqueduct_conformance::{
     Carrier, DEADLINE, HANG, PANIC, RELAY, RELAY_DETACHED, RELAY_DETACHED_DEADLINE, RELAY_SPAWN,
     Relay, SIZED, SLOW, Served, wait_for,
 };
+use aqueduct_conformance::{InterceptLog, Recorder, SCOPED_ONE, SCOPED_TWO, Scoped, ScopedServer};
 
 /// Instantiates each case once per carrier, as `<carrier>::<case>`.
 macro_rules! conformance_suite {
@@ -52,6 +53,11 @@ conformance_suite!(
     a_client_cancel_reaches_the_end_of_a_chain,
     work_spawned_in_the_call_context_ends_with_the_call,
     a_detached_call_neither_inherits_nor_dies_with_the_call,
+    interceptors_run_outermost_first_and_see_the_end_innermost_first,
+    a_method_interceptor_does_not_run_for_a_sibling_method,
+    a_rejecting_interceptor_stops_the_call_before_the_handler,
+    interceptors_hand_typed_values_and_response_metadata_to_the_call,
+    interceptors_see_calls_end_by_deadline_and_by_cancel,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -378,4 +384,129 @@ async fn a_detached_call_neither_inherits_nor_dies_with_the_call(carrier: Carrie
         .expect("the detached call did not finish")
         .unwrap();
     assert_eq!(outcome.unwrap(), "detached");
+}
+
+/// A server with the `Scoped` service and recording interceptors at every scope:
+/// `server` (server-wide), `service`, `one` (method One, tags) and `two` (method
+/// Two, denies on `x-deny`).
+async fn intercepted(carrier: Carrier) -> (Served, std::sync::Arc<InterceptLog>) {
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let recorder = |name, denies, tags| Recorder {
+        name,
+        log: log.clone(),
+        denies,
+        tags,
+    };
+    let scoped = ScopedServer(std::sync::Arc::new(Scoped(log.clone())));
+    let served = carrier
+        .serve(|b| {
+            b.intercept(recorder("server", false, false))
+                .add_service_with(scoped, |s| {
+                    s.intercept(recorder("service", false, false))
+                        .intercept_method("One", recorder("one", false, true))
+                        .intercept_method("Two", recorder("two", true, false))
+                })
+        })
+        .await;
+    (served, log)
+}
+
+async fn interceptors_run_outermost_first_and_see_the_end_innermost_first(carrier: Carrier) {
+    let (served, log) = intercepted(carrier).await;
+    served
+        .probe(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap();
+    let entries = log.wait_for_len(6).await;
+    assert_eq!(
+        entries,
+        [
+            "server:call:One",
+            "service:call:One",
+            "one:call:One",
+            "one:end:Ok",
+            "service:end:Ok",
+            "server:end:Ok",
+        ]
+    );
+}
+
+async fn a_method_interceptor_does_not_run_for_a_sibling_method(carrier: Carrier) {
+    let (served, log) = intercepted(carrier).await;
+    assert_eq!(
+        served
+            .probe(SCOPED_TWO, Request::new(String::new()))
+            .await
+            .unwrap(),
+        "two"
+    );
+    let entries = log.wait_for_len(6).await;
+    assert!(
+        !entries.iter().any(|e| e.starts_with("one:")),
+        "{entries:?}"
+    );
+    assert!(entries.contains(&"two:call:Two".to_owned()), "{entries:?}");
+    // Calls to another service see only the server-wide interceptor.
+    served
+        .probe(SIZED, Request::new("1".to_owned()))
+        .await
+        .unwrap();
+    let entries = log.wait_for_len(8).await;
+    assert_eq!(entries[6..], ["server:call:Sized", "server:end:Ok"]);
+}
+
+async fn a_rejecting_interceptor_stops_the_call_before_the_handler(carrier: Carrier) {
+    let (served, log) = intercepted(carrier).await;
+    let mut request = Request::new(String::new());
+    request.metadata_mut().insert("x-deny", "1").unwrap();
+    let status = served.probe(SCOPED_TWO, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status}");
+    assert_eq!(status.message(), "denied by interceptor");
+    assert_eq!(log.two_ran.load(SeqCst), 0, "the handler ran");
+    // Every interceptor that ran, the refusing one too, sees the final status.
+    let entries = log.wait_for_len(6).await;
+    assert_eq!(
+        entries[3..],
+        [
+            "two:end:PermissionDenied",
+            "service:end:PermissionDenied",
+            "server:end:PermissionDenied"
+        ]
+    );
+}
+
+async fn interceptors_hand_typed_values_and_response_metadata_to_the_call(carrier: Carrier) {
+    let (served, _log) = intercepted(carrier).await;
+    let response = served
+        .channel
+        .unary::<String, String>(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap();
+    assert_eq!(response.metadata().get("x-intercepted"), Some("yes"));
+    assert_eq!(
+        response.trailers().get("x-intercepted-trailer"),
+        Some("yes")
+    );
+    assert_eq!(response.into_inner(), "tagged by one");
+}
+
+async fn interceptors_see_calls_end_by_deadline_and_by_cancel(carrier: Carrier) {
+    let (served, log) = intercepted(carrier).await;
+    let request = Request::new(String::new()).with_timeout(Duration::from_millis(50));
+    let status = served.probe(HANG, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    let entries = log.wait_for_len(2).await;
+    assert_eq!(entries, ["server:call:Hang", "server:end:DeadlineExceeded"]);
+
+    let channel = served.channel.clone();
+    let call = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(HANG, Request::new(String::new()))
+            .await
+    });
+    let probe = &served.probe;
+    wait_for(&probe.started_notify, || probe.started.load(SeqCst) == 2).await;
+    call.abort();
+    let entries = log.wait_for_len(4).await;
+    assert_eq!(entries[2..], ["server:call:Hang", "server:end:Cancelled"]);
 }

@@ -51,6 +51,7 @@ mod client;
 mod codec;
 pub mod codegen;
 pub mod context;
+pub mod interceptor;
 mod metadata;
 mod request;
 mod send;
@@ -68,7 +69,7 @@ pub use metadata::{MetadataError, MetadataMap, MetadataValue};
 #[doc(inline)]
 pub use request::{CallOptions, IntoRequest, Request, Response};
 #[doc(inline)]
-pub use server::{Server, ServerBuilder, ServerSink, Service, ThreadPerCoreServer};
+pub use server::{Server, ServerBuilder, ServerSink, Service, ServiceScope, ThreadPerCoreServer};
 #[doc(inline)]
 pub use status::{Code, Status};
 #[doc(inline)]

@@ -201,6 +201,23 @@ impl MetadataMap {
         Self { headers }
     }
 
+    /// Appends every value of `other` (keeping what is here).
+    pub(crate) fn append_all(&mut self, other: MetadataMap) {
+        if self.headers.is_empty() {
+            *self = other;
+            return;
+        }
+        let mut current = None;
+        for (name, value) in other.headers {
+            if name.is_some() {
+                current = name;
+            }
+            if let Some(name) = &current {
+                self.headers.append(name.clone(), value);
+            }
+        }
+    }
+
     /// Appends every visible value to `headers`.
     pub(crate) fn write_into(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.headers {

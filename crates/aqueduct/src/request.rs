@@ -101,6 +101,7 @@ pub struct Request<T> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) message_compressed: bool,
+    pub(crate) extensions: http::Extensions,
 }
 
 impl<T> Request<T> {
@@ -112,6 +113,7 @@ impl<T> Request<T> {
             deadline: None,
             remote_addr: None,
             message_compressed: false,
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -174,6 +176,18 @@ impl<T> Request<T> {
     #[must_use]
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// Typed values the server's interceptors attached to the call (see
+    /// [`interceptor`](crate::interceptor)): read one with `get::<T>()`.
+    #[must_use]
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// Typed values attached to the call, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// Whether the request message arrived compressed (server side, single-message

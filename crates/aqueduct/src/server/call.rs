@@ -6,6 +6,7 @@
 //! stream never leaves work running.
 
 use std::any::Any;
+use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,12 +21,13 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use super::RunningGuard;
 use super::router::Router;
-use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
+use super::sink::{Hooks, ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
 use crate::body::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
 use crate::context::{self, CallContext};
+use crate::interceptor::{CallInfo, Chain, run_on_call};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
@@ -48,7 +50,14 @@ pub struct ServerCall {
     body: RecvBody,
     writer: ResponseWriter,
     limits: CallLimits,
+    intercept: Option<Box<Intercept>>,
     _running: RunningGuard,
+}
+
+/// The interceptors of a call's route, for a route that has any.
+struct Intercept {
+    chain: Chain,
+    method: &'static str,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -62,6 +71,7 @@ struct CallHead {
     deadline: Option<Instant>,
     remote_addr: Option<SocketAddr>,
     encoding: Option<Encoding>,
+    extensions: http::Extensions,
 }
 
 impl CallHead {
@@ -74,6 +84,7 @@ impl CallHead {
             deadline: self.deadline,
             remote_addr: self.remote_addr,
             message_compressed: compressed,
+            extensions: self.extensions,
         }
     }
 }
@@ -125,8 +136,8 @@ pub(crate) fn start_call(
     // Match the raw :path exactly: no normalising, so `//`, query strings and
     // percent-escapes never reach a handler (grpc-go CVE-2026-33186).
     let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let handler = match router.lookup(path) {
-        Ok(h) => h,
+    let route = match router.lookup(path) {
+        Ok(route) => route,
         Err(status) => {
             writer.finish(&status, &MetadataMap::new());
             return None;
@@ -170,15 +181,23 @@ pub(crate) fn start_call(
         deadline,
         remote_addr,
         encoding,
+        extensions: http::Extensions::new(),
     };
     let call = ServerCall {
         head,
         body,
         writer,
         limits,
+        // Boxed: a call to a route without interceptors carries one word for it.
+        intercept: route.chain.as_ref().map(|chain| {
+            Box::new(Intercept {
+                chain: chain.clone(),
+                method: route.path,
+            })
+        }),
         _running: running,
     };
-    Some(handler.call(call))
+    Some(route.handler.call(call))
 }
 
 /// The request content types we decode: protobuf only.
@@ -256,6 +275,62 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
     }
 }
 
+/// Runs the route's interceptors before the handler, guarded like it. `Ok` lets
+/// the call go on; `Err` is the outcome that ends it instead (a rejection, a
+/// reset, the deadline). Either way the writer then holds the interceptors'
+/// response headers and trailers, and runs their `on_end` when the call ends.
+async fn intercept(
+    intercept: Option<Box<Intercept>>,
+    head: &mut CallHead,
+    timer: Pin<&mut Option<Sleep>>,
+    writer: &mut ResponseWriter,
+) -> Result<(), Outcome<Result<Infallible, Status>>> {
+    let Some(intercept) = intercept else {
+        return Ok(());
+    };
+    let Intercept { chain, method } = *intercept;
+    let mut hooks = Box::new(Hooks::new(chain, method));
+    let outcome = {
+        let Hooks {
+            chain,
+            ran,
+            headers,
+            trailers,
+            ..
+        } = &mut *hooks;
+        let mut info = CallInfo {
+            method,
+            metadata: &mut head.metadata,
+            deadline: head.deadline,
+            remote_addr: head.remote_addr,
+            extensions: &mut head.extensions,
+            response_headers: headers,
+            response_trailers: trailers,
+        };
+        let run = pin!(run_on_call(chain, &mut info, ran));
+        guard(run, timer, |cx| writer.poll_reset(cx)).await
+    };
+    let headers = std::mem::take(&mut hooks.headers);
+    writer.install_hooks(hooks);
+    if let Some(h) = writer.headers_mut() {
+        h.append_all(headers);
+    }
+    outcome.ok_or_end()
+}
+
+impl Outcome<Result<Infallible, Status>> {
+    /// The same end, for a phase whose result type is `Result<T, Status>`.
+    fn widen<T>(self) -> Outcome<Result<T, Status>> {
+        match self {
+            Outcome::Done(Err(status)) => Outcome::Done(Err(status)),
+            Outcome::Done(Ok(never)) => match never {},
+            Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
+            Outcome::Reset => Outcome::Reset,
+            Outcome::Panicked(msg) => Outcome::Panicked(msg),
+        }
+    }
+}
+
 /// The status to send for an outcome that has no response message.
 fn outcome_status<T>(outcome: Outcome<Result<T, Status>>) -> Option<Result<T, Status>> {
     match outcome {
@@ -301,7 +376,7 @@ fn queue_response<T: prost::Message>(
     };
     writer.set_compression(response.compression);
     if let Some(h) = writer.headers_mut() {
-        *h = response.metadata;
+        h.append_all(response.metadata);
     }
     if let Err(status) = writer.queue_message(&response.message, true) {
         writer.finish(&status, &MetadataMap::new());
@@ -335,6 +410,7 @@ impl ServerCall {
             head: self.head,
             body: self.body,
             limits: self.limits,
+            intercept: self.intercept,
         };
         (request, self.writer, self._running)
     }
@@ -346,6 +422,7 @@ struct CallRequest {
     head: CallHead,
     body: RecvBody,
     limits: CallLimits,
+    intercept: Option<Box<Intercept>>,
 }
 
 impl CallRequest {
@@ -388,14 +465,23 @@ pub(crate) fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
     // call's parts are not stored twice (as argument and as locals). The call
     // future is boxed; kept under about 1 KiB, that allocation is a cheap one.
     let (request, mut writer, running) = call.split();
-    let CallRequest { head, body, limits } = request;
+    let CallRequest {
+        mut head,
+        body,
+        limits,
+        intercept: interceptors,
+    } = request;
     let max_recv = limits.max_recv;
     async move {
         let _slot = &running;
         let mut timer = pin!(head.deadline.map(tokio::time::sleep_until));
-        // Reading the request and running the handler are two guarded phases, so
-        // their states share room in the call future instead of nesting. Values
-        // are bound before each await, not matched across it, for the same reason.
+        // Intercepting, reading the request and running the handler are guarded
+        // phases one after the other, so their states share room in the call
+        // future instead of nesting. Values are bound before each await, not
+        // matched across it, for the same reason.
+        if let Err(end) = intercept(interceptors, &mut head, timer.as_mut(), &mut writer).await {
+            return respond_single::<M::Response>(&mut writer, end.widen()).await;
+        }
         let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
         let (message, compressed) = match read.await.ok_or_end() {
             Ok(read) => read,
@@ -415,8 +501,13 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
     call: ServerCall,
     svc: Arc<S>,
 ) {
-    let (request, mut writer, _running) = call.split();
-    let timer = pin!(request.deadline().map(tokio::time::sleep_until));
+    let (mut request, mut writer, _running) = call.split();
+    let mut timer = pin!(request.deadline().map(tokio::time::sleep_until));
+    let interceptors = request.intercept.take();
+    let intercepted = intercept(interceptors, &mut request.head, timer.as_mut(), &mut writer).await;
+    if let Err(end) = intercepted {
+        return respond_single::<M::Response>(&mut writer, end.widen()).await;
+    }
     let ctx = CallContext::root(request.deadline());
     let (request, pumped) = request.streaming();
     let handler = pin!(context::scope(ctx, M::call(&svc, request)));
@@ -433,11 +524,22 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
     svc: Arc<S>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let (request, mut writer, running) = call.split();
-    let CallRequest { head, body, limits } = request;
+    let CallRequest {
+        mut head,
+        body,
+        limits,
+        intercept: interceptors,
+    } = request;
     let max_recv = limits.max_recv;
     async move {
         let _slot = &running;
         let mut timer = pin!(head.deadline.map(tokio::time::sleep_until));
+        if let Err(end) = intercept(interceptors, &mut head, timer.as_mut(), &mut writer).await {
+            if let Some(Err(status)) = outcome_status(end) {
+                writer.finish(&status, &MetadataMap::new());
+            }
+            return;
+        }
         let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
         let (message, compressed) = match read.await.ok_or_end::<()>() {
             Ok(read) => read,
@@ -464,8 +566,16 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
     call: ServerCall,
     svc: Arc<S>,
 ) {
-    let (request, writer, _running) = call.split();
-    let timer = pin!(request.deadline().map(tokio::time::sleep_until));
+    let (mut request, mut writer, _running) = call.split();
+    let mut timer = pin!(request.deadline().map(tokio::time::sleep_until));
+    let interceptors = request.intercept.take();
+    let intercepted = intercept(interceptors, &mut request.head, timer.as_mut(), &mut writer).await;
+    if let Err(end) = intercepted {
+        if let Some(Err(status)) = outcome_status(end) {
+            writer.finish(&status, &MetadataMap::new());
+        }
+        return;
+    }
     let ctx = CallContext::root(request.deadline());
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());

@@ -31,9 +31,10 @@ pub use call::ServerCall;
 pub use sink::ServerSink;
 
 use crate::codegen::Route;
+use crate::interceptor::{DynInterceptor, Interceptor};
 use crate::transport::Listener;
 use crate::transport::direct::DirectListener;
-use router::Router;
+use router::{Router, Scoped};
 
 /// A service that can be mounted on a [`Server`]; generated servers implement it.
 pub trait Service: Send + Sync + 'static {
@@ -96,7 +97,39 @@ impl Server {
         ServerBuilder {
             config: ServerConfig::default(),
             router: Router::default(),
+            interceptors: Vec::new(),
         }
+    }
+}
+
+/// Interceptors for one service, declared in
+/// [`ServerBuilder::add_service_with`].
+#[derive(Default)]
+#[must_use]
+pub struct ServiceScope(Scoped);
+
+impl ServiceScope {
+    /// Runs `interceptor` for every method of the service.
+    pub fn intercept(mut self, interceptor: impl Interceptor) -> Self {
+        self.0.service.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Runs `interceptor` for one method, named as in the `.proto` (`SayHello`).
+    pub fn intercept_method(mut self, method: &str, interceptor: impl Interceptor) -> Self {
+        self.0
+            .methods
+            .push((method.to_owned(), Arc::new(interceptor)));
+        self
+    }
+}
+
+impl std::fmt::Debug for ServiceScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceScope")
+            .field("service_interceptors", &self.0.service.len())
+            .field("method_interceptors", &self.0.methods.len())
+            .finish()
     }
 }
 
@@ -105,6 +138,8 @@ impl Server {
 pub struct ServerBuilder {
     config: ServerConfig,
     router: Router,
+    /// Server-wide interceptors, outermost first.
+    interceptors: Vec<Arc<dyn DynInterceptor>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -119,8 +154,49 @@ impl std::fmt::Debug for ServerBuilder {
 impl ServerBuilder {
     /// Mounts a service. Panics if a service of the same name is already mounted.
     pub fn add_service<S: Service>(mut self, service: S) -> Self {
-        self.router.add(S::NAME, service.routes());
+        self.router
+            .add(S::NAME, service.routes(), Scoped::default());
         self
+    }
+
+    /// Mounts a service with interceptors scoped to it or to its methods:
+    ///
+    /// ```
+    /// # use aqueduct::interceptor::Interceptor;
+    /// # struct Audit; impl Interceptor for Audit {}
+    /// # struct RateLimit; impl Interceptor for RateLimit {}
+    /// # fn demo<S: aqueduct::Service>(greeter: S) {
+    /// let server = aqueduct::Server::builder().add_service_with(greeter, |scope| {
+    ///     scope
+    ///         .intercept(Audit) // every method of this service
+    ///         .intercept_method("SayHello", RateLimit) // this method only
+    /// });
+    /// # }
+    /// ```
+    ///
+    /// Panics if a service of the same name is already mounted, or if a method
+    /// named in the scope is not one of the service's.
+    pub fn add_service_with<S: Service>(
+        mut self,
+        service: S,
+        scope: impl FnOnce(ServiceScope) -> ServiceScope,
+    ) -> Self {
+        let scope = scope(ServiceScope::default());
+        self.router.add(S::NAME, service.routes(), scope.0);
+        self
+    }
+
+    /// Adds a server-wide interceptor: it runs for every call, outside the
+    /// service- and method-scoped ones (see [`interceptor`](crate::interceptor)).
+    pub fn intercept(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// The router with the server-wide interceptors in every chain.
+    fn finish_router(mut self) -> (Router, ServerConfig) {
+        self.router.finish(&self.interceptors);
+        (self.router, self.config)
     }
 
     /// Most handlers that may run at once on one connection, advertised to clients
@@ -201,9 +277,10 @@ impl ServerBuilder {
         listener: L,
         signal: F,
     ) -> io::Result<()> {
+        let (router, config) = self.finish_router();
         let shared = Arc::new(conn::Shared {
-            router: Arc::new(self.router),
-            config: self.config,
+            router: Arc::new(router),
+            config,
         });
         serve_shared(shared, listener, signal).await
     }
@@ -240,9 +317,10 @@ impl ServerBuilder {
         listener: DirectListener,
         signal: F,
     ) -> io::Result<()> {
+        let (router, config) = self.finish_router();
         let shared = Arc::new(conn::Shared {
-            router: Arc::new(self.router),
-            config: self.config,
+            router: Arc::new(router),
+            config,
         });
         direct::serve(shared, listener, signal).await
     }
@@ -275,9 +353,10 @@ impl ServerBuilder {
         threads: usize,
     ) -> io::Result<ThreadPerCoreServer> {
         let threads = threads.max(1);
+        let (router, config) = self.finish_router();
         let shared = Arc::new(conn::Shared {
-            router: Arc::new(self.router),
-            config: self.config,
+            router: Arc::new(router),
+            config,
         });
         let first = reuse_port_listener(addr)?;
         let local_addr = first.local_addr()?;

@@ -5,26 +5,79 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::codegen::{Handler, Route};
+use crate::interceptor::{Chain, DynInterceptor};
 use crate::status::Status;
 
 /// Maps `/package.Service/Method` to its handler. Lookups are exact string matches
 /// on the raw `:path`; anything else gets `UNIMPLEMENTED` before user code runs.
 #[derive(Default)]
 pub(crate) struct Router {
-    methods: HashMap<Box<str>, Arc<dyn Handler>, BuildHasherDefault<PathHasher>>,
+    methods: HashMap<Box<str>, Entry, BuildHasherDefault<PathHasher>>,
     services: HashSet<Box<str>>,
 }
 
+/// One method: its handler, and its interceptors outermost first (`None` when
+/// it has none, so calls to it pay nothing for interception).
+pub(crate) struct Entry {
+    pub(crate) path: &'static str,
+    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) chain: Option<Chain>,
+    /// Service- and method-scoped interceptors, until [`Router::finish`].
+    scoped: Vec<Arc<dyn DynInterceptor>>,
+}
+
+/// Interceptors for one service, by scope.
+#[derive(Default)]
+pub(crate) struct Scoped {
+    pub(crate) service: Vec<Arc<dyn DynInterceptor>>,
+    /// By method name (the part after the last `/`).
+    pub(crate) methods: Vec<(String, Arc<dyn DynInterceptor>)>,
+}
+
 impl Router {
-    /// Adds a service's routes; panics if the service is already there, which is a
-    /// programming error caught at startup.
-    pub(crate) fn add(&mut self, service: &str, routes: Vec<Route>) {
+    /// Adds a service's routes with its scoped interceptors; panics if the service
+    /// is already there or an interceptor names a method the service does not
+    /// have: programming errors, caught at startup.
+    pub(crate) fn add(&mut self, service: &str, routes: Vec<Route>, scoped: Scoped) {
         assert!(
             self.services.insert(service.into()),
             "service {service} was added to the server twice"
         );
+        for (method, _) in &scoped.methods {
+            assert!(
+                routes.iter().any(|r| method_name(r.path) == method),
+                "an interceptor is scoped to method {method:?}, which service {service} does not have"
+            );
+        }
         for route in routes {
-            self.methods.insert(route.path.into(), route.handler);
+            let mut chain = scoped.service.clone();
+            chain.extend(
+                scoped
+                    .methods
+                    .iter()
+                    .filter(|(m, _)| m == method_name(route.path))
+                    .map(|(_, i)| i.clone()),
+            );
+            let entry = Entry {
+                path: route.path,
+                handler: route.handler,
+                chain: None,
+                scoped: chain,
+            };
+            self.methods.insert(route.path.into(), entry);
+        }
+    }
+
+    /// Puts the server-wide interceptors outermost in every method's chain; called
+    /// once, when serving starts.
+    pub(crate) fn finish(&mut self, server: &[Arc<dyn DynInterceptor>]) {
+        for entry in self.methods.values_mut() {
+            let chain: Vec<_> = server
+                .iter()
+                .cloned()
+                .chain(entry.scoped.drain(..))
+                .collect();
+            entry.chain = (!chain.is_empty()).then(|| chain.into());
         }
     }
 
@@ -32,7 +85,7 @@ impl Router {
         self.services.iter().map(|s| &**s)
     }
 
-    pub(crate) fn lookup(&self, path: &str) -> Result<&Arc<dyn Handler>, Status> {
+    pub(crate) fn lookup(&self, path: &str) -> Result<&Entry, Status> {
         if let Some(h) = self.methods.get(path) {
             return Ok(h);
         }
@@ -49,6 +102,11 @@ impl Router {
             _ => Status::unimplemented(format!("malformed method name {path:?}")),
         })
     }
+}
+
+/// `Method` of `/package.Service/Method`.
+fn method_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// FNV-1a over the path bytes: a fraction of SipHash's cost per lookup. A keyed

@@ -10,12 +10,15 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
+use tokio::time::Instant;
 
 use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use crate::body::{Respond, SendBody};
 use crate::codec;
+use crate::interceptor::{CallEnd, Chain, run_on_end};
 use crate::metadata::MetadataMap;
+use crate::status::Code;
 use crate::status::Status;
 
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
@@ -47,6 +50,43 @@ pub(crate) struct ResponseWriter {
     done: bool,
     /// Whether the response headers carry `grpc-accept-encoding`.
     advertise_accept: bool,
+    /// The route's interceptors, once they have run: their trailers go out with
+    /// the status, and their `on_end` runs when the call ends.
+    hooks: Option<Box<Hooks>>,
+}
+
+/// What the interceptors of one call left for its end.
+pub(crate) struct Hooks {
+    pub(crate) chain: Chain,
+    method: &'static str,
+    /// How many interceptors' `on_call` started; they are owed an `on_end`.
+    pub(crate) ran: usize,
+    started: Instant,
+    /// Response headers the interceptors added, until they join the writer's.
+    pub(crate) headers: MetadataMap,
+    pub(crate) trailers: MetadataMap,
+}
+
+impl Hooks {
+    pub(crate) fn new(chain: Chain, method: &'static str) -> Self {
+        Self {
+            chain,
+            method,
+            ran: 0,
+            started: Instant::now(),
+            headers: MetadataMap::new(),
+            trailers: MetadataMap::new(),
+        }
+    }
+
+    fn end(self, code: Code) {
+        let end = CallEnd {
+            method: self.method,
+            code,
+            duration: self.started.elapsed(),
+        };
+        run_on_end(&self.chain, self.ran, &end);
+    }
 }
 
 impl ResponseWriter {
@@ -62,6 +102,19 @@ impl ResponseWriter {
             send_limit,
             done: false,
             advertise_accept: false,
+            hooks: None,
+        }
+    }
+
+    /// Hands the writer the call's interceptors, after their `on_call` ran.
+    pub(crate) fn install_hooks(&mut self, hooks: Box<Hooks>) {
+        self.hooks = Some(hooks);
+    }
+
+    /// Runs the interceptors' `on_end` with the call's final code, once.
+    fn end_hooks(&mut self, code: Code) {
+        if let Some(hooks) = self.hooks.take() {
+            hooks.end(code);
         }
     }
 
@@ -169,19 +222,26 @@ impl ResponseWriter {
     /// Ends the response with `status` and `trailers`: as trailers after the
     /// messages, or as a trailers-only response when nothing was sent yet.
     pub(crate) fn finish(&mut self, status: &Status, trailers: &MetadataMap) {
-        self.finish_with(trailers, |h| status.write_trailers(h));
+        self.finish_with(status.code(), trailers, |h| status.write_trailers(h));
     }
 
     /// Ends the response with `OK` and `trailers`.
     pub(crate) fn finish_ok(&mut self, trailers: &MetadataMap) {
-        self.finish_with(trailers, Status::write_ok);
+        self.finish_with(Code::Ok, trailers, Status::write_ok);
     }
 
-    fn finish_with(&mut self, trailers: &MetadataMap, write_status: impl FnOnce(&mut HeaderMap)) {
+    fn finish_with(
+        &mut self,
+        code: Code,
+        trailers: &MetadataMap,
+        write_status: impl FnOnce(&mut HeaderMap),
+    ) {
         if self.done {
             return;
         }
         self.done = true;
+        let hooks = self.hooks.take();
+        let hook_trailers = hooks.as_ref().map(|h| &h.trailers);
         self.pending = Bytes::new();
         self.out.clear();
         if let Some(respond) = self.respond.take() {
@@ -189,21 +249,29 @@ impl ResponseWriter {
             let h = response.headers_mut();
             self.headers.write_into(h);
             trailers.write_into(h);
+            if let Some(extra) = hook_trailers {
+                extra.write_into(h);
+            }
             write_status(h);
             let _ = respond.send_response(response, true);
-            return;
-        }
-        if let Some(stream) = self.stream.as_mut() {
+        } else if let Some(stream) = self.stream.as_mut() {
             let mut h = HeaderMap::new();
             trailers.write_into(&mut h);
+            if let Some(extra) = hook_trailers {
+                extra.write_into(&mut h);
+            }
             write_status(&mut h);
             stream.send_trailers(h);
+        }
+        if let Some(hooks) = hooks {
+            hooks.end(code);
         }
     }
 
     /// Sends a plain HTTP error response (not gRPC), such as 415.
     pub(crate) fn finish_http(&mut self, code: StatusCode, status: &Status) {
         self.done = true;
+        self.end_hooks(status.code());
         if let Some(respond) = self.respond.take() {
             let mut response = http::Response::new(());
             *response.status_mut() = code;
@@ -211,6 +279,13 @@ impl ResponseWriter {
             status.write_trailers(response.headers_mut());
             let _ = respond.send_response(response, true);
         }
+    }
+}
+
+impl Drop for ResponseWriter {
+    fn drop(&mut self) {
+        // Ended without a status sent: the client went away first.
+        self.end_hooks(Code::Cancelled);
     }
 }
 
