@@ -654,6 +654,31 @@ fn main() -> anyhow::Result<()> {
         .copied()
         .unwrap_or(f64::NAN);
 
+    eprintln!("== interceptors: a chain of three empty ones (Aqueduct server)");
+    let m = alternate(&ctx, &["aqueduct", "aqueduct-intercepted"], |which| {
+        let s = Server::start(&ctx, which, "current", true)?;
+        let rps = h2load_rps(&ctx, &s.target(), &body)?;
+        s.stop()?;
+        Ok(vec![rps])
+    })?;
+    let first = |key: &str| {
+        m.get(key)
+            .and_then(|v| v.first())
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let (plain_rps, chain_rps) = (first("aqueduct"), first("aqueduct-intercepted"));
+    let chain_instr = {
+        let i1 = callgrind_instructions(&ctx, "aqueduct-intercepted", c1)?;
+        let i2 = callgrind_instructions(&ctx, "aqueduct-intercepted", c2)?;
+        (i2 - i1) / (c2 - c1) as f64
+    };
+    let plain_instr = instr
+        .get("aqueduct")
+        .and_then(|v| v.first())
+        .copied()
+        .unwrap_or(f64::NAN);
+
     println!(
         "\nrounds {}, {} s per run after {} s warm-up; medians; server on core 0, load on core 1\n",
         ctx.rounds, ctx.seconds, ctx.warmup
@@ -662,6 +687,11 @@ fn main() -> anyhow::Result<()> {
     println!(
         "\nAqueduct server runtime on one core: current-thread {cur:.0} calls/s, work-stealing (1 worker) {multi:.0} calls/s, ratio {:.2}",
         cur / multi
+    );
+    println!(
+        "\nThree empty interceptors (Aqueduct server, `h2load`): {chain_rps:.0} calls/s against {plain_rps:.0} without, {:+.1}% (target: under 5% fewer); {chain_instr:.0} instructions per unary call against {plain_instr:.0} ({:+.0})",
+        (chain_rps / plain_rps - 1.0) * 100.0,
+        chain_instr - plain_instr
     );
     println!("\ntotal time {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

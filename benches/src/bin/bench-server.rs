@@ -1,5 +1,7 @@
-//! `bench-server --impl aqueduct|tonic|h2 [--port P] [--runtime current|multi]
-//! [--threads N]`: the Greeter on one implementation. Prints `listening on ADDR`
+//! `bench-server --impl aqueduct|aqueduct-intercepted|tonic|h2 [--port P]
+//! [--runtime current|multi] [--threads N]`: the Greeter on one implementation
+//! (`aqueduct-intercepted`: Aqueduct with a chain of three empty server-wide
+//! interceptors, for the cost of interception). Prints `listening on ADDR`
 //! first; on SIGINT it shuts down and prints `allocations N` (heap allocations over
 //! the process's life) to stderr.
 
@@ -7,6 +9,11 @@ use aqueduct_benches::{CountingAlloc, RuntimeKind, allocations, flag};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
+
+/// An interceptor that does nothing: what the chain itself costs.
+struct Empty;
+
+impl aqueduct::interceptor::Interceptor for Empty {}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +38,16 @@ fn main() -> anyhow::Result<()> {
                     .serve_with_shutdown(listener, stop)
                     .await?;
             }
+            "aqueduct-intercepted" => {
+                use helloworld::pb::greeter_server::GreeterServer;
+                aqueduct::Server::builder()
+                    .intercept(Empty)
+                    .intercept(Empty)
+                    .intercept(Empty)
+                    .add_service(GreeterServer::new(helloworld::MyGreeter))
+                    .serve_with_shutdown(listener, stop)
+                    .await?;
+            }
             "tonic" => {
                 use aqueduct_benches::tonic_pb::greeter_server::GreeterServer;
                 let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -48,7 +65,9 @@ fn main() -> anyhow::Result<()> {
                     () = stop => {}
                 }
             }
-            other => anyhow::bail!("--impl must be aqueduct, tonic or h2, not {other:?}"),
+            other => anyhow::bail!(
+                "--impl must be aqueduct, aqueduct-intercepted, tonic or h2, not {other:?}"
+            ),
         }
         eprintln!("allocations {}", allocations());
         Ok(())
