@@ -51,6 +51,7 @@ mod client;
 mod codec;
 pub mod codegen;
 pub mod context;
+pub mod details;
 pub mod interceptor;
 mod metadata;
 mod request;
