@@ -12,6 +12,8 @@ pub mod pb {
     aqueduct::include_proto!("helloworld.v1");
 }
 
+pub mod intercepted;
+
 use pb::greeter_client::GreeterClient;
 use pb::greeter_server::Greeter;
 use pb::*;

@@ -151,3 +151,18 @@ async fn handler_errors_and_limits_reach_the_client_as_status() {
     assert_eq!(ok.into_inner().message, "Hello, again!");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interceptors_example_refuses_then_serves_and_logs_both() {
+    let lines = helloworld::intercepted::run().await.unwrap();
+    assert_eq!(
+        lines,
+        [
+            "without a token: Unauthenticated: missing bearer token",
+            "  error info: TOKEN_MISSING in helloworld.example",
+            "with a token: Hello, Ada!",
+            "[access log] /helloworld.v1.Greeter/SayHello -> Unauthenticated",
+            "[access log] /helloworld.v1.Greeter/SayHello -> Ok",
+        ]
+    );
+}
