@@ -18,21 +18,19 @@ use aqueduct_conformance::{InterceptLog, Recorder, SCOPED_ONE, SCOPED_TWO, Scope
 /// Instantiates each case once per carrier, as `<carrier>::<case>`.
 macro_rules! conformance_suite {
     ($($case:ident),* $(,)?) => {
-        mod tcp {
+        carrier_tests!(tcp, Tcp, $($case),*);
+        carrier_tests!(unix, Unix, $($case),*);
+        carrier_tests!(mem, Memory, $($case),*);
+        carrier_tests!(direct, Direct, $($case),*);
+    };
+}
+
+/// The module of one carrier's tests.
+macro_rules! carrier_tests {
+    ($module:ident, $carrier:ident, $($case:ident),*) => {
+        mod $module {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(aqueduct_conformance::Carrier::Tcp).await })*
-        }
-        mod unix {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(aqueduct_conformance::Carrier::Unix).await })*
-        }
-        mod mem {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(aqueduct_conformance::Carrier::Memory).await })*
-        }
-        mod direct {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(aqueduct_conformance::Carrier::Direct).await })*
+            async fn $case() { super::$case(aqueduct_conformance::Carrier::$carrier).await })*
         }
     };
 }

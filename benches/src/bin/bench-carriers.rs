@@ -109,30 +109,26 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
                 }
             })
         };
-    match setup {
+    // The Aqueduct setups differ only in how the server listens and the channel
+    // dials; each yields its channel, the server task and a directory to remove.
+    let (channel, server, socket_dir) = match setup {
         Setup::AqueductDirect => {
             let listener = aqueduct::DirectListener::new();
             let channel = aqueduct::Channel::direct(listener.connector());
-            let server = serve(Box::pin(aqueduct_server().serve_direct(listener)));
-            Ok((
-                Client::Aqueduct(GreeterClient::new(channel)),
-                Running {
-                    server,
-                    socket_dir: None,
-                },
-            ))
+            (
+                channel,
+                serve(Box::pin(aqueduct_server().serve_direct(listener))),
+                None,
+            )
         }
         Setup::AqueductMem => {
             let listener = aqueduct::MemoryListener::anonymous();
             let channel = aqueduct::Channel::memory(listener.connector());
-            let server = serve(Box::pin(aqueduct_server().serve(listener)));
-            Ok((
-                Client::Aqueduct(GreeterClient::new(channel)),
-                Running {
-                    server,
-                    socket_dir: None,
-                },
-            ))
+            (
+                channel,
+                serve(Box::pin(aqueduct_server().serve(listener))),
+                None,
+            )
         }
         Setup::AqueductUnix => {
             let dir = std::env::temp_dir().join(format!("bench-carriers-{}", std::process::id()));
@@ -141,25 +137,21 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
             let _ = std::fs::remove_file(&path);
             let listener = tokio::net::UnixListener::bind(&path)?;
             let channel = aqueduct::Channel::from_uri(&format!("unix:{}", path.display()))?;
-            let server = serve(Box::pin(aqueduct_server().serve(listener)));
-            let running = Running {
-                server,
-                socket_dir: Some(dir),
-            };
-            Ok((Client::Aqueduct(GreeterClient::new(channel)), running))
+            (
+                channel,
+                serve(Box::pin(aqueduct_server().serve(listener))),
+                Some(dir),
+            )
         }
         Setup::AqueductTcp => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let channel =
                 aqueduct::Channel::from_uri(&format!("http://{}", listener.local_addr()?))?;
-            let server = serve(Box::pin(aqueduct_server().serve(listener)));
-            Ok((
-                Client::Aqueduct(GreeterClient::new(channel)),
-                Running {
-                    server,
-                    socket_dir: None,
-                },
-            ))
+            (
+                channel,
+                serve(Box::pin(aqueduct_server().serve(listener))),
+                None,
+            )
         }
         Setup::TonicDuplex => {
             use aqueduct_benches::tonic_pb::greeter_client::GreeterClient as TonicClient;
@@ -178,15 +170,15 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
             let channel = tonic::transport::Endpoint::try_from("http://in-process")?
                 .connect_with_connector(DuplexConnector(Some(client_io)))
                 .await?;
-            Ok((
-                Client::Tonic(TonicClient::new(channel)),
-                Running {
-                    server,
-                    socket_dir: None,
-                },
-            ))
+            let running = Running {
+                server,
+                socket_dir: None,
+            };
+            return Ok((Client::Tonic(TonicClient::new(channel)), running));
         }
-    }
+    };
+    let running = Running { server, socket_dir };
+    Ok((Client::Aqueduct(GreeterClient::new(channel)), running))
 }
 
 /// Hands tonic's channel the client end of the duplex, once.

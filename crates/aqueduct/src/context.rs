@@ -33,9 +33,10 @@ tokio::task_local! {
     static CALL: CallContext;
 }
 
-/// What a handler's task knows about the call it serves.
+/// What a handler's task knows about the call it serves, as the task-local holds
+/// it; [`current`] hands out a snapshot.
 #[derive(Debug)]
-pub struct CallContext {
+pub(crate) struct CallContext {
     deadline: Option<Instant>,
     /// Tasks started with [`spawn`], aborted when the call ends. Created on first
     /// use: most calls never spawn.
@@ -75,19 +76,6 @@ impl CallContext {
             spawned: OnceLock::new(),
             root: true,
         }
-    }
-
-    /// When the call must be done; `None` when the client set no deadline.
-    #[must_use]
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-
-    /// Time left before the deadline; `None` when there is none.
-    #[must_use]
-    pub fn remaining(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     fn child(&self) -> (Self, Arc<Spawned>) {

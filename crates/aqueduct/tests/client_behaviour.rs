@@ -177,14 +177,18 @@ async fn a_server_that_is_not_there_is_unavailable() {
     assert_eq!(status.code(), Code::Unavailable, "{status}");
 }
 
+/// The status of an echo call that must fail.
+async fn failed_echo(channel: &Channel) -> aqueduct::Status {
+    channel
+        .unary::<String, String>("/test.v1.Probe/Echo", Request::new("x".to_owned()))
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_listeners_that_are_not_there_are_unavailable() {
     // A name nobody listens on: like a refused TCP connection.
-    let channel = Channel::from_uri("mem://client-behaviour-nobody").unwrap();
-    let status = channel
-        .unary::<String, String>("/test.v1.Probe/Echo", Request::new("x".to_owned()))
-        .await
-        .unwrap_err();
+    let status = failed_echo(&Channel::from_uri("mem://client-behaviour-nobody").unwrap()).await;
     assert_eq!(status.code(), Code::Unavailable, "{status}");
     assert!(
         status.message().contains("mem://client-behaviour-nobody"),
@@ -196,10 +200,7 @@ async fn memory_listeners_that_are_not_there_are_unavailable() {
     drop(listener);
     let by_name = Channel::from_uri("mem://client-behaviour-closed").unwrap();
     for channel in [by_name, by_connector] {
-        let status = channel
-            .unary::<String, String>("/test.v1.Probe/Echo", Request::new("x".to_owned()))
-            .await
-            .unwrap_err();
+        let status = failed_echo(&channel).await;
         assert_eq!(status.code(), Code::Unavailable, "{status}");
         assert!(
             status.message().contains("client-behaviour-closed"),

@@ -125,21 +125,16 @@ impl Channel {
 
     /// A builder for a [`memory`](Self::memory) channel, to change the defaults.
     pub fn memory_builder(connector: MemoryConnector) -> ChannelBuilder {
-        ChannelBuilder {
-            target: Target::Connector(connector),
-            authority: Authority::from_static("localhost"),
-            config: ChannelConfig::default(),
-        }
+        ChannelBuilder::new(
+            Target::Connector(connector),
+            Authority::from_static("localhost"),
+        )
     }
 
     /// A builder for a channel to `uri`, to change the defaults.
     pub fn builder(uri: &str) -> Result<ChannelBuilder, InvalidUri> {
         let (target, authority) = parse_target(uri)?;
-        Ok(ChannelBuilder {
-            target,
-            authority,
-            config: ChannelConfig::default(),
-        })
+        Ok(ChannelBuilder::new(target, authority))
     }
 
     /// A channel over the direct carrier to the server serving `connector`'s
@@ -153,11 +148,10 @@ impl Channel {
 
     /// A builder for a [`direct`](Self::direct) channel, to change the defaults.
     pub fn direct_builder(connector: DirectConnector) -> ChannelBuilder {
-        ChannelBuilder {
-            target: Target::Direct(connector),
-            authority: Authority::from_static("localhost"),
-            config: ChannelConfig::default(),
-        }
+        ChannelBuilder::new(
+            Target::Direct(connector),
+            Authority::from_static("localhost"),
+        )
     }
 
     /// Connects now instead of at the first call.
@@ -326,6 +320,14 @@ pub struct ChannelBuilder {
 }
 
 impl ChannelBuilder {
+    fn new(target: Target, authority: Authority) -> Self {
+        Self {
+            target,
+            authority,
+            config: ChannelConfig::default(),
+        }
+    }
+
     /// How long one connection attempt (dial and HTTP/2 handshake) may take. Default
     /// 20 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {

@@ -193,10 +193,14 @@ impl ServerBuilder {
         self
     }
 
-    /// The router with the server-wide interceptors in every chain.
-    fn finish_router(mut self) -> (Router, ServerConfig) {
+    /// What every connection of the server shares: the router, with the
+    /// server-wide interceptors in every chain, and the settings.
+    fn into_shared(mut self) -> Arc<conn::Shared> {
         self.router.finish(&self.interceptors);
-        (self.router, self.config)
+        Arc::new(conn::Shared {
+            router: Arc::new(self.router),
+            config: self.config,
+        })
     }
 
     /// Most handlers that may run at once on one connection, advertised to clients
@@ -277,11 +281,7 @@ impl ServerBuilder {
         listener: L,
         signal: F,
     ) -> io::Result<()> {
-        let (router, config) = self.finish_router();
-        let shared = Arc::new(conn::Shared {
-            router: Arc::new(router),
-            config,
-        });
+        let shared = self.into_shared();
         serve_shared(shared, listener, signal).await
     }
 
@@ -317,11 +317,7 @@ impl ServerBuilder {
         listener: DirectListener,
         signal: F,
     ) -> io::Result<()> {
-        let (router, config) = self.finish_router();
-        let shared = Arc::new(conn::Shared {
-            router: Arc::new(router),
-            config,
-        });
+        let shared = self.into_shared();
         direct::serve(shared, listener, signal).await
     }
 
@@ -353,11 +349,7 @@ impl ServerBuilder {
         threads: usize,
     ) -> io::Result<ThreadPerCoreServer> {
         let threads = threads.max(1);
-        let (router, config) = self.finish_router();
-        let shared = Arc::new(conn::Shared {
-            router: Arc::new(router),
-            config,
-        });
+        let shared = self.into_shared();
         let first = reuse_port_listener(addr)?;
         let local_addr = first.local_addr()?;
         let mut listeners = vec![first];
