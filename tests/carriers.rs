@@ -370,6 +370,8 @@ impl UnaryMethod<Relay> for RelayHop {
             _ => (request.get_ref().clone(), false),
         };
         let hops: u32 = hops.parse().map_err(|_| Status::invalid_argument("hops"))?;
+        // An event in the handler: it lands in the call's span, if there is one.
+        tracing::info!(hops, "relay hop");
         if hops == 0 {
             if hang {
                 let _running = Running::new(&svc.state);
@@ -577,4 +579,294 @@ impl Service for ScopedServer {
             codegen::unary::<Scoped, Two>(SCOPED_TWO, self.0.clone()),
         ]
     }
+}
+
+/// Counts the messages of a call both ways; on the call's end (when the hook is
+/// dropped) writes `name: received R, sent S` to the log.
+#[derive(Debug)]
+struct Counter {
+    name: &'static str,
+    log: Arc<InterceptLog>,
+    received: usize,
+    sent: usize,
+}
+
+impl aqueduct::interceptor::MessageHook for Counter {
+    fn on_receive(
+        &mut self,
+        _message: &mut dyn aqueduct::interceptor::AnyMessage,
+    ) -> Result<(), Status> {
+        self.received += 1;
+        Ok(())
+    }
+
+    fn on_send(
+        &mut self,
+        _message: &mut dyn aqueduct::interceptor::AnyMessage,
+    ) -> Result<(), Status> {
+        self.sent += 1;
+        Ok(())
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        let entry = format!(
+            "{}: received {}, sent {}",
+            self.name, self.received, self.sent
+        );
+        self.log.push(entry);
+    }
+}
+
+/// A stream interceptor, for the server and for a client: wraps every call's
+/// messages in a [`Counter`].
+#[derive(Debug)]
+pub struct CountMessages {
+    /// How the counts appear in the log.
+    pub name: &'static str,
+    /// Where they go.
+    pub log: Arc<InterceptLog>,
+}
+
+impl CountMessages {
+    fn counter(&self) -> Counter {
+        Counter {
+            name: self.name,
+            log: self.log.clone(),
+            received: 0,
+            sent: 0,
+        }
+    }
+}
+
+impl aqueduct::interceptor::Interceptor for CountMessages {
+    async fn on_call(&self, call: &mut aqueduct::interceptor::CallInfo<'_>) -> Result<(), Status> {
+        call.wrap_messages(self.counter());
+        Ok(())
+    }
+}
+
+impl aqueduct::interceptor::ClientInterceptor for CountMessages {
+    async fn on_call(
+        &self,
+        call: &mut aqueduct::interceptor::ClientCallInfo<'_>,
+    ) -> Result<(), Status> {
+        call.wrap_messages(self.counter());
+        Ok(())
+    }
+}
+
+/// A message hook on `String` messages: refuses a request that reads `refuse`,
+/// and upper-cases every response.
+#[derive(Debug)]
+pub struct Shout;
+
+impl aqueduct::interceptor::MessageHook for Shout {
+    fn on_receive(
+        &mut self,
+        message: &mut dyn aqueduct::interceptor::AnyMessage,
+    ) -> Result<(), Status> {
+        match message.downcast_ref::<String>() {
+            Some(text) if text == "refuse" => Err(Status::invalid_argument("refused by a hook")),
+            _ => Ok(()),
+        }
+    }
+
+    fn on_send(
+        &mut self,
+        message: &mut dyn aqueduct::interceptor::AnyMessage,
+    ) -> Result<(), Status> {
+        if let Some(text) = message.downcast_mut::<String>() {
+            text.make_ascii_uppercase();
+        }
+        Ok(())
+    }
+}
+
+impl aqueduct::interceptor::Interceptor for Shout {
+    async fn on_call(&self, call: &mut aqueduct::interceptor::CallInfo<'_>) -> Result<(), Status> {
+        call.wrap_messages(Shout);
+        Ok(())
+    }
+}
+
+/// A client interceptor that logs `name:call:Method` and `name:end:Code`,
+/// refuses calls with `x-deny` metadata when `denies` is set, and otherwise sets
+/// `x-grpc-test-echo-initial` (which the interop server echoes) to its name if
+/// it is not set yet.
+#[derive(Debug)]
+pub struct ClientRecorder {
+    /// How it appears in the log.
+    pub name: &'static str,
+    /// Where it writes.
+    pub log: Arc<InterceptLog>,
+    /// Refuse calls with `x-deny` metadata (PERMISSION_DENIED).
+    pub denies: bool,
+}
+
+impl aqueduct::interceptor::ClientInterceptor for ClientRecorder {
+    async fn on_call(
+        &self,
+        call: &mut aqueduct::interceptor::ClientCallInfo<'_>,
+    ) -> Result<(), Status> {
+        let method = call.method().rsplit('/').next().unwrap_or_default();
+        self.log.push(format!("{}:call:{method}", self.name));
+        if self.denies && call.metadata().contains_key("x-deny") {
+            return Err(Status::permission_denied("denied by a client interceptor"));
+        }
+        if !call.metadata().contains_key("x-grpc-test-echo-initial") {
+            call.metadata_mut()
+                .insert("x-grpc-test-echo-initial", self.name)
+                .unwrap();
+        }
+        Ok(())
+    }
+
+    fn on_end(&self, end: &aqueduct::interceptor::CallEnd<'_>) {
+        self.log.push(format!("{}:end:{:?}", self.name, end.code()));
+    }
+}
+
+/// Spans and events captured by [`capture_spans`]'s subscriber: each span's
+/// name and fields, each event's fields and the span it happened in.
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// Signalled on every event.
+    pub changed: Notify,
+    next_id: std::sync::atomic::AtomicU64,
+    spans: std::sync::Mutex<std::collections::HashMap<u64, CapturedSpan>>,
+    events: std::sync::Mutex<Vec<CapturedEvent>>,
+}
+
+/// One span [`Captured`].
+#[derive(Debug, Clone, Default)]
+pub struct CapturedSpan {
+    /// The span's name.
+    pub name: String,
+    /// Its fields, as recorded so far (values `Debug`-formatted).
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+/// One event [`Captured`].
+#[derive(Debug, Clone)]
+pub struct CapturedEvent {
+    /// The span it happened in, if any.
+    pub span: Option<CapturedSpan>,
+    /// Its fields (`message` included).
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+std::thread_local! {
+    static ENTERED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl Captured {
+    /// The spans named `name` whose field `key` is `value`.
+    pub fn spans(&self, name: &str, key: &str, value: &str) -> Vec<CapturedSpan> {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .values()
+            .filter(|s| s.name == name && s.fields.get(key).map(String::as_str) == Some(value))
+            .cloned()
+            .collect()
+    }
+
+    /// The events inside a span whose field `key` is `value`.
+    pub fn events_in(&self, key: &str, value: &str) -> Vec<CapturedEvent> {
+        let events = self.events.lock().unwrap();
+        events
+            .iter()
+            .filter(|e| {
+                e.span
+                    .as_ref()
+                    .and_then(|s| s.fields.get(key))
+                    .map(String::as_str)
+                    == Some(value)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+struct CaptureSubscriber(&'static Captured);
+
+impl tracing::Subscriber for CaptureSubscriber {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        // Ours only: h2's debug events would slow every test in the binary.
+        metadata.target().starts_with("aqueduct") && *metadata.level() <= tracing::Level::INFO
+    }
+
+    fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let id = self.0.next_id.fetch_add(1, SeqCst) + 1;
+        let mut span = CapturedSpan {
+            name: attrs.metadata().name().to_owned(),
+            fields: std::collections::BTreeMap::new(),
+        };
+        attrs.record(&mut Fields(&mut span.fields));
+        self.0.spans.lock().unwrap().insert(id, span);
+        tracing::span::Id::from_u64(id)
+    }
+
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        if let Some(s) = self.0.spans.lock().unwrap().get_mut(&span.into_u64()) {
+            values.record(&mut Fields(&mut s.fields));
+        }
+    }
+
+    fn record_follows_from(&self, _span: &tracing::span::Id, _follows: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = std::collections::BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        let parent = event
+            .parent()
+            .map(tracing::span::Id::into_u64)
+            .or_else(|| ENTERED.with(|e| e.borrow().last().copied()));
+        let span = parent.and_then(|id| self.0.spans.lock().unwrap().get(&id).cloned());
+        self.0
+            .events
+            .lock()
+            .unwrap()
+            .push(CapturedEvent { span, fields });
+        self.0.changed.notify_waiters();
+    }
+
+    fn enter(&self, span: &tracing::span::Id) {
+        ENTERED.with(|e| e.borrow_mut().push(span.into_u64()));
+    }
+
+    fn exit(&self, span: &tracing::span::Id) {
+        ENTERED.with(|e| {
+            let mut e = e.borrow_mut();
+            if let Some(at) = e.iter().rposition(|id| *id == span.into_u64()) {
+                e.remove(at);
+            }
+        });
+    }
+}
+
+/// Installs (once per test binary) a global `tracing` subscriber that captures
+/// every span and event, and returns what it has captured. Tests running at
+/// the same time share it: filter by something unique to the test.
+pub fn capture_spans() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<&'static Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured: &'static Captured = Box::leak(Box::default());
+        tracing::subscriber::set_global_default(CaptureSubscriber(captured))
+            .expect("no other global subscriber in the conformance suite");
+        captured
+    })
 }

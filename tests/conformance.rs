@@ -8,12 +8,19 @@
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
+use aqueduct::interceptor::{BearerAuth, BearerToken, DeadlinePolicy, Trace};
+use aqueduct::{CallOptions, ServerBuilder};
 use aqueduct::{Code, Request};
 use aqueduct_conformance::{
     Carrier, DEADLINE, HANG, PANIC, RELAY, RELAY_DETACHED, RELAY_DETACHED_DEADLINE, RELAY_SPAWN,
     Relay, SIZED, SLOW, Served, wait_for,
 };
-use aqueduct_conformance::{InterceptLog, Recorder, SCOPED_ONE, SCOPED_TWO, Scoped, ScopedServer};
+use aqueduct_conformance::{
+    ClientRecorder, CountMessages, InterceptLog, Recorder, SCOPED_ONE, SCOPED_TWO, Scoped,
+    ScopedServer, Shout, Tag, capture_spans,
+};
+use interop::pb::test_service_client::TestServiceClient;
+use interop::pb::{EchoStatus, ResponseParameters, SimpleRequest, StreamingOutputCallRequest};
 
 /// Instantiates each case once per carrier, as `<carrier>::<case>`.
 macro_rules! conformance_suite {
@@ -56,6 +63,13 @@ conformance_suite!(
     a_rejecting_interceptor_stops_the_call_before_the_handler,
     interceptors_hand_typed_values_and_response_metadata_to_the_call,
     interceptors_see_calls_end_by_deadline_and_by_cancel,
+    a_stream_interceptor_counts_messages_both_ways,
+    message_hooks_change_and_refuse_messages,
+    client_interceptors_run_in_order_and_see_the_end,
+    a_refusing_client_interceptor_sends_nothing,
+    bearer_auth_admits_refuses_and_identifies,
+    a_deadline_policy_refuses_and_gives_defaults,
+    trace_spans_carry_the_request_id_along_a_chain,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -278,15 +292,25 @@ async fn calls_in_flight_past_the_drain_deadline_are_cancelled(carrier: Carrier)
 /// Three servers, client -> A -> B -> C, each relaying to the next; returns them
 /// first to last, with C's relay (whose waiting handlers count drops).
 async fn chain(carrier: Carrier) -> (Vec<Served>, std::sync::Arc<Relay>) {
+    chain_with(carrier, |b| b).await
+}
+
+/// Servers A, B and C, each relaying to the next, each configured by `configure`.
+async fn chain_with(
+    carrier: Carrier,
+    configure: impl Fn(ServerBuilder) -> ServerBuilder,
+) -> (Vec<Served>, std::sync::Arc<Relay>) {
     let (relay_c, _) = Relay::new(None);
-    let c = carrier.serve(|b| b.add_service(relay_c.service())).await;
+    let c = carrier
+        .serve(|b| configure(b.add_service(relay_c.service())))
+        .await;
     let (relay_b, _) = Relay::new(Some(c.channel.clone()));
     let b = carrier
-        .serve(|builder| builder.add_service(relay_b.service()))
+        .serve(|builder| configure(builder.add_service(relay_b.service())))
         .await;
     let (relay_a, _) = Relay::new(Some(b.channel.clone()));
     let a = carrier
-        .serve(|builder| builder.add_service(relay_a.service()))
+        .serve(|builder| configure(builder.add_service(relay_a.service())))
         .await;
     (vec![a, b, c], relay_c)
 }
@@ -489,9 +513,23 @@ async fn interceptors_hand_typed_values_and_response_metadata_to_the_call(carrie
 }
 
 async fn interceptors_see_calls_end_by_deadline_and_by_cancel(carrier: Carrier) {
-    let (served, log) = intercepted(carrier).await;
-    let request = Request::new(String::new()).with_timeout(Duration::from_millis(50));
-    let status = served.probe(HANG, request).await.unwrap_err();
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let recorder = Recorder {
+        name: "server",
+        log: log.clone(),
+        denies: false,
+        tags: false,
+    };
+    // The deadline comes from the server (a default the policy gives calls that
+    // have none), so the client does not race it with a cancel of its own.
+    let policy = DeadlinePolicy::new().default_timeout(Duration::from_millis(50));
+    let served = carrier
+        .serve(|b| b.intercept(recorder).intercept(policy))
+        .await;
+    let status = served
+        .probe(HANG, Request::new(String::new()))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
     let entries = log.wait_for_len(2).await;
     assert_eq!(entries, ["server:call:Hang", "server:end:DeadlineExceeded"]);
@@ -507,4 +545,306 @@ async fn interceptors_see_calls_end_by_deadline_and_by_cancel(carrier: Carrier) 
     call.abort();
     let entries = log.wait_for_len(4).await;
     assert_eq!(entries[2..], ["server:call:Hang", "server:end:Cancelled"]);
+}
+
+fn with_md(mut request: Request<String>, key: &str, value: &str) -> Request<String> {
+    request.metadata_mut().insert(key, value).unwrap();
+    request
+}
+
+fn ping_request(responses: i32) -> StreamingOutputCallRequest {
+    StreamingOutputCallRequest {
+        response_parameters: (0..responses)
+            .map(|_| ResponseParameters {
+                size: 8,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn a_stream_interceptor_counts_messages_both_ways(carrier: Carrier) {
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let count = |name| CountMessages {
+        name,
+        log: log.clone(),
+    };
+    let served = carrier
+        .serve_with_channel(
+            |b| b.intercept(count("server")),
+            |c| c.intercept(count("client")),
+        )
+        .await;
+    let client = TestServiceClient::new(served.channel.clone());
+    let mut call = client.full_duplex_call(CallOptions::new()).await.unwrap();
+    // Three requests, each asking for two responses.
+    let mut responses = 0;
+    for _ in 0..3 {
+        call.requests.send(ping_request(2)).await.unwrap();
+        for _ in 0..2 {
+            call.responses.message().await.unwrap().unwrap();
+            responses += 1;
+        }
+    }
+    call.requests.close();
+    assert!(call.responses.message().await.unwrap().is_none());
+    assert_eq!(responses, 6);
+    drop(call);
+    let mut entries = log.wait_for_len(2).await;
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["client: received 6, sent 3", "server: received 3, sent 6"]
+    );
+}
+
+async fn message_hooks_change_and_refuse_messages(carrier: Carrier) {
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let scoped = std::sync::Arc::new(Scoped(log.clone()));
+    let served = carrier
+        .serve(|b| b.add_service_with(ScopedServer(scoped), |s| s.intercept(Shout)))
+        .await;
+    // The response is changed on its way out.
+    let reply = served
+        .probe(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap();
+    assert_eq!(reply, "UNTAGGED");
+    // A refused request never reaches the handler.
+    let status = served
+        .probe(SCOPED_TWO, Request::new("refuse".to_owned()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    assert_eq!(status.message(), "refused by a hook");
+    assert_eq!(log.two_ran.load(SeqCst), 0);
+    let reply = served
+        .probe(SCOPED_TWO, Request::new("fine".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(reply, "TWO");
+    assert_eq!(log.two_ran.load(SeqCst), 1);
+}
+
+async fn client_interceptors_run_in_order_and_see_the_end(carrier: Carrier) {
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let recorder = |name| ClientRecorder {
+        name,
+        log: log.clone(),
+        denies: false,
+    };
+    let served = carrier
+        .serve_with_channel(
+            |b| b,
+            |c| c.intercept(recorder("first")).intercept(recorder("second")),
+        )
+        .await;
+    let client = TestServiceClient::new(served.channel.clone());
+    // The first sets the echoed metadata; the second sees it set and leaves it.
+    let response = client.unary_call(SimpleRequest::default()).await.unwrap();
+    assert_eq!(
+        response.metadata().get("x-grpc-test-echo-initial"),
+        Some("first")
+    );
+    let entries = log.wait_for_len(4).await;
+    assert_eq!(
+        entries,
+        [
+            "first:call:UnaryCall",
+            "second:call:UnaryCall",
+            "second:end:Ok",
+            "first:end:Ok"
+        ]
+    );
+    // The end of a call the server fails.
+    let failing = SimpleRequest {
+        response_status: Some(EchoStatus {
+            code: Code::NotFound as i32,
+            message: "nothing here".to_owned(),
+        }),
+        ..Default::default()
+    };
+    let status = client.unary_call(failing).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let entries = log.wait_for_len(8).await;
+    assert_eq!(entries[6..], ["second:end:NotFound", "first:end:NotFound"]);
+    // A streaming call ends when its response stream does...
+    let mut stream = client.streaming_output_call(ping_request(2)).await.unwrap();
+    while stream.message().await.unwrap().is_some() {}
+    let entries = log.wait_for_len(12).await;
+    assert_eq!(entries[10..], ["second:end:Ok", "first:end:Ok"]);
+    // ...or, dropped before its end, as cancelled.
+    let mut stream = client.streaming_output_call(ping_request(2)).await.unwrap();
+    stream.message().await.unwrap().unwrap();
+    drop(stream);
+    let entries = log.wait_for_len(16).await;
+    assert_eq!(
+        entries[14..],
+        ["second:end:Cancelled", "first:end:Cancelled"]
+    );
+}
+
+async fn a_refusing_client_interceptor_sends_nothing(carrier: Carrier) {
+    let client_log = std::sync::Arc::new(InterceptLog::default());
+    let server_log = std::sync::Arc::new(InterceptLog::default());
+    let server_recorder = Recorder {
+        name: "server",
+        log: server_log.clone(),
+        denies: false,
+        tags: false,
+    };
+    let client_recorder = ClientRecorder {
+        name: "client",
+        log: client_log.clone(),
+        denies: true,
+    };
+    let served = carrier
+        .serve_with_channel(
+            |b| b.intercept(server_recorder),
+            |c| c.intercept(client_recorder),
+        )
+        .await;
+    let status = served
+        .probe(
+            DEADLINE,
+            with_md(Request::new(String::new()), "x-deny", "1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status}");
+    assert_eq!(status.message(), "denied by a client interceptor");
+    assert_eq!(
+        client_log.wait_for_len(2).await,
+        ["client:call:Deadline", "client:end:PermissionDenied"]
+    );
+    // The next call is the first the server sees.
+    served
+        .probe(DEADLINE, Request::new(String::new()))
+        .await
+        .unwrap();
+    assert_eq!(
+        server_log.wait_for_len(2).await,
+        ["server:call:Deadline", "server:end:Ok"]
+    );
+}
+
+async fn bearer_auth_admits_refuses_and_identifies(carrier: Carrier) {
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let scoped = ScopedServer(std::sync::Arc::new(Scoped(log)));
+    let auth = BearerAuth::new(|token: &str| (token == "open-sesame").then(|| Tag("ada".into())));
+    let served = carrier
+        .serve(|b| b.add_service_with(scoped, |s| s.intercept(auth)))
+        .await;
+    let status = served
+        .probe(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+    let wrong = served.channel.intercept(BearerToken::new("guess").unwrap());
+    let status = wrong
+        .unary::<String, String>(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status}");
+    let right = served
+        .channel
+        .intercept(BearerToken::new("open-sesame").unwrap());
+    let reply = right
+        .unary::<String, String>(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply, "ada", "the handler sees who called");
+    // Other services on the server are not guarded.
+    served
+        .probe(DEADLINE, Request::new(String::new()))
+        .await
+        .unwrap();
+}
+
+async fn a_deadline_policy_refuses_and_gives_defaults(carrier: Carrier) {
+    let policy = DeadlinePolicy::new()
+        .default_timeout(Duration::from_secs(30))
+        .max(Duration::from_secs(60));
+    let served = carrier.serve(|b| b.intercept(policy)).await;
+    // No deadline sent: the handler sees the default.
+    let left: u64 = served
+        .probe(DEADLINE, Request::new(String::new()))
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left <= 30_000, "{left} ms left");
+    // Within bounds: the client's own.
+    let request = Request::new(String::new()).with_timeout(Duration::from_secs(45));
+    let left: u64 = served
+        .probe(DEADLINE, request)
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left > 30_000 && left <= 45_000, "{left} ms left");
+    // Beyond the maximum: refused, and the message says why.
+    let request = Request::new(String::new()).with_timeout(Duration::from_secs(120));
+    let status = served.probe(DEADLINE, request).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    assert!(status.message().contains("deadline too far"), "{status}");
+
+    let strict = carrier
+        .serve(|b| b.intercept(DeadlinePolicy::new().require()))
+        .await;
+    let status = strict
+        .probe(DEADLINE, Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    assert!(status.message().contains("requires a deadline"), "{status}");
+}
+
+async fn trace_spans_carry_the_request_id_along_a_chain(carrier: Carrier) {
+    let captured = capture_spans();
+    let (servers, _) = chain_with(carrier, |b| b.intercept(Trace::new())).await;
+    let id = format!("trace-{carrier:?}-{}", std::process::id());
+    let request = with_md(Request::new("2".to_owned()), "x-request-id", &id);
+    let response = servers[0]
+        .channel
+        .unary::<String, String>(RELAY, request)
+        .await
+        .unwrap();
+    assert_eq!(response.metadata().get("x-request-id"), Some(id.as_str()));
+    // Each server logs the end of its call after sending the response.
+    let ended = || {
+        let events = captured.events_in("request_id", &id);
+        events
+            .iter()
+            .filter(|e| e.fields.get("message").map(String::as_str) == Some("call ended"))
+            .count()
+    };
+    wait_for(&captured.changed, || ended() == 3).await;
+    drop(servers);
+    // One span per server of the chain, each with the id, the method and the
+    // final code; B's and C's got the id only by propagation.
+    let spans = captured.spans("grpc", "request_id", &id);
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    for span in &spans {
+        assert_eq!(span.fields.get("rpc.method").unwrap(), RELAY);
+        assert_eq!(span.fields.get("grpc.code").map(String::as_str), Some("0"));
+        assert!(span.fields.contains_key("duration_us"), "{span:?}");
+        assert_eq!(
+            span.fields.contains_key("peer"),
+            carrier == Carrier::Tcp,
+            "{span:?}"
+        );
+    }
+    // The handlers' own events and the end of each call happen in the spans.
+    let events = captured.events_in("request_id", &id);
+    let count = |message: &str| {
+        events
+            .iter()
+            .filter(|e| e.fields.get("message").map(String::as_str) == Some(message))
+            .count()
+    };
+    assert_eq!(count("relay hop"), 3, "{events:#?}");
+    assert_eq!(count("call ended"), 3, "{events:#?}");
 }

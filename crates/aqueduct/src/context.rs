@@ -22,12 +22,15 @@
 //! # }
 //! ```
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
+
+use crate::metadata::MetadataMap;
 
 tokio::task_local! {
     static CALL: CallContext;
@@ -44,6 +47,26 @@ pub(crate) struct CallContext {
     /// Whether this is the call's own context (not a copy in a spawned task):
     /// only that one ends the spawned tasks when it goes away.
     root: bool,
+    /// What interceptors attached to the call, if anything.
+    baggage: Option<Arc<Baggage>>,
+}
+
+/// What interceptors attach to a call for the code that serves it: metadata its
+/// outgoing calls carry, and a span it runs in.
+#[derive(Debug, Default)]
+pub(crate) struct Baggage {
+    pub(crate) propagated: MetadataMap,
+    pub(crate) span: Option<tracing::Span>,
+}
+
+impl Baggage {
+    /// The baggage, shared; `None` when there is nothing in it.
+    pub(crate) fn shared(
+        propagated: MetadataMap,
+        span: Option<tracing::Span>,
+    ) -> Option<Arc<Self>> {
+        (!propagated.is_empty() || span.is_some()).then(|| Arc::new(Self { propagated, span }))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -70,12 +93,17 @@ impl Spawned {
 
 impl CallContext {
     /// The context of a call the server is about to run.
-    pub(crate) fn root(deadline: Option<Instant>) -> Self {
+    pub(crate) fn root(deadline: Option<Instant>, baggage: Option<Arc<Baggage>>) -> Self {
         Self {
             deadline,
             spawned: OnceLock::new(),
             root: true,
+            baggage,
         }
+    }
+
+    fn span(&self) -> Option<&tracing::Span> {
+        self.baggage.as_ref().and_then(|b| b.span.as_ref())
     }
 
     fn child(&self) -> (Self, Arc<Spawned>) {
@@ -84,6 +112,7 @@ impl CallContext {
             deadline: self.deadline,
             spawned: OnceLock::from(spawned.clone()),
             root: false,
+            baggage: self.baggage.clone(),
         };
         (child, spawned)
     }
@@ -135,6 +164,16 @@ pub(crate) fn inherited_deadline() -> Option<Instant> {
     CALL.try_with(|c| c.deadline).ok().flatten()
 }
 
+/// Writes the metadata the current call propagates into `headers`, for keys
+/// they do not have.
+pub(crate) fn write_propagated(headers: &mut http::HeaderMap) {
+    let _ = CALL.try_with(|c| {
+        if let Some(baggage) = &c.baggage {
+            baggage.propagated.write_missing_into(headers);
+        }
+    });
+}
+
 /// Runs `fut` on a new task as part of the current call: it keeps the call's
 /// context (outgoing calls inherit the deadline), and it is aborted when the
 /// inbound call ends, however it ends. Outside a handler it is a plain
@@ -155,6 +194,20 @@ where
 }
 
 /// Runs `fut` inside a call's context: what the server does around a handler.
+/// Inside the span an interceptor set for the call, if any.
 pub(crate) fn scope<F: Future>(ctx: CallContext, fut: F) -> impl Future<Output = F::Output> {
-    CALL.scope(ctx, fut)
+    let spanned = ctx.span().is_some();
+    CALL.scope(ctx, async move {
+        if !spanned {
+            return fut.await;
+        }
+        let mut fut = pin!(fut);
+        poll_fn(|cx| {
+            CALL.with(|c| {
+                let _entered = c.span().map(tracing::Span::enter);
+                fut.as_mut().poll(cx)
+            })
+        })
+        .await
+    })
 }

@@ -218,6 +218,20 @@ impl MetadataMap {
         }
     }
 
+    /// Appends the visible values of every key `headers` does not have yet.
+    pub(crate) fn write_missing_into(&self, headers: &mut HeaderMap) {
+        for name in self.headers.keys() {
+            if headers.contains_key(name) {
+                continue;
+            }
+            for value in self.headers.get_all(name) {
+                if is_visible(name, value) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
+    }
+
     /// Appends every visible value to `headers`.
     pub(crate) fn write_into(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.headers {

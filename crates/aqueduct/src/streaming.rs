@@ -14,6 +14,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::body::{NoResponse, RecvBody, ResponseFuture};
 use crate::codec;
+use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
 use crate::status::{Code, GRPC_STATUS, Status};
 
@@ -77,6 +78,10 @@ pub(crate) struct Inbound {
     body_eof: bool,
     /// The body failed while pumping; reported after the messages before it.
     body_error: Option<Status>,
+    /// Message hooks interceptors installed, run on each message received.
+    messages: Option<Arc<MessageHooks>>,
+    /// Client side, streaming calls: the interceptors owed the call's end.
+    end: Option<Box<ClientHooks>>,
 }
 
 enum State {
@@ -159,7 +164,7 @@ impl<T> Streaming<T> {
     }
 }
 
-impl<T: prost::Message + Default> Streaming<T> {
+impl<T: prost::Message + Default + 'static> Streaming<T> {
     /// The next message; `Ok(None)` when the stream ended cleanly.
     pub async fn message(&mut self) -> Result<Option<T>, Status> {
         poll_fn(|cx| self.poll_message(cx)).await
@@ -174,27 +179,31 @@ impl<T: prost::Message + Default> Streaming<T> {
     }
 }
 
-fn poll_message_on<T: prost::Message + Default>(
+fn poll_message_on<T: prost::Message + Default + 'static>(
     inner: &mut Inbound,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Option<T>, Status>> {
     match ready!(inner.poll_frame(cx)) {
         Ok(Some(frame)) => {
             let compressed = frame.compressed;
-            match codec::decode(frame, inner.encoding, inner.limit) {
-                Ok(msg) => {
-                    inner.last_compressed = compressed;
-                    Poll::Ready(Ok(Some(msg)))
+            let mut msg: T = match codec::decode(frame, inner.encoding, inner.limit) {
+                Ok(msg) => msg,
+                Err(status) => return Poll::Ready(Err(inner.fail(status))),
+            };
+            if let Some(hooks) = &inner.messages {
+                if let Err(status) = hooks.received(&mut msg as &mut dyn AnyMessage) {
+                    return Poll::Ready(Err(inner.fail(status)));
                 }
-                Err(status) => Poll::Ready(Err(inner.fail(status))),
             }
+            inner.last_compressed = compressed;
+            Poll::Ready(Ok(Some(msg)))
         }
         Ok(None) => Poll::Ready(Ok(None)),
         Err(status) => Poll::Ready(Err(status)),
     }
 }
 
-impl<T: prost::Message + Default> Stream for Streaming<T> {
+impl<T: prost::Message + Default + 'static> Stream for Streaming<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -218,8 +227,13 @@ impl<T> fmt::Debug for Streaming<T> {
 
 impl Inbound {
     /// Server side: the request body.
-    pub(crate) fn server(recv: RecvBody, encoding: Option<Encoding>, limit: usize) -> Self {
-        Self::with_state(
+    pub(crate) fn server(
+        recv: RecvBody,
+        encoding: Option<Encoding>,
+        limit: usize,
+        messages: Option<Arc<MessageHooks>>,
+    ) -> Self {
+        let mut inbound = Self::with_state(
             State::Body {
                 recv,
                 client: false,
@@ -227,7 +241,27 @@ impl Inbound {
             encoding,
             limit,
             None,
-        )
+        );
+        inbound.messages = messages;
+        inbound
+    }
+
+    /// Client side: the interceptors owed the end of a streaming call.
+    pub(crate) fn with_hooks_end(mut self, end: Option<Box<ClientHooks>>) -> Self {
+        self.end = end;
+        self
+    }
+
+    /// Client side: runs `messages` on each response, and (for a streaming
+    /// call) ends `end` with the call's final status.
+    pub(crate) fn with_hooks(
+        mut self,
+        messages: Option<Arc<MessageHooks>>,
+        end: Option<Box<ClientHooks>>,
+    ) -> Self {
+        self.messages = messages;
+        self.end = end;
+        self
     }
 
     /// Client side: a response still to come.
@@ -264,6 +298,8 @@ impl Inbound {
             released: 0,
             body_eof: false,
             body_error: None,
+            messages: None,
+            end: None,
         }
     }
 
@@ -283,7 +319,15 @@ impl Inbound {
     /// Marks the stream finished after `status` and hands it back for returning.
     fn fail(&mut self, status: Status) -> Status {
         self.state = State::Done(None);
+        self.end_hooks(status.code());
         status
+    }
+
+    /// Client side: tells the interceptors how the call ended, once.
+    fn end_hooks(&mut self, code: Code) {
+        if let Some(mut end) = self.end.take() {
+            end.end(code);
+        }
     }
 
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Result<(), Status> {
@@ -316,7 +360,9 @@ impl Inbound {
         }
         if let State::Done(Some(status)) = &self.state {
             if status.code() != Code::Ok {
-                return Poll::Ready(Err(status.clone()));
+                let status = status.clone();
+                self.end_hooks(status.code());
+                return Poll::Ready(Err(status));
             }
         }
         Poll::Ready(Ok(()))
@@ -455,10 +501,12 @@ impl Inbound {
                     self.state = State::Done(Some(status));
                 }
                 State::Done(status) => {
-                    return Poll::Ready(match status.take() {
+                    let result = match status.take() {
                         Some(s) if s.code() != Code::Ok => Err(s),
                         _ => Ok(None),
-                    });
+                    };
+                    self.end_hooks(result.as_ref().err().map_or(Code::Ok, Status::code));
+                    return Poll::Ready(result);
                 }
             }
         }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderValue, TE, USER_AGENT};
@@ -14,8 +15,10 @@ use aqueduct_wire::compression::Encoding;
 use super::Channel;
 use crate::body::{ResponseFuture, SendBody};
 use crate::codec;
+use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
+use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request, Response};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use crate::streaming::{Inbound, Streaming};
 use crate::transport::Target;
 
@@ -36,13 +39,15 @@ pub struct RequestSink<T> {
     /// Messages fed but not yet flushed: several small messages share one DATA
     /// frame. Bounded: feeding flushes first once it holds `COALESCE_LIMIT`.
     out: BytesMut,
+    /// Message hooks client interceptors installed, run on each message sent.
+    messages: Option<Arc<MessageHooks>>,
     _marker: PhantomData<fn(T)>,
 }
 
 /// How many bytes of fed messages a [`RequestSink`] holds before feeding flushes.
 const COALESCE_LIMIT: usize = 32 * 1024;
 
-impl<T: prost::Message> RequestSink<T> {
+impl<T: prost::Message + 'static> RequestSink<T> {
     /// Sends one message (compressed if the call set compression): queues it and
     /// flushes, waiting for HTTP/2 flow control.
     ///
@@ -68,9 +73,12 @@ impl<T: prost::Message> RequestSink<T> {
     }
 
     /// [`feed`](Self::feed), compressed or not (when the call set compression).
-    pub async fn feed_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
+    pub async fn feed_with(&mut self, mut msg: T, compress: bool) -> Result<(), Status> {
         if self.stream.is_none() {
             return Err(Status::failed_precondition("request stream already closed"));
+        }
+        if let Some(hooks) = &self.messages {
+            hooks.sending(&mut msg as &mut dyn AnyMessage)?;
         }
         if self.out.len() >= COALESCE_LIMIT {
             self.flush().await?;
@@ -135,7 +143,9 @@ pub struct ClientStreamingCall<Req, Resp> {
     response: Streaming<Resp>,
 }
 
-impl<Req: prost::Message, Resp: prost::Message + Default> ClientStreamingCall<Req, Resp> {
+impl<Req: prost::Message + 'static, Resp: prost::Message + Default + 'static>
+    ClientStreamingCall<Req, Resp>
+{
     /// Sends one request message; see [`RequestSink::send`].
     pub async fn send(&mut self, msg: Req) -> Result<(), Status> {
         self.requests.send(msg).await
@@ -180,7 +190,7 @@ pub struct BidiCall<Req, Resp> {
     pub responses: Streaming<Resp>,
 }
 
-async fn read_single<T: prost::Message + Default>(
+async fn read_single<T: prost::Message + Default + 'static>(
     inbound: &mut Streaming<T>,
 ) -> Result<Response<T>, Status> {
     let Some(message) = inbound.message().await? else {
@@ -245,6 +255,9 @@ impl Channel {
             }
         }
         options.metadata.write_into(h);
+        if !options.detached {
+            crate::context::write_propagated(h);
+        }
         Ok(request)
     }
 
@@ -381,20 +394,29 @@ impl Channel {
         request: Request<Req>,
     ) -> Result<Response<Resp>, Status>
     where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
     {
-        let (options, message) = request.into_parts();
+        let (mut options, mut message) = request.into_parts();
         let deadline = Self::deadline(&options);
+        let mut hooks = self.hooks(path);
         let call = async {
+            let messages = intercept(&mut hooks, &mut options.metadata, deadline).await?;
+            if let Some(m) = &messages {
+                m.sending(&mut message as &mut dyn AnyMessage)?;
+            }
             // The whole call runs under `with_deadline`: the stream needs no timer
             // of its own, but the server must still learn the deadline.
             let inbound = self
                 .send_single(path, &options, &message, deadline, false)
                 .await?;
-            read_single(&mut Streaming::new(inbound)).await
+            read_single(&mut Streaming::new(inbound.with_hooks(messages, None))).await
         };
-        with_deadline(deadline, call).await
+        let result = with_deadline(deadline, call).await;
+        if let Some(mut hooks) = hooks {
+            hooks.end(result.as_ref().err().map_or(Code::Ok, Status::code));
+        }
+        result
     }
 
     /// A server-streaming call. Used by generated clients. Returns once the response
@@ -406,18 +428,31 @@ impl Channel {
         request: Request<Req>,
     ) -> Result<Streaming<Resp>, Status>
     where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
     {
-        let (options, message) = request.into_parts();
+        let (mut options, mut message) = request.into_parts();
         let deadline = Self::deadline(&options);
+        let mut hooks = self.hooks(path);
         let call = async {
+            let messages = intercept(&mut hooks, &mut options.metadata, deadline).await?;
+            if let Some(m) = &messages {
+                m.sending(&mut message as &mut dyn AnyMessage)?;
+            }
             let inbound = self
                 .send_single(path, &options, &message, deadline, true)
                 .await?;
-            Ok(Streaming::new(inbound))
+            Ok(inbound.with_hooks(messages, None))
         };
-        with_deadline(deadline, call).await
+        match with_deadline(deadline, call).await {
+            Ok(inbound) => Ok(Streaming::new(inbound.with_hooks_end(hooks))),
+            Err(status) => {
+                if let Some(mut hooks) = hooks {
+                    hooks.end(status.code());
+                }
+                Err(status)
+            }
+        }
     }
 
     /// A client-streaming call. Used by generated clients.
@@ -428,8 +463,8 @@ impl Channel {
         options: CallOptions,
     ) -> Result<ClientStreamingCall<Req, Resp>, Status>
     where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
     {
         let (requests, response) = self.open(path, options).await?;
         Ok(ClientStreamingCall { requests, response })
@@ -443,8 +478,8 @@ impl Channel {
         options: CallOptions,
     ) -> Result<BidiCall<Req, Resp>, Status>
     where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
+        Req: prost::Message + 'static,
+        Resp: prost::Message + Default + 'static,
     {
         let (requests, responses) = self.open(path, options).await?;
         Ok(BidiCall {
@@ -456,24 +491,51 @@ impl Channel {
     async fn open<Req, Resp>(
         &self,
         path: &'static str,
-        options: CallOptions,
+        mut options: CallOptions,
     ) -> Result<(RequestSink<Req>, Streaming<Resp>), Status> {
         let deadline = Self::deadline(&options);
-        let (response, stream) =
-            with_deadline(deadline, self.start(path, &options, deadline)).await?;
+        let mut hooks = self.hooks(path);
+        let call = async {
+            let messages = intercept(&mut hooks, &mut options.metadata, deadline).await?;
+            let started = self.start(path, &options, deadline).await?;
+            Ok((started, messages))
+        };
+        let ((response, stream), messages) = match with_deadline(deadline, call).await {
+            Ok(opened) => opened,
+            Err(status) => {
+                if let Some(mut hooks) = hooks {
+                    hooks.end(status.code());
+                }
+                return Err(status);
+            }
+        };
         let sink = RequestSink {
             stream: Some(stream),
             out: BytesMut::new(),
             encoding: options.compression.filter(|e| *e != Encoding::Identity),
             limit: self.config().max_send_message_size,
+            messages: messages.clone(),
             _marker: PhantomData,
         };
-        let inbound = Streaming::new(Inbound::client(
-            response,
-            self.config().max_recv_message_size,
-            deadline,
-        ));
-        Ok((sink, inbound))
+        let inbound = Inbound::client(response, self.config().max_recv_message_size, deadline)
+            .with_hooks(messages, hooks);
+        Ok((sink, Streaming::new(inbound)))
+    }
+}
+
+/// Runs the call's client interceptors, if any, and returns the message hooks
+/// they installed.
+async fn intercept(
+    hooks: &mut Option<Box<ClientHooks>>,
+    metadata: &mut MetadataMap,
+    deadline: Option<Instant>,
+) -> Result<Option<Arc<MessageHooks>>, Status> {
+    match hooks {
+        Some(hooks) => {
+            hooks.start(metadata, deadline).await?;
+            Ok(hooks.messages.clone())
+        }
+        None => Ok(None),
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 pub use call::{BidiCall, ClientStreamingCall, RequestSink};
 
+use crate::interceptor::{ClientChain, ClientHooks, ClientInterceptor, DynClientInterceptor};
 use crate::status::Status;
 use crate::transport::Target;
 use crate::transport::direct::{DirectClient, DirectConnector};
@@ -48,6 +49,8 @@ impl std::error::Error for InvalidUri {}
 #[derive(Clone)]
 pub struct Channel {
     inner: Arc<Inner>,
+    /// Client interceptors, in the order added; `None` when there are none.
+    interceptors: Option<ClientChain>,
 }
 
 struct Inner {
@@ -152,6 +155,37 @@ impl Channel {
             Target::Direct(connector),
             Authority::from_static("localhost"),
         )
+    }
+
+    /// A channel that shares this one's connection, whose calls also go through
+    /// `interceptor` (after the interceptors this channel already has).
+    ///
+    /// ```
+    /// use aqueduct::Channel;
+    /// use aqueduct::interceptor::BearerToken;
+    ///
+    /// let channel = Channel::from_uri("http://127.0.0.1:50051").unwrap();
+    /// let authed = channel.intercept(BearerToken::new("s3cret").unwrap());
+    /// # drop(authed);
+    /// ```
+    #[must_use]
+    pub fn intercept(&self, interceptor: impl ClientInterceptor) -> Channel {
+        let added: Arc<dyn DynClientInterceptor> = Arc::new(interceptor);
+        let chain = match &self.interceptors {
+            Some(chain) => chain.iter().cloned().chain([added]).collect(),
+            None => Arc::from([added]),
+        };
+        Channel {
+            inner: self.inner.clone(),
+            interceptors: Some(chain),
+        }
+    }
+
+    /// The interceptors of one call to `method`, if the channel has any.
+    pub(crate) fn hooks(&self, method: &'static str) -> Option<Box<ClientHooks>> {
+        self.interceptors
+            .as_ref()
+            .map(|chain| ClientHooks::new(chain.clone(), method))
     }
 
     /// Connects now instead of at the first call.
@@ -275,7 +309,11 @@ impl Channel {
                 tracing::debug!(error = %e, "client connection ended");
             }
             if let Some(inner) = weak.upgrade() {
-                Channel { inner }.forget(generation);
+                Channel {
+                    inner,
+                    interceptors: None,
+                }
+                .forget(generation);
             }
         });
         Ok((sender, generation))
@@ -317,6 +355,13 @@ pub struct ChannelBuilder {
     target: Target,
     authority: Authority,
     config: ChannelConfig,
+    interceptors: Vec<Arc<dyn DynClientInterceptor>>,
+}
+
+impl fmt::Debug for dyn DynClientInterceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientInterceptor")
+    }
 }
 
 impl ChannelBuilder {
@@ -325,7 +370,15 @@ impl ChannelBuilder {
             target,
             authority,
             config: ChannelConfig::default(),
+            interceptors: Vec::new(),
         }
+    }
+
+    /// Adds a client interceptor: every call the channel makes goes through it,
+    /// after the ones added before. See [`ClientInterceptor`].
+    pub fn intercept(mut self, interceptor: impl ClientInterceptor) -> Self {
+        self.interceptors.push(Arc::new(interceptor));
+        self
     }
 
     /// How long one connection attempt (dial and HTTP/2 handshake) may take. Default
@@ -381,6 +434,7 @@ impl ChannelBuilder {
                 connecting: tokio::sync::Mutex::new(()),
                 direct: Mutex::new(None),
             }),
+            interceptors: (!self.interceptors.is_empty()).then(|| self.interceptors.into()),
         }
     }
 }

@@ -26,8 +26,8 @@ use crate::body::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
-use crate::context::{self, CallContext};
-use crate::interceptor::{CallInfo, Chain, run_on_call};
+use crate::context::{self, Baggage, CallContext};
+use crate::interceptor::{AnyMessage, CallExtra, CallInfo, Chain, MessageHooks, run_on_call};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
@@ -72,9 +72,35 @@ struct CallHead {
     remote_addr: Option<SocketAddr>,
     encoding: Option<Encoding>,
     extensions: http::Extensions,
+    /// What the interceptors attached to the call, if anything.
+    intercepted: Option<Box<Intercepted>>,
+}
+
+/// What a call's interceptors attached for the code that serves it.
+struct Intercepted {
+    messages: Option<Arc<MessageHooks>>,
+    baggage: Option<Arc<Baggage>>,
 }
 
 impl CallHead {
+    /// The call's context for its handler.
+    fn context(&self) -> CallContext {
+        let baggage = self.intercepted.as_ref().and_then(|i| i.baggage.clone());
+        CallContext::root(self.deadline, baggage)
+    }
+
+    fn messages(&self) -> Option<&Arc<MessageHooks>> {
+        self.intercepted.as_ref().and_then(|i| i.messages.as_ref())
+    }
+
+    /// Runs the message hooks' `on_receive` on the request message.
+    fn received<T: prost::Message + 'static>(&self, message: &mut T) -> Result<(), Status> {
+        match self.messages() {
+            Some(hooks) => hooks.received(message as &mut dyn AnyMessage),
+            None => Ok(()),
+        }
+    }
+
     fn into_request<T>(self, message: T, compressed: bool) -> Request<T> {
         let mut options = CallOptions::new();
         options.metadata = self.metadata;
@@ -182,6 +208,7 @@ pub(crate) fn start_call(
         remote_addr,
         encoding,
         extensions: http::Extensions::new(),
+        intercepted: None,
     };
     let call = ServerCall {
         head,
@@ -282,7 +309,7 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 async fn intercept(
     intercept: Option<Box<Intercept>>,
     head: &mut CallHead,
-    timer: Pin<&mut Option<Sleep>>,
+    mut timer: Pin<&mut Option<Sleep>>,
     writer: &mut ResponseWriter,
 ) -> Result<(), Outcome<Result<Infallible, Status>>> {
     let Some(intercept) = intercept else {
@@ -290,6 +317,8 @@ async fn intercept(
     };
     let Intercept { chain, method } = *intercept;
     let mut hooks = Box::new(Hooks::new(chain, method));
+    let mut extra = CallExtra::default();
+    let deadline = head.deadline;
     let outcome = {
         let Hooks {
             chain,
@@ -301,15 +330,32 @@ async fn intercept(
         let mut info = CallInfo {
             method,
             metadata: &mut head.metadata,
-            deadline: head.deadline,
+            deadline: &mut head.deadline,
             remote_addr: head.remote_addr,
             extensions: &mut head.extensions,
             response_headers: headers,
             response_trailers: trailers,
+            extra: &mut extra,
         };
         let run = pin!(run_on_call(chain, &mut info, ran));
-        guard(run, timer, |cx| writer.poll_reset(cx)).await
+        guard(run, timer.as_mut(), |cx| writer.poll_reset(cx)).await
     };
+    if head.deadline != deadline {
+        // An interceptor gave the call another deadline: enforce that one.
+        timer.set(head.deadline.map(tokio::time::sleep_until));
+    }
+    let CallExtra {
+        messages,
+        propagated,
+        span,
+    } = extra;
+    let messages = MessageHooks::shared(messages);
+    hooks.messages.clone_from(&messages);
+    hooks.span.clone_from(&span);
+    let baggage = Baggage::shared(propagated, span);
+    if messages.is_some() || baggage.is_some() {
+        head.intercepted = Some(Box::new(Intercepted { messages, baggage }));
+    }
     let headers = std::mem::take(&mut hooks.headers);
     writer.install_hooks(hooks);
     if let Some(h) = writer.headers_mut() {
@@ -346,7 +392,7 @@ fn outcome_status<T>(outcome: Outcome<Result<T, Status>>) -> Option<Result<T, St
 
 /// Sends a single-response call's outcome: the message, then `OK` with the
 /// trailers; or the error status.
-fn respond_single<T: prost::Message>(
+fn respond_single<T: prost::Message + 'static>(
     writer: &mut ResponseWriter,
     outcome: Outcome<Result<crate::Response<T>, Status>>,
 ) -> impl Future<Output = ()> {
@@ -363,11 +409,11 @@ fn respond_single<T: prost::Message>(
 
 /// Queues the response message and returns the trailers to send once it is out;
 /// `None` when the call already ended (error status sent, or nothing to send).
-fn queue_response<T: prost::Message>(
+fn queue_response<T: prost::Message + 'static>(
     writer: &mut ResponseWriter,
     result: Option<Result<crate::Response<T>, Status>>,
 ) -> Option<MetadataMap> {
-    let response = match result? {
+    let mut response = match result? {
         Err(status) => {
             writer.finish(&status, &MetadataMap::new());
             return None;
@@ -378,7 +424,7 @@ fn queue_response<T: prost::Message>(
     if let Some(h) = writer.headers_mut() {
         h.append_all(response.metadata);
     }
-    if let Err(status) = writer.queue_message(&response.message, true) {
+    if let Err(status) = writer.queue_message(&mut response.message, true) {
         writer.finish(&status, &MetadataMap::new());
         return None;
     }
@@ -447,7 +493,13 @@ impl CallRequest {
     /// A streaming request for the handler, and the shared inbound half the call
     /// guard pumps while the handler runs.
     fn streaming<T>(self) -> (Request<Streaming<T>>, SharedInbound) {
-        let inbound = Inbound::server(self.body, self.head.encoding, self.limits.max_recv);
+        let messages = self.head.messages().cloned();
+        let inbound = Inbound::server(
+            self.body,
+            self.head.encoding,
+            self.limits.max_recv,
+            messages,
+        );
         let shared: SharedInbound = Arc::new(Mutex::new(inbound));
         (
             self.head
@@ -483,12 +535,15 @@ pub(crate) fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
             return respond_single::<M::Response>(&mut writer, end.widen()).await;
         }
         let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
-        let (message, compressed) = match read.await.ok_or_end() {
+        let (mut message, compressed) = match read.await.ok_or_end() {
             Ok(read) => read,
             Err(end) => return respond_single::<M::Response>(&mut writer, end).await,
         };
+        if let Err(status) = head.received(&mut message) {
+            return respond_single::<M::Response>(&mut writer, Outcome::Done(Err(status))).await;
+        }
         let outcome = {
-            let ctx = CallContext::root(head.deadline);
+            let ctx = head.context();
             let request = head.into_request(message, compressed);
             let handler = pin!(context::scope(ctx, M::call(&svc, request)));
             guard(handler, timer, |cx| writer.poll_reset(cx)).await
@@ -508,7 +563,7 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
     if let Err(end) = intercepted {
         return respond_single::<M::Response>(&mut writer, end.widen()).await;
     }
-    let ctx = CallContext::root(request.deadline());
+    let ctx = request.head.context();
     let (request, pumped) = request.streaming();
     let handler = pin!(context::scope(ctx, M::call(&svc, request)));
     let outcome = guard(handler, timer, |cx| {
@@ -541,7 +596,7 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
             return;
         }
         let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
-        let (message, compressed) = match read.await.ok_or_end::<()>() {
+        let (mut message, compressed) = match read.await.ok_or_end::<()>() {
             Ok(read) => read,
             Err(end) => {
                 if let Some(Err(status)) = outcome_status(end) {
@@ -550,10 +605,14 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
                 return;
             }
         };
+        if let Err(status) = head.received(&mut message) {
+            writer.finish(&status, &MetadataMap::new());
+            return;
+        }
         let shared: SharedWriter = Arc::new(Mutex::new(writer));
         let mut sink = ServerSink::new(shared.clone());
         let outcome = {
-            let ctx = CallContext::root(head.deadline);
+            let ctx = head.context();
             let request = head.into_request(message, compressed);
             let handler = pin!(context::scope(ctx, M::call(&svc, request, &mut sink)));
             guard(handler, timer, |cx| poll_yield(&shared, cx)).await
@@ -576,7 +635,7 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
         }
         return;
     }
-    let ctx = CallContext::root(request.deadline());
+    let ctx = request.head.context();
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let (request, pumped) = request.streaming();

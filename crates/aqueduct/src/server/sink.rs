@@ -16,7 +16,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use crate::body::{Respond, SendBody};
 use crate::codec;
-use crate::interceptor::{CallEnd, Chain, run_on_end};
+use crate::interceptor::{AnyMessage, CallEnd, Chain, MessageHooks, run_on_end};
 use crate::metadata::MetadataMap;
 use crate::status::Code;
 use crate::status::Status;
@@ -65,6 +65,10 @@ pub(crate) struct Hooks {
     /// Response headers the interceptors added, until they join the writer's.
     pub(crate) headers: MetadataMap,
     pub(crate) trailers: MetadataMap,
+    /// The call's message hooks, for the response messages.
+    pub(crate) messages: Option<Arc<MessageHooks>>,
+    /// The span the interceptors set: `on_end` runs inside it.
+    pub(crate) span: Option<tracing::Span>,
 }
 
 impl Hooks {
@@ -76,6 +80,8 @@ impl Hooks {
             started: Instant::now(),
             headers: MetadataMap::new(),
             trailers: MetadataMap::new(),
+            messages: None,
+            span: None,
         }
     }
 
@@ -84,7 +90,9 @@ impl Hooks {
             method: self.method,
             code,
             duration: self.started.elapsed(),
+            span: self.span.as_ref(),
         };
+        let _entered = self.span.as_ref().map(tracing::Span::enter);
         run_on_end(&self.chain, self.ran, &end);
     }
 }
@@ -174,13 +182,22 @@ impl ResponseWriter {
 
     /// Encodes one message into the coalescing buffer (sending the headers first if
     /// this is the first message); [`poll_flush`](Self::poll_flush) sends it.
-    pub(crate) fn queue_message<M: prost::Message>(
+    ///
+    /// The call's message hooks see it first; one refusing it ends the call
+    /// with its status.
+    pub(crate) fn queue_message<M: prost::Message + 'static>(
         &mut self,
-        msg: &M,
+        msg: &mut M,
         compress: bool,
     ) -> Result<(), Status> {
         if self.done {
             return Err(Status::internal("response already finished"));
+        }
+        if let Some(messages) = self.hooks.as_ref().and_then(|h| h.messages.clone()) {
+            if let Err(status) = messages.sending(msg as &mut dyn AnyMessage) {
+                self.finish(&status, &MetadataMap::new());
+                return Err(status);
+            }
         }
         let encoding = if compress { self.encoding } else { None };
         codec::encode_into(msg, encoding, self.send_limit, &mut self.out)?;
@@ -347,7 +364,7 @@ impl<T> ServerSink<T> {
     }
 }
 
-impl<T: prost::Message> ServerSink<T> {
+impl<T: prost::Message + 'static> ServerSink<T> {
     /// Sends one message.
     ///
     /// Small messages are coalesced: the message is queued and goes out, with any
@@ -364,7 +381,7 @@ impl<T: prost::Message> ServerSink<T> {
 
     /// Sends one message, compressed or not (when compression is set), waiting for
     /// flow control.
-    pub async fn send_with(&mut self, msg: T, compress: bool) -> Result<(), Status> {
+    pub async fn send_with(&mut self, mut msg: T, compress: bool) -> Result<(), Status> {
         poll_fn(|cx| {
             let mut w = lock(&self.writer);
             if w.buffered() >= COALESCE_LIMIT {
@@ -374,7 +391,7 @@ impl<T: prost::Message> ServerSink<T> {
             }
         })
         .await?;
-        lock(&self.writer).queue_message(&msg, compress)
+        lock(&self.writer).queue_message(&mut msg, compress)
     }
 }
 
