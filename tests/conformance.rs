@@ -70,6 +70,8 @@ conformance_suite!(
     bearer_auth_admits_refuses_and_identifies,
     a_deadline_policy_refuses_and_gives_defaults,
     trace_spans_carry_the_request_id_along_a_chain,
+    tower_layers_see_and_refuse_calls,
+    tower_layers_hold_calls_for_their_whole_length,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -847,4 +849,64 @@ async fn trace_spans_carry_the_request_id_along_a_chain(carrier: Carrier) {
     };
     assert_eq!(count("relay hop"), 3, "{events:#?}");
     assert_eq!(count("call ended"), 3, "{events:#?}");
+}
+
+async fn tower_layers_see_and_refuse_calls(carrier: Carrier) {
+    use aqueduct::tower::CallRequest;
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let scoped = ScopedServer(std::sync::Arc::new(Scoped(log.clone())));
+    let tag = tower::util::MapRequestLayer::new(|mut request: CallRequest| {
+        let from = format!("tower saw {}", request.uri().path());
+        request.extensions_mut().insert(Tag(from));
+        request
+    });
+    let filter = tower::filter::FilterLayer::new(|request: CallRequest| {
+        if request.headers().contains_key("x-deny") {
+            Err(aqueduct::Status::permission_denied("filtered by tower"))
+        } else {
+            Ok(request)
+        }
+    });
+    let served = carrier
+        .serve(|b| b.layer(filter).add_service_with(scoped, |s| s.layer(tag)))
+        .await;
+    // A layer hands a typed value to the handler, through the extensions.
+    let reply = served
+        .probe(SCOPED_ONE, Request::new(String::new()))
+        .await
+        .unwrap();
+    assert_eq!(reply, format!("tower saw {SCOPED_ONE}"));
+    // A layer that fails a call: its Status goes to the client as it is, and
+    // the handler does not run.
+    let denied = with_md(Request::new(String::new()), "x-deny", "1");
+    let status = served.probe(SCOPED_TWO, denied).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status}");
+    assert_eq!(status.message(), "filtered by tower");
+    assert_eq!(log.two_ran.load(SeqCst), 0);
+}
+
+async fn tower_layers_hold_calls_for_their_whole_length(carrier: Carrier) {
+    // One call at a time, and no waiting: a second call while one runs is shed.
+    let served = carrier
+        .serve(|b| {
+            b.layer(tower::load_shed::LoadShedLayer::new())
+                .layer(tower::limit::ConcurrencyLimitLayer::new(1))
+        })
+        .await;
+    let channel = served.channel.clone();
+    let slow = tokio::spawn(async move {
+        channel
+            .unary::<String, String>(SLOW, Request::new("slow".to_owned()))
+            .await
+    });
+    let probe = &served.probe;
+    wait_for(&probe.started_notify, || probe.started.load(SeqCst) == 1).await;
+    let status = served
+        .probe(DEADLINE, Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(status.message().contains("overloaded"), "{status}");
+    probe.release.notify_one();
+    assert_eq!(slow.await.unwrap().unwrap().into_inner(), "slow");
 }

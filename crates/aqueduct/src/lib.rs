@@ -59,6 +59,8 @@ mod send;
 mod server;
 mod status;
 mod streaming;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod transport;
 
 #[doc(inline)]

@@ -201,6 +201,12 @@ impl MetadataMap {
         Self { headers }
     }
 
+    /// The headers underneath, as they arrived (protocol keys included).
+    #[cfg(feature = "tower")]
+    pub(crate) fn into_header_map(self) -> HeaderMap {
+        self.headers
+    }
+
     /// Appends every value of `other` (keeping what is here).
     pub(crate) fn append_all(&mut self, other: MetadataMap) {
         if self.headers.is_empty() {

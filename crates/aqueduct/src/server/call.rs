@@ -449,6 +449,42 @@ async fn finish_streaming<T>(mut sink: ServerSink<T>, result: Option<Result<(), 
 }
 
 impl ServerCall {
+    /// The request head as an `http::Request` (`POST path`, the metadata as
+    /// headers, the extensions), taken out of the call for middleware that works
+    /// on `http` types; [`restore_head`](Self::restore_head) puts it back.
+    #[cfg(feature = "tower")]
+    pub(crate) fn take_head(&mut self, path: &'static str) -> http::Request<()> {
+        let mut request = http::Request::new(());
+        *request.method_mut() = Method::POST;
+        // Route paths were checked when the server was built.
+        *request.uri_mut() =
+            http::Uri::from_maybe_shared(bytes::Bytes::from_static(path.as_bytes()))
+                .unwrap_or_default();
+        *request.headers_mut() = std::mem::take(&mut self.head.metadata).into_header_map();
+        *request.extensions_mut() = std::mem::take(&mut self.head.extensions);
+        request
+    }
+
+    /// Puts back the head [`take_head`](Self::take_head) took, with whatever
+    /// middleware changed in its headers and extensions.
+    #[cfg(feature = "tower")]
+    pub(crate) fn restore_head(&mut self, parts: http::request::Parts) {
+        self.head.metadata = MetadataMap::from_header_map(parts.headers);
+        self.head.extensions = parts.extensions;
+    }
+
+    /// The call's deadline, if it has one.
+    #[cfg(feature = "tower")]
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.head.deadline
+    }
+
+    /// Ends the call with `status`, without running it.
+    #[cfg(feature = "tower")]
+    pub(crate) fn reject(mut self, status: &Status) {
+        self.writer.finish(status, &MetadataMap::new());
+    }
+
     /// Splits the call into its request, the response writer, and its slot in the
     /// running-handler count.
     fn split(self) -> (CallRequest, ResponseWriter, RunningGuard) {

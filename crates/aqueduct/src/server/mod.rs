@@ -14,7 +14,7 @@
 pub(crate) mod call;
 mod conn;
 mod direct;
-mod router;
+pub(crate) mod router;
 mod sink;
 
 use std::future::Future;
@@ -98,6 +98,8 @@ impl Server {
             config: ServerConfig::default(),
             router: Router::default(),
             interceptors: Vec::new(),
+            #[cfg(feature = "tower")]
+            layers: crate::tower::Stack::default(),
         }
     }
 }
@@ -122,6 +124,17 @@ impl ServiceScope {
             .push((method.to_owned(), Arc::new(interceptor)));
         self
     }
+
+    /// Wraps every method of the service in a `tower` layer (feature `tower`):
+    /// see [`crate::tower`].
+    #[cfg(feature = "tower")]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: crate::tower::CallLayer,
+    {
+        self.0.layers.push(layer);
+        self
+    }
 }
 
 impl std::fmt::Debug for ServiceScope {
@@ -140,6 +153,9 @@ pub struct ServerBuilder {
     router: Router,
     /// Server-wide interceptors, outermost first.
     interceptors: Vec<Arc<dyn DynInterceptor>>,
+    /// Server-wide `tower` middleware, outermost first.
+    #[cfg(feature = "tower")]
+    layers: crate::tower::Stack,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -193,10 +209,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Wraps every method of every service in a `tower` layer (feature
+    /// `tower`), outside the service-scoped layers: see [`crate::tower`].
+    #[cfg(feature = "tower")]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: crate::tower::CallLayer,
+    {
+        self.layers.push(layer);
+        self
+    }
+
     /// What every connection of the server shares: the router, with the
     /// server-wide interceptors in every chain, and the settings.
     fn into_shared(mut self) -> Arc<conn::Shared> {
-        self.router.finish(&self.interceptors);
+        #[cfg(feature = "tower")]
+        let wrap = std::mem::take(&mut self.layers).into_wrap();
+        #[cfg(not(feature = "tower"))]
+        let wrap = None;
+        self.router.finish(&self.interceptors, wrap.as_ref());
         Arc::new(conn::Shared {
             router: Arc::new(self.router),
             config: self.config,

@@ -32,13 +32,22 @@ pub(crate) struct Scoped {
     pub(crate) service: Vec<Arc<dyn DynInterceptor>>,
     /// By method name (the part after the last `/`).
     pub(crate) methods: Vec<(String, Arc<dyn DynInterceptor>)>,
+    /// `tower` middleware for the service, outermost first.
+    #[cfg(feature = "tower")]
+    pub(crate) layers: crate::tower::Stack,
 }
+
+/// Wraps one method's handler (path, handler) in middleware: how a stack of
+/// `tower` layers is kept once its types are erased.
+pub(crate) type Wrap =
+    Arc<dyn Fn(&'static str, Arc<dyn Handler>) -> Arc<dyn Handler> + Send + Sync>;
 
 impl Router {
     /// Adds a service's routes with its scoped interceptors; panics if the service
     /// is already there or an interceptor names a method the service does not
     /// have: programming errors, caught at startup.
-    pub(crate) fn add(&mut self, service: &str, routes: Vec<Route>, scoped: Scoped) {
+    #[cfg_attr(not(feature = "tower"), allow(unused_mut))]
+    pub(crate) fn add(&mut self, service: &str, routes: Vec<Route>, mut scoped: Scoped) {
         assert!(
             self.services.insert(service.into()),
             "service {service} was added to the server twice"
@@ -49,6 +58,10 @@ impl Router {
                 "an interceptor is scoped to method {method:?}, which service {service} does not have"
             );
         }
+        #[cfg(feature = "tower")]
+        let wrap = std::mem::take(&mut scoped.layers).into_wrap();
+        #[cfg(not(feature = "tower"))]
+        let wrap: Option<Wrap> = None;
         for route in routes {
             let mut chain = scoped.service.clone();
             chain.extend(
@@ -60,7 +73,10 @@ impl Router {
             );
             let entry = Entry {
                 path: route.path,
-                handler: route.handler,
+                handler: match &wrap {
+                    Some(wrap) => wrap(route.path, route.handler),
+                    None => route.handler,
+                },
                 chain: None,
                 scoped: chain,
             };
@@ -70,8 +86,11 @@ impl Router {
 
     /// Puts the server-wide interceptors outermost in every method's chain; called
     /// once, when serving starts.
-    pub(crate) fn finish(&mut self, server: &[Arc<dyn DynInterceptor>]) {
+    pub(crate) fn finish(&mut self, server: &[Arc<dyn DynInterceptor>], wrap: Option<&Wrap>) {
         for entry in self.methods.values_mut() {
+            if let Some(wrap) = wrap {
+                entry.handler = wrap(entry.path, entry.handler.clone());
+            }
             let chain: Vec<_> = server
                 .iter()
                 .cloned()
