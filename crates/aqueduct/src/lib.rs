@@ -1,8 +1,11 @@
 //! Aqueduct: a gRPC framework for Rust.
 //!
 //! Server and client over HTTP/2 (the `h2` crate) with the four call kinds, code
-//! generated from `.proto` files by `aqueduct-build` without `protoc`, status codes,
-//! deadlines, metadata and compression, over TCP and Unix sockets.
+//! generated from `.proto` files by `aqueduct-build` without `protoc`, status codes
+//! with rich error [`details`], deadlines that follow calls across services
+//! ([`context`]), metadata, compression and [`interceptor`]s, over TCP, Unix
+//! sockets, an in-memory pipe ([`MemoryListener`]) and direct in-process calls
+//! ([`DirectListener`]).
 //!
 //! # Layout
 //!
@@ -11,7 +14,8 @@
 //!  codegen            the one seam generated code uses          (codegen module)
 //!  call model         Request / Response / Streaming / ServerSink / Status / MetadataMap
 //!  server, client     Server::builder() ... serve(listener);  Channel::from_uri(...)
-//!  transports         TCP, Unix sockets (any AsyncRead + AsyncWrite)
+//!  interceptors       server and client, scoped; tower bridge   (interceptor, tower)
+//!  transports         TCP, Unix sockets, memory pipe, direct    (transport)
 //!  wire (sans-I/O)    framing, grpc-timeout, status, metadata, compression (aqueduct-wire)
 //! ```
 //!
@@ -39,12 +43,14 @@
 //!
 //! # What this crate does not do (yet)
 //!
-//! No TLS, no in-memory transport, no interceptors, no health or reflection
-//! services: later milestones add them behind the same call model.
+//! No TLS, no health or reflection services: later milestones add them behind
+//! the same call model.
 //!
 //! # Feature flags
 //!
 //! - `zstd`: zstd message compression (builds the zstd C library).
+//! - `tower`: `ServerBuilder::layer` and `ServiceScope::layer` wrap calls in
+//!   any `tower::Layer` (see the `tower` module).
 
 mod body;
 mod client;

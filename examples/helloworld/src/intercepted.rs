@@ -1,17 +1,23 @@
 //! Interceptors and rich error details, end to end in one process: an
-//! authentication interceptor on one method, an access log on the whole server,
-//! and a refusal whose `ErrorInfo` the client reads. Run it with
+//! authentication interceptor on one method, an access log and a deadline
+//! policy on the whole server, a stream interceptor counting one method's
+//! messages, a client interceptor that sends the token, and a refusal whose
+//! `ErrorInfo` the client reads. Run it with
 //! `cargo run -p helloworld --example interceptors`.
 
+use std::time::Duration;
+
 use aqueduct::details::ErrorDetails;
-use aqueduct::interceptor::{CallEnd, CallInfo, Interceptor};
-use aqueduct::{Channel, MemoryListener, Request, Server, Status};
+use aqueduct::interceptor::{
+    AnyMessage, BearerToken, CallEnd, CallInfo, DeadlinePolicy, Interceptor, MessageHook,
+};
+use aqueduct::{CallOptions, Channel, MemoryListener, Request, Server, Status};
 use tokio::sync::mpsc;
 
 use crate::MyGreeter;
-use crate::pb::SayHelloRequest;
 use crate::pb::greeter_client::GreeterClient;
 use crate::pb::greeter_server::GreeterServer;
+use crate::pb::{ChatRequest, SayHelloRequest};
 
 /// The token [`Auth`] accepts.
 pub const TOKEN: &str = "demo-token";
@@ -63,21 +69,78 @@ impl Interceptor for AccessLog {
     }
 }
 
-/// Serves the Greeter with [`AccessLog`] on the server and [`Auth`] on
-/// `SayHello`, calls it without and with a token, and returns what happened.
+/// A stream interceptor: counts each call's messages both ways, and reports
+/// the counts when the call is over.
+#[derive(Debug)]
+pub struct CountMessages(pub mpsc::Sender<String>);
+
+/// The per-call half of [`CountMessages`]: it lives as long as the call.
+struct Counter {
+    method: String,
+    received: usize,
+    sent: usize,
+    report: mpsc::Sender<String>,
+}
+
+impl MessageHook for Counter {
+    fn on_receive(&mut self, _message: &mut dyn AnyMessage) -> Result<(), Status> {
+        self.received += 1;
+        Ok(())
+    }
+
+    fn on_send(&mut self, _message: &mut dyn AnyMessage) -> Result<(), Status> {
+        self.sent += 1;
+        Ok(())
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        let line = format!(
+            "[messages] {}: received {}, sent {}",
+            self.method, self.received, self.sent
+        );
+        let _ = self.report.try_send(line);
+    }
+}
+
+impl Interceptor for CountMessages {
+    async fn on_call(&self, call: &mut CallInfo<'_>) -> Result<(), Status> {
+        let counter = Counter {
+            method: call.method().to_owned(),
+            received: 0,
+            sent: 0,
+            report: self.0.clone(),
+        };
+        call.wrap_messages(counter);
+        Ok(())
+    }
+}
+
+/// Serves the Greeter with [`AccessLog`] and a [`DeadlinePolicy`] on the
+/// server, [`Auth`] on `SayHello` and [`CountMessages`] on `Chat`; calls it
+/// without a token, with one (sent by a [`BearerToken`] client interceptor),
+/// with a deadline the policy refuses, and streams a chat; returns what
+/// happened, the server's log lines last, sorted.
 pub async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let (log_tx, mut log_rx) = mpsc::channel(16);
     let listener = MemoryListener::anonymous();
     let channel = Channel::memory(listener.connector());
+    let policy = DeadlinePolicy::new()
+        .default_timeout(Duration::from_secs(10))
+        .max(Duration::from_secs(60));
     tokio::spawn(
         Server::builder()
-            .intercept(AccessLog(log_tx))
+            .intercept(AccessLog(log_tx.clone()))
+            .intercept(policy)
             .add_service_with(GreeterServer::new(MyGreeter), |scope| {
-                scope.intercept_method("SayHello", Auth)
+                scope
+                    .intercept_method("SayHello", Auth)
+                    .intercept_method("Chat", CountMessages(log_tx))
             })
             .serve(listener),
     );
-    let client = GreeterClient::new(channel);
+    let client = GreeterClient::new(channel.clone());
     let mut lines = Vec::new();
 
     let refused = client
@@ -94,15 +157,41 @@ pub async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
         lines.push(format!("  error info: {} in {}", info.reason, info.domain));
     }
 
-    let mut request = Request::new(SayHelloRequest { name: "Ada".into() });
-    request
-        .metadata_mut()
-        .insert("authorization", &format!("Bearer {TOKEN}"))?;
-    let reply = client.say_hello(request).await?;
+    // The same connection, with a client interceptor that sends the token.
+    let authed = GreeterClient::new(channel.intercept(BearerToken::new(TOKEN)?));
+    let reply = authed
+        .say_hello(SayHelloRequest { name: "Ada".into() })
+        .await?;
     lines.push(format!("with a token: {}", reply.into_inner().message));
 
-    for _ in 0..2 {
-        lines.push(log_rx.recv().await.ok_or("the access log closed")?);
+    let too_long = Request::new(SayHelloRequest { name: "Ada".into() })
+        .with_timeout(Duration::from_secs(3600));
+    let refused = authed
+        .say_hello(too_long)
+        .await
+        .err()
+        .ok_or("a call with an hour's deadline succeeded")?;
+    lines.push(format!(
+        "with an hour's deadline: {:?}: {}",
+        refused.code(),
+        refused.message()
+    ));
+
+    let mut chat = client.chat(CallOptions::new()).await?;
+    for name in ["Ada", "Grace", "Edsger"] {
+        chat.requests.send(ChatRequest { name: name.into() }).await?;
+        let reply = chat.responses.message().await?.ok_or("chat ended early")?;
+        lines.push(format!("chat: {}", reply.message));
     }
+    chat.requests.close();
+    while chat.responses.message().await?.is_some() {}
+
+    // Four access-log lines and the chat's message counts.
+    let mut log = Vec::new();
+    for _ in 0..5 {
+        log.push(log_rx.recv().await.ok_or("the server's log closed")?);
+    }
+    log.sort();
+    lines.extend(log);
     Ok(lines)
 }

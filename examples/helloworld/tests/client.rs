@@ -153,16 +153,29 @@ async fn handler_errors_and_limits_reach_the_client_as_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_interceptors_example_refuses_then_serves_and_logs_both() {
-    let lines = helloworld::intercepted::run().await.unwrap();
+async fn the_interceptors_example_refuses_serves_counts_and_logs() {
+    let mut lines = helloworld::intercepted::run().await.unwrap();
+    // The time left is measured: check the policy's message around it.
+    let deadline = lines.remove(3);
+    assert!(
+        deadline.starts_with("with an hour's deadline: InvalidArgument: deadline too far: 3")
+            && deadline.ends_with("s away, this method accepts at most 60.0s"),
+        "{deadline}"
+    );
     assert_eq!(
         lines,
         [
             "without a token: Unauthenticated: missing bearer token",
             "  error info: TOKEN_MISSING in helloworld.example",
             "with a token: Hello, Ada!",
-            "[access log] /helloworld.v1.Greeter/SayHello -> Unauthenticated",
+            "chat: Hello, Ada!",
+            "chat: Hello, Grace!",
+            "chat: Hello, Edsger!",
+            "[access log] /helloworld.v1.Greeter/Chat -> Ok",
+            "[access log] /helloworld.v1.Greeter/SayHello -> InvalidArgument",
             "[access log] /helloworld.v1.Greeter/SayHello -> Ok",
+            "[access log] /helloworld.v1.Greeter/SayHello -> Unauthenticated",
+            "[messages] /helloworld.v1.Greeter/Chat: received 3, sent 3",
         ]
     );
 }

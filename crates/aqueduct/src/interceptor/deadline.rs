@@ -84,15 +84,28 @@ impl DeadlinePolicy {
         let left = deadline.saturating_duration_since(now);
         if let Some(min) = self.min.filter(|min| left < *min) {
             return Err(Status::invalid_argument(format!(
-                "deadline too short: {left:?} left, this method needs at least {min:?}"
+                "deadline too short: {} left, this method needs at least {}",
+                human(left),
+                human(min)
             )));
         }
         if let Some(max) = self.max.filter(|max| left > *max) {
             return Err(Status::invalid_argument(format!(
-                "deadline too far: {left:?} away, this method accepts at most {max:?}"
+                "deadline too far: {} away, this method accepts at most {}",
+                human(left),
+                human(max)
             )));
         }
         Ok(Some(deadline))
+    }
+}
+
+/// A duration for a message: `1.5s`, `250ms`.
+fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
     }
 }
 
@@ -137,7 +150,18 @@ mod tests {
         assert_eq!(short.code(), Code::InvalidArgument);
         assert!(short.message().contains("too short"), "{}", short.message());
         let far = bounded.check(Some(now + 11 * S), now).unwrap_err();
-        assert!(far.message().contains("too far"), "{}", far.message());
+        assert_eq!(
+            far.message(),
+            "deadline too far: 11.0s away, this method accepts at most 10.0s"
+        );
+        let short = DeadlinePolicy::new()
+            .min(S / 4)
+            .check(Some(now + S / 10), now)
+            .unwrap_err();
+        assert_eq!(
+            short.message(),
+            "deadline too short: 100ms left, this method needs at least 250ms"
+        );
         // Bounds are inclusive.
         assert!(bounded.check(Some(now + S), now).is_ok());
         assert!(bounded.check(Some(now + 10 * S), now).is_ok());
