@@ -22,8 +22,7 @@
 //! # }
 //! ```
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -60,6 +59,11 @@ pub(crate) struct Baggage {
 }
 
 impl Baggage {
+    /// The span the call's handler runs in.
+    pub(crate) fn span(&self) -> Option<&tracing::Span> {
+        self.span.as_ref()
+    }
+
     /// The baggage, shared; `None` when there is nothing in it.
     pub(crate) fn shared(
         propagated: MetadataMap,
@@ -100,10 +104,6 @@ impl CallContext {
             root: true,
             baggage,
         }
-    }
-
-    fn span(&self) -> Option<&tracing::Span> {
-        self.baggage.as_ref().and_then(|b| b.span.as_ref())
     }
 
     fn child(&self) -> (Self, Arc<Spawned>) {
@@ -194,20 +194,8 @@ where
 }
 
 /// Runs `fut` inside a call's context: what the server does around a handler.
-/// Inside the span an interceptor set for the call, if any.
+/// (The server's call guard enters the call's span, if it has one, around each
+/// poll: doing it here would store the handler's future twice.)
 pub(crate) fn scope<F: Future>(ctx: CallContext, fut: F) -> impl Future<Output = F::Output> {
-    let spanned = ctx.span().is_some();
-    CALL.scope(ctx, async move {
-        if !spanned {
-            return fut.await;
-        }
-        let mut fut = pin!(fut);
-        poll_fn(|cx| {
-            CALL.with(|c| {
-                let _entered = c.span().map(tracing::Span::enter);
-                fut.as_mut().poll(cx)
-            })
-        })
-        .await
-    })
+    CALL.scope(ctx, fut)
 }

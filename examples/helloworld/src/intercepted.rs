@@ -179,7 +179,9 @@ pub async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
 
     let mut chat = client.chat(CallOptions::new()).await?;
     for name in ["Ada", "Grace", "Edsger"] {
-        chat.requests.send(ChatRequest { name: name.into() }).await?;
+        chat.requests
+            .send(ChatRequest { name: name.into() })
+            .await?;
         let reply = chat.responses.message().await?.ok_or("chat ended early")?;
         lines.push(format!("chat: {}", reply.message));
     }

@@ -89,29 +89,53 @@ impl CallHead {
         CallContext::root(self.deadline, baggage)
     }
 
+    /// What interceptors attached for the handler (its span), kept by the
+    /// runner while the handler runs.
+    fn baggage(&self) -> Option<Arc<Baggage>> {
+        self.intercepted.as_ref().and_then(|i| i.baggage.clone())
+    }
+
     fn messages(&self) -> Option<&Arc<MessageHooks>> {
         self.intercepted.as_ref().and_then(|i| i.messages.as_ref())
     }
 
-    /// Runs the message hooks' `on_receive` on the request message.
-    fn received<T: prost::Message + 'static>(&self, message: &mut T) -> Result<(), Status> {
+    /// Runs the message hooks' `on_receive` on the request message. By value:
+    /// a message borrowed in the call future would keep its room there while
+    /// the handler runs.
+    fn received<T: prost::Message + 'static>(&self, mut message: T) -> Result<T, Status> {
         match self.messages() {
-            Some(hooks) => hooks.received(message as &mut dyn AnyMessage),
-            None => Ok(()),
+            Some(hooks) => hooks
+                .received(&mut message as &mut dyn AnyMessage)
+                .map(|()| message),
+            None => Ok(message),
         }
     }
 
-    fn into_request<T>(self, message: T, compressed: bool) -> Request<T> {
+    fn into_request<T>(mut self, message: T, compressed: bool) -> Request<T> {
+        self.take_request(message, compressed)
+    }
+
+    /// The handler's request, leaving the head's other parts (what the
+    /// interceptors attached) in place.
+    fn take_request<T>(&mut self, message: T, compressed: bool) -> Request<T> {
         let mut options = CallOptions::new();
-        options.metadata = self.metadata;
+        options.metadata = std::mem::take(&mut self.metadata);
         Request {
             options,
             message,
             deadline: self.deadline,
             remote_addr: self.remote_addr,
             message_compressed: compressed,
-            extensions: self.extensions,
+            extensions: std::mem::take(&mut self.extensions),
         }
+    }
+
+    /// The span an interceptor set for the call, if any.
+    fn span(&self) -> Option<&tracing::Span> {
+        self.intercepted
+            .as_ref()
+            .and_then(|i| i.baggage.as_deref())
+            .and_then(Baggage::span)
     }
 }
 
@@ -253,14 +277,19 @@ enum Outcome<T> {
 /// larger call future costs a larger copy when it is boxed.
 ///
 /// The deadline timer is the caller's, so the phases of one call share one timer
-/// (registering a timer costs more than the rest of the guard).
+/// (registering a timer costs more than the rest of the guard). `span`, the one
+/// an interceptor set for the call, is entered around each poll.
 async fn guard<F: Future>(
     mut fut: Pin<&mut F>,
     mut sleep: Pin<&mut Option<Sleep>>,
+    span: Option<&tracing::Span>,
     mut reset: impl FnMut(&mut Context<'_>) -> Poll<()>,
 ) -> Outcome<F::Output> {
     poll_fn(|cx| {
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+        let entered = span.map(tracing::Span::enter);
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+        drop(entered);
+        match polled {
             Ok(Poll::Ready(v)) => return Poll::Ready(Outcome::Done(v)),
             Ok(Poll::Pending) => {}
             Err(panic) => return Poll::Ready(Outcome::Panicked(panic_message(&panic))),
@@ -309,15 +338,25 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 async fn intercept(
     intercept: Option<Box<Intercept>>,
     head: &mut CallHead,
+    timer: Pin<&mut Option<Sleep>>,
+    writer: &mut ResponseWriter,
+) -> Result<(), Outcome<Result<Infallible, Status>>> {
+    match intercept {
+        None => Ok(()),
+        // Boxed: its state would otherwise widen every call future of the
+        // route, intercepted or not, past the size that allocates cheaply.
+        Some(intercept) => Box::pin(run_interceptors(*intercept, head, timer, writer)).await,
+    }
+}
+
+async fn run_interceptors(
+    intercept: Intercept,
+    head: &mut CallHead,
     mut timer: Pin<&mut Option<Sleep>>,
     writer: &mut ResponseWriter,
 ) -> Result<(), Outcome<Result<Infallible, Status>>> {
-    let Some(intercept) = intercept else {
-        return Ok(());
-    };
-    let Intercept { chain, method } = *intercept;
+    let Intercept { chain, method } = intercept;
     let mut hooks = Box::new(Hooks::new(chain, method));
-    let mut extra = CallExtra::default();
     let deadline = head.deadline;
     let outcome = {
         let Hooks {
@@ -325,6 +364,7 @@ async fn intercept(
             ran,
             headers,
             trailers,
+            extra,
             ..
         } = &mut *hooks;
         let mut info = CallInfo {
@@ -335,10 +375,10 @@ async fn intercept(
             extensions: &mut head.extensions,
             response_headers: headers,
             response_trailers: trailers,
-            extra: &mut extra,
+            extra,
         };
         let run = pin!(run_on_call(chain, &mut info, ran));
-        guard(run, timer.as_mut(), |cx| writer.poll_reset(cx)).await
+        guard(run, timer.as_mut(), None, |cx| writer.poll_reset(cx)).await
     };
     if head.deadline != deadline {
         // An interceptor gave the call another deadline: enforce that one.
@@ -348,7 +388,7 @@ async fn intercept(
         messages,
         propagated,
         span,
-    } = extra;
+    } = std::mem::take(&mut hooks.extra);
     let messages = MessageHooks::shared(messages);
     hooks.messages.clone_from(&messages);
     hooks.span.clone_from(&span);
@@ -523,7 +563,7 @@ impl CallRequest {
         writer: &mut ResponseWriter,
     ) -> Outcome<Result<(T, bool), Status>> {
         let mut read = SingleMessage::new(body, head.encoding, max_recv);
-        guard(Pin::new(&mut read), timer, |cx| writer.poll_reset(cx)).await
+        guard(Pin::new(&mut read), timer, None, |cx| writer.poll_reset(cx)).await
     }
 
     /// A streaming request for the handler, and the shared inbound half the call
@@ -571,18 +611,22 @@ pub(crate) fn run_unary<S: Send + Sync + 'static, M: UnaryMethod<S>>(
             return respond_single::<M::Response>(&mut writer, end.widen()).await;
         }
         let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
-        let (mut message, compressed) = match read.await.ok_or_end() {
+        let (message, compressed) = match read.await.ok_or_end() {
             Ok(read) => read,
             Err(end) => return respond_single::<M::Response>(&mut writer, end).await,
         };
-        if let Err(status) = head.received(&mut message) {
-            return respond_single::<M::Response>(&mut writer, Outcome::Done(Err(status))).await;
-        }
+        let message = match head.received(message) {
+            Ok(message) => message,
+            Err(status) => {
+                let end = Outcome::Done(Err(status));
+                return respond_single::<M::Response>(&mut writer, end).await;
+            }
+        };
         let outcome = {
             let ctx = head.context();
-            let request = head.into_request(message, compressed);
+            let request = head.take_request(message, compressed);
             let handler = pin!(context::scope(ctx, M::call(&svc, request)));
-            guard(handler, timer, |cx| writer.poll_reset(cx)).await
+            guard(handler, timer, head.span(), |cx| writer.poll_reset(cx)).await
         };
         respond_single(&mut writer, outcome).await;
     }
@@ -600,9 +644,11 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
         return respond_single::<M::Response>(&mut writer, end.widen()).await;
     }
     let ctx = request.head.context();
+    let baggage = request.head.baggage();
+    let span = baggage.as_deref().and_then(Baggage::span);
     let (request, pumped) = request.streaming();
     let handler = pin!(context::scope(ctx, M::call(&svc, request)));
-    let outcome = guard(handler, timer, |cx| {
+    let outcome = guard(handler, timer, span, |cx| {
         lock_inbound(&pumped).pump(cx);
         writer.poll_reset(cx)
     })
@@ -632,7 +678,7 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
             return;
         }
         let read = CallRequest::read_single(body, &head, max_recv, timer.as_mut(), &mut writer);
-        let (mut message, compressed) = match read.await.ok_or_end::<()>() {
+        let (message, compressed) = match read.await.ok_or_end::<()>() {
             Ok(read) => read,
             Err(end) => {
                 if let Some(Err(status)) = outcome_status(end) {
@@ -641,17 +687,20 @@ pub(crate) fn run_server_streaming<S: Send + Sync + 'static, M: ServerStreamingM
                 return;
             }
         };
-        if let Err(status) = head.received(&mut message) {
-            writer.finish(&status, &MetadataMap::new());
-            return;
-        }
+        let message = match head.received(message) {
+            Ok(message) => message,
+            Err(status) => {
+                writer.finish(&status, &MetadataMap::new());
+                return;
+            }
+        };
         let shared: SharedWriter = Arc::new(Mutex::new(writer));
         let mut sink = ServerSink::new(shared.clone());
         let outcome = {
             let ctx = head.context();
-            let request = head.into_request(message, compressed);
+            let request = head.take_request(message, compressed);
             let handler = pin!(context::scope(ctx, M::call(&svc, request, &mut sink)));
-            guard(handler, timer, |cx| poll_yield(&shared, cx)).await
+            guard(handler, timer, head.span(), |cx| poll_yield(&shared, cx)).await
         };
         finish_streaming(sink, outcome_status(outcome)).await;
     }
@@ -672,12 +721,14 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
         return;
     }
     let ctx = request.head.context();
+    let baggage = request.head.baggage();
+    let span = baggage.as_deref().and_then(Baggage::span);
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let (request, pumped) = request.streaming();
     let outcome = {
         let handler = pin!(context::scope(ctx, M::call(&svc, request, &mut sink)));
-        guard(handler, timer, |cx| {
+        guard(handler, timer, span, |cx| {
             lock_inbound(&pumped).pump(cx);
             poll_yield(&shared, cx)
         })

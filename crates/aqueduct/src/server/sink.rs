@@ -16,7 +16,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use crate::body::{Respond, SendBody};
 use crate::codec;
-use crate::interceptor::{AnyMessage, CallEnd, Chain, MessageHooks, run_on_end};
+use crate::interceptor::{AnyMessage, CallEnd, CallExtra, Chain, MessageHooks, run_on_end};
 use crate::metadata::MetadataMap;
 use crate::status::Code;
 use crate::status::Status;
@@ -69,6 +69,9 @@ pub(crate) struct Hooks {
     pub(crate) messages: Option<Arc<MessageHooks>>,
     /// The span the interceptors set: `on_end` runs inside it.
     pub(crate) span: Option<tracing::Span>,
+    /// What the interceptors ask for while they run (here rather than in the
+    /// call future, which it would make bigger).
+    pub(crate) extra: CallExtra,
 }
 
 impl Hooks {
@@ -82,6 +85,7 @@ impl Hooks {
             trailers: MetadataMap::new(),
             messages: None,
             span: None,
+            extra: CallExtra::default(),
         }
     }
 
