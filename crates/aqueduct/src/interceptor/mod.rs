@@ -92,7 +92,8 @@ pub struct CallInfo<'a> {
     pub(crate) extensions: &'a mut http::Extensions,
     pub(crate) response_headers: &'a mut MetadataMap,
     pub(crate) response_trailers: &'a mut MetadataMap,
-    pub(crate) extra: &'a mut CallExtra,
+    /// Created on first use: most interceptors ask for none of it.
+    pub(crate) extra: &'a mut Option<Box<CallExtra>>,
 }
 
 /// What interceptors asked of a call beyond its head: message hooks, metadata
@@ -169,7 +170,7 @@ impl CallInfo<'_> {
     /// received messages, and in the reverse order for sent ones (the outermost
     /// interceptor is the one nearest the wire both ways).
     pub fn wrap_messages(&mut self, hook: impl MessageHook) {
-        self.extra.messages.push(Box::new(hook));
+        self.extra().messages.push(Box::new(hook));
     }
 
     /// Metadata that every call the handler makes while serving this call carries
@@ -177,14 +178,18 @@ impl CallInfo<'_> {
     /// made [`detached`](crate::CallOptions::detached), and not keys the call sets
     /// itself). For request ids, tenant ids and other baggage.
     pub fn propagated_mut(&mut self) -> &mut MetadataMap {
-        &mut self.extra.propagated
+        &mut self.extra().propagated
     }
 
     /// Instruments the call with `span`: the handler runs inside it, and so do
     /// the interceptors' [`on_end`](Interceptor::on_end) hooks. The last span set
     /// wins. [`Trace`] uses it.
     pub fn set_span(&mut self, span: tracing::Span) {
-        self.extra.span = Some(span);
+        self.extra().span = Some(span);
+    }
+
+    fn extra(&mut self) -> &mut CallExtra {
+        self.extra.get_or_insert_with(Box::default)
     }
 }
 
@@ -413,8 +418,15 @@ impl<I: Interceptor> DynInterceptor for I {
     }
 }
 
-/// The interceptors of one route, outermost first.
-pub(crate) type Chain = Arc<[Arc<dyn DynInterceptor>]>;
+/// The interceptors of one route, outermost first, with the route's method:
+/// one pointer in each call to the route, and nothing to allocate per call.
+pub(crate) type Chain = Arc<RouteChain>;
+
+/// See [`Chain`].
+pub(crate) struct RouteChain {
+    pub(crate) method: &'static str,
+    pub(crate) interceptors: Vec<Arc<dyn DynInterceptor>>,
+}
 
 /// Runs `chain`'s `on_call` in order until one refuses the call. `ran` counts
 /// those that started (their `on_end` is owed, the refusing one's too), also
@@ -424,7 +436,7 @@ pub(crate) async fn run_on_call(
     call: &mut CallInfo<'_>,
     ran: &mut usize,
 ) -> Result<(), Status> {
-    for interceptor in chain.iter() {
+    for interceptor in &chain.interceptors {
         *ran += 1;
         interceptor.on_call_boxed(call).await?;
     }
@@ -433,7 +445,7 @@ pub(crate) async fn run_on_call(
 
 /// Runs `on_end` for the first `ran` interceptors of `chain`, innermost first.
 pub(crate) fn run_on_end(chain: &Chain, ran: usize, end: &CallEnd<'_>) {
-    for interceptor in chain.iter().take(ran).rev() {
+    for interceptor in chain.interceptors.iter().take(ran).rev() {
         interceptor.on_end_dyn(end);
     }
 }

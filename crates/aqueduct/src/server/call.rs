@@ -50,14 +50,9 @@ pub struct ServerCall {
     body: RecvBody,
     writer: ResponseWriter,
     limits: CallLimits,
-    intercept: Option<Box<Intercept>>,
+    /// The route's interceptors, if it has any.
+    intercept: Option<Chain>,
     _running: RunningGuard,
-}
-
-/// The interceptors of a call's route, for a route that has any.
-struct Intercept {
-    chain: Chain,
-    method: &'static str,
 }
 
 impl std::fmt::Debug for ServerCall {
@@ -239,13 +234,7 @@ pub(crate) fn start_call(
         body,
         writer,
         limits,
-        // Boxed: a call to a route without interceptors carries one word for it.
-        intercept: route.chain.as_ref().map(|chain| {
-            Box::new(Intercept {
-                chain: chain.clone(),
-                method: route.path,
-            })
-        }),
+        intercept: route.chain.clone(),
         _running: running,
     };
     Some(route.handler.call(call))
@@ -336,28 +325,18 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 /// reset, the deadline). Either way the writer then holds the interceptors'
 /// response headers and trailers, and runs their `on_end` when the call ends.
 async fn intercept(
-    intercept: Option<Box<Intercept>>,
-    head: &mut CallHead,
-    timer: Pin<&mut Option<Sleep>>,
-    writer: &mut ResponseWriter,
-) -> Result<(), Outcome<Result<Infallible, Status>>> {
-    match intercept {
-        None => Ok(()),
-        // Boxed: its state would otherwise widen every call future of the
-        // route, intercepted or not, past the size that allocates cheaply.
-        Some(intercept) => Box::pin(run_interceptors(*intercept, head, timer, writer)).await,
-    }
-}
-
-async fn run_interceptors(
-    intercept: Intercept,
+    intercept: Option<Chain>,
     head: &mut CallHead,
     mut timer: Pin<&mut Option<Sleep>>,
     writer: &mut ResponseWriter,
 ) -> Result<(), Outcome<Result<Infallible, Status>>> {
-    let Intercept { chain, method } = intercept;
-    let mut hooks = Box::new(Hooks::new(chain, method));
-    let deadline = head.deadline;
+    let Some(chain) = intercept else {
+        return Ok(());
+    };
+    // As little as possible is held across the await: this state is part of
+    // every call future of the route, and a call future over about 1 KiB makes
+    // its allocation a slow one.
+    let mut hooks = Hooks::boxed(chain, head.deadline);
     let outcome = {
         let Hooks {
             chain,
@@ -365,6 +344,7 @@ async fn run_interceptors(
             headers,
             trailers,
             extra,
+            method,
             ..
         } = &mut *hooks;
         let mut info = CallInfo {
@@ -380,28 +360,42 @@ async fn run_interceptors(
         let run = pin!(run_on_call(chain, &mut info, ran));
         guard(run, timer.as_mut(), None, |cx| writer.poll_reset(cx)).await
     };
-    if head.deadline != deadline {
+    settle(hooks, head, timer, writer);
+    outcome.ok_or_end()
+}
+
+/// After the interceptors' `on_call`: applies what they asked for (a new
+/// deadline, message hooks, propagated metadata, a span, response headers)
+/// and hands the hooks to the writer for the call's end.
+fn settle(
+    mut hooks: Box<Hooks>,
+    head: &mut CallHead,
+    mut timer: Pin<&mut Option<Sleep>>,
+    writer: &mut ResponseWriter,
+) {
+    if head.deadline != hooks.deadline_before {
         // An interceptor gave the call another deadline: enforce that one.
         timer.set(head.deadline.map(tokio::time::sleep_until));
     }
-    let CallExtra {
-        messages,
-        propagated,
-        span,
-    } = std::mem::take(&mut hooks.extra);
-    let messages = MessageHooks::shared(messages);
-    hooks.messages.clone_from(&messages);
-    hooks.span.clone_from(&span);
-    let baggage = Baggage::shared(propagated, span);
-    if messages.is_some() || baggage.is_some() {
-        head.intercepted = Some(Box::new(Intercepted { messages, baggage }));
+    if let Some(extra) = hooks.extra.take() {
+        let CallExtra {
+            messages,
+            propagated,
+            span,
+        } = *extra;
+        let messages = MessageHooks::shared(messages);
+        hooks.messages.clone_from(&messages);
+        hooks.span.clone_from(&span);
+        let baggage = Baggage::shared(propagated, span);
+        if messages.is_some() || baggage.is_some() {
+            head.intercepted = Some(Box::new(Intercepted { messages, baggage }));
+        }
     }
     let headers = std::mem::take(&mut hooks.headers);
     writer.install_hooks(hooks);
     if let Some(h) = writer.headers_mut() {
         h.append_all(headers);
     }
-    outcome.ok_or_end()
 }
 
 impl Outcome<Result<Infallible, Status>> {
@@ -544,7 +538,7 @@ struct CallRequest {
     head: CallHead,
     body: RecvBody,
     limits: CallLimits,
-    intercept: Option<Box<Intercept>>,
+    intercept: Option<Chain>,
 }
 
 impl CallRequest {

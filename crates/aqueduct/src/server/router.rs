@@ -5,7 +5,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::codegen::{Handler, Route};
-use crate::interceptor::{Chain, DynInterceptor};
+use crate::interceptor::{Chain, DynInterceptor, RouteChain};
 use crate::status::Status;
 
 /// Maps `/package.Service/Method` to its handler. Lookups are exact string matches
@@ -96,7 +96,12 @@ impl Router {
                 .cloned()
                 .chain(entry.scoped.drain(..))
                 .collect();
-            entry.chain = (!chain.is_empty()).then(|| chain.into());
+            entry.chain = (!chain.is_empty()).then(|| {
+                Arc::new(RouteChain {
+                    method: entry.path,
+                    interceptors: chain,
+                })
+            });
         }
     }
 

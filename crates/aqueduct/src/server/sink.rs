@@ -58,7 +58,7 @@ pub(crate) struct ResponseWriter {
 /// What the interceptors of one call left for its end.
 pub(crate) struct Hooks {
     pub(crate) chain: Chain,
-    method: &'static str,
+    pub(crate) method: &'static str,
     /// How many interceptors' `on_call` started; they are owed an `on_end`.
     pub(crate) ran: usize,
     started: Instant,
@@ -69,14 +69,17 @@ pub(crate) struct Hooks {
     pub(crate) messages: Option<Arc<MessageHooks>>,
     /// The span the interceptors set: `on_end` runs inside it.
     pub(crate) span: Option<tracing::Span>,
-    /// What the interceptors ask for while they run (here rather than in the
-    /// call future, which it would make bigger).
-    pub(crate) extra: CallExtra,
+    /// What the interceptors ask for while they run, once one asks (here
+    /// rather than in the call future, which it would make bigger).
+    pub(crate) extra: Option<Box<CallExtra>>,
+    /// The call's deadline before the interceptors ran.
+    pub(crate) deadline_before: Option<Instant>,
 }
 
 impl Hooks {
-    pub(crate) fn new(chain: Chain, method: &'static str) -> Self {
-        Self {
+    pub(crate) fn boxed(chain: Chain, deadline: Option<Instant>) -> Box<Self> {
+        let method = chain.method;
+        Box::new(Self {
             chain,
             method,
             ran: 0,
@@ -85,8 +88,9 @@ impl Hooks {
             trailers: MetadataMap::new(),
             messages: None,
             span: None,
-            extra: CallExtra::default(),
-        }
+            extra: None,
+            deadline_before: deadline,
+        })
     }
 
     fn end(self, code: Code) {
