@@ -8,6 +8,9 @@
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
+use aqueduct::health::{
+    self, HealthCheckRequest, HealthCheckResponse, HealthReporter, ServingStatus,
+};
 use aqueduct::interceptor::{BearerAuth, BearerToken, DeadlinePolicy, Trace};
 use aqueduct::{CallOptions, ServerBuilder};
 use aqueduct::{Code, Request};
@@ -72,6 +75,8 @@ conformance_suite!(
     trace_spans_carry_the_request_id_along_a_chain,
     tower_layers_see_and_refuse_calls,
     tower_layers_hold_calls_for_their_whole_length,
+    health_check_and_watch_follow_the_reporter,
+    health_turns_not_serving_when_shutdown_starts,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -909,4 +914,97 @@ async fn tower_layers_hold_calls_for_their_whole_length(carrier: Carrier) {
     assert!(status.message().contains("overloaded"), "{status}");
     probe.release.notify_one();
     assert_eq!(slow.await.unwrap().unwrap().into_inner(), "slow");
+}
+
+async fn health_check(served: &Served, service: &str) -> Result<ServingStatus, aqueduct::Status> {
+    let request = HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    let response = served
+        .channel
+        .unary::<HealthCheckRequest, HealthCheckResponse>(health::CHECK, Request::new(request))
+        .await?;
+    Ok(ServingStatus::try_from(response.into_inner().status).unwrap())
+}
+
+async fn health_watch(served: &Served, service: &str) -> aqueduct::Streaming<HealthCheckResponse> {
+    let request = HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    served
+        .channel
+        .server_streaming::<HealthCheckRequest, HealthCheckResponse>(
+            health::WATCH,
+            Request::new(request),
+        )
+        .await
+        .unwrap()
+}
+
+async fn next_status(
+    watch: &mut aqueduct::Streaming<HealthCheckResponse>,
+) -> Option<ServingStatus> {
+    let message = watch.message().await.unwrap()?;
+    Some(ServingStatus::try_from(message.status).unwrap())
+}
+
+async fn health_check_and_watch_follow_the_reporter(carrier: Carrier) {
+    let health = HealthReporter::new();
+    let served = carrier.serve(|b| b.add_health(health.clone())).await;
+    assert_eq!(
+        health_check(&served, "").await.unwrap(),
+        ServingStatus::Serving
+    );
+    let unknown = health_check(&served, "nope.v1.Nope").await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown}");
+
+    // Watch reports an unknown service instead of failing, then every change.
+    let mut watch = health_watch(&served, "test.v1.Probe").await;
+    assert_eq!(
+        next_status(&mut watch).await,
+        Some(ServingStatus::ServiceUnknown)
+    );
+    health.set_serving("test.v1.Probe");
+    assert_eq!(next_status(&mut watch).await, Some(ServingStatus::Serving));
+    assert_eq!(
+        health_check(&served, "test.v1.Probe").await.unwrap(),
+        ServingStatus::Serving
+    );
+    health.set_not_serving("test.v1.Probe");
+    assert_eq!(
+        next_status(&mut watch).await,
+        Some(ServingStatus::NotServing)
+    );
+    health.clear("test.v1.Probe");
+    assert_eq!(
+        next_status(&mut watch).await,
+        Some(ServingStatus::ServiceUnknown)
+    );
+}
+
+async fn health_turns_not_serving_when_shutdown_starts(carrier: Carrier) {
+    let health = HealthReporter::new();
+    health.set_serving("test.v1.Probe");
+    let mut served = carrier.serve(|b| b.add_health(health.clone())).await;
+    let mut overall = health_watch(&served, "").await;
+    let mut probe = health_watch(&served, "test.v1.Probe").await;
+    assert_eq!(
+        next_status(&mut overall).await,
+        Some(ServingStatus::Serving)
+    );
+    assert_eq!(next_status(&mut probe).await, Some(ServingStatus::Serving));
+    let server = served.begin_shutdown();
+    // Both watchers hear it, and their streams end, so the drain is not held up.
+    assert_eq!(
+        next_status(&mut overall).await,
+        Some(ServingStatus::NotServing)
+    );
+    assert_eq!(
+        next_status(&mut probe).await,
+        Some(ServingStatus::NotServing)
+    );
+    assert_eq!(next_status(&mut overall).await, None);
+    assert_eq!(next_status(&mut probe).await, None);
+    server.await.unwrap().unwrap();
+    assert_eq!(health.status(""), Some(ServingStatus::NotServing));
 }

@@ -43,8 +43,8 @@
 //!
 //! # What this crate does not do (yet)
 //!
-//! No TLS, no health or reflection services: later milestones add them behind
-//! the same call model.
+//! No TLS, no reflection service: later milestones add them behind the same
+//! call model. The standard [`health`] service is here.
 //!
 //! # Feature flags
 //!
@@ -58,6 +58,7 @@ mod codec;
 pub mod codegen;
 pub mod context;
 pub mod details;
+pub mod health;
 pub mod interceptor;
 mod metadata;
 mod request;

@@ -43,6 +43,9 @@ pub(crate) enum Phase {
 pub(crate) struct Shared {
     pub(crate) router: Arc<Router>,
     pub(crate) config: ServerConfig,
+    /// Run when graceful shutdown starts (the health service turns
+    /// `NOT_SERVING`).
+    pub(crate) on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
 
 pub(crate) async fn serve_connection<IO>(

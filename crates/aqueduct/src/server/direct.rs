@@ -37,7 +37,7 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
-    super::shutdown(&phase_tx, &mut connections, shared.config.drain_timeout).await;
+    super::shutdown(&phase_tx, &mut connections, &shared).await;
     Ok(())
 }
 

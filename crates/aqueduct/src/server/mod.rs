@@ -100,6 +100,7 @@ impl Server {
             interceptors: Vec::new(),
             #[cfg(feature = "tower")]
             layers: crate::tower::Stack::default(),
+            on_shutdown: Vec::new(),
         }
     }
 }
@@ -156,6 +157,8 @@ pub struct ServerBuilder {
     /// Server-wide `tower` middleware, outermost first.
     #[cfg(feature = "tower")]
     layers: crate::tower::Stack,
+    /// Run when graceful shutdown starts.
+    on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -202,6 +205,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Mounts the standard health service (`grpc.health.v1.Health`), reporting
+    /// what `health` is told, and marks every status `NOT_SERVING` when the
+    /// server's graceful shutdown starts. See [`crate::health`].
+    pub fn add_health(mut self, health: crate::health::HealthReporter) -> Self {
+        self = self.add_service(health.service());
+        self.on_shutdown.push(Arc::new(move || health.shutdown()));
+        self
+    }
+
     /// Adds a server-wide interceptor: it runs for every call, outside the
     /// service- and method-scoped ones (see [`interceptor`](crate::interceptor)).
     pub fn intercept(mut self, interceptor: impl Interceptor) -> Self {
@@ -231,6 +243,7 @@ impl ServerBuilder {
         Arc::new(conn::Shared {
             router: Arc::new(self.router),
             config: self.config,
+            on_shutdown: self.on_shutdown,
         })
     }
 
@@ -485,7 +498,7 @@ async fn serve_shared<L: Listener, F: Future<Output = ()> + Send>(
                 Err(e) => {
                     tracing::error!(error = %e, "accept failed; stopping the server");
                     drop(listener);
-                    shutdown(&phase_tx, &mut connections, shared.config.drain_timeout).await;
+                    shutdown(&phase_tx, &mut connections, &shared).await;
                     return Err(e);
                 }
             },
@@ -494,15 +507,19 @@ async fn serve_shared<L: Listener, F: Future<Output = ()> + Send>(
         }
     }
     drop(listener);
-    shutdown(&phase_tx, &mut connections, shared.config.drain_timeout).await;
+    shutdown(&phase_tx, &mut connections, &shared).await;
     Ok(())
 }
 
 pub(crate) async fn shutdown(
     phase: &watch::Sender<conn::Phase>,
     connections: &mut JoinSet<()>,
-    drain: Duration,
+    shared: &conn::Shared,
 ) {
+    for hook in &shared.on_shutdown {
+        hook();
+    }
+    let drain = shared.config.drain_timeout;
     let _ = phase.send(conn::Phase::Draining);
     let drained = tokio::time::timeout(drain, async {
         while connections.join_next().await.is_some() {}
