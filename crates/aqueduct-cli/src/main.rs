@@ -32,7 +32,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Transport::Mem)]
         transport: Transport,
     },
-    /// Serve the gRPC interop test service (grpc.testing.TestService).
+    /// Serve the gRPC interop test service (grpc.testing.TestService), with the
+    /// standard health service (grpc.health.v1.Health).
     Serve {
         /// TCP port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 50051)]
@@ -183,7 +184,11 @@ fn serve(port: u16, threads: Option<usize>) -> anyhow::Result<()> {
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // Health on, so probes and `grpc_health_probe` work against it at once.
+    let health = aqueduct::health::HealthReporter::new();
+    health.set_serving("grpc.testing.TestService");
     let server = interop::server::builder()
+        .add_health(health)
         .serve_thread_per_core(addr, threads)
         .with_context(|| format!("binding {addr}"))?;
     println!("interop test service listening on {}", server.local_addr());

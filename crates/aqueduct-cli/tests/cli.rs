@@ -82,6 +82,19 @@ fn serve_runs_the_interop_service() {
                 failures.push(format!("{case}: {e}"));
             }
         }
+        // The health service is on, the server and the test service SERVING.
+        for service in ["", "grpc.testing.TestService"] {
+            let request = aqueduct::Request::new(aqueduct::health::HealthCheckRequest {
+                service: service.to_owned(),
+            });
+            let status = channel
+                .unary::<_, aqueduct::health::HealthCheckResponse>(aqueduct::health::CHECK, request)
+                .await
+                .map(|r| r.into_inner().status);
+            if status.as_ref().ok() != Some(&(aqueduct::health::ServingStatus::Serving as i32)) {
+                failures.push(format!("health of {service:?}: {status:?}"));
+            }
+        }
         failures
     });
     assert!(
