@@ -25,3 +25,24 @@ fn descriptor_set_holds_the_protos_and_their_imports() {
     let services: Vec<&str> = test.service.iter().map(|s| s.name()).collect();
     assert_eq!(services, ["TestService", "UnimplementedService"]);
 }
+
+#[test]
+fn each_generated_service_carries_its_descriptor_set() {
+    use aqueduct::Service;
+    use interop::pb::test_service_server::TestServiceServer;
+    use interop::server::Interop;
+
+    let bytes = <TestServiceServer<Interop> as Service>::FILE_DESCRIPTOR_SET;
+    let set = prost_types::FileDescriptorSet::decode(bytes).expect("a valid FileDescriptorSet");
+    let declares_the_service = set.file.iter().any(|f| {
+        f.package() == "grpc.testing" && f.service.iter().any(|s| s.name() == "TestService")
+    });
+    assert!(
+        declares_the_service,
+        "TestService is not in its own descriptor set"
+    );
+    // Its imports travel with it, so a reflection client can resolve every type.
+    let names: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+    assert!(names.contains(&"grpc/testing/empty.proto"), "{names:?}");
+    assert!(names.contains(&"grpc/testing/messages.proto"), "{names:?}");
+}

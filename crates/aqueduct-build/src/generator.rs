@@ -154,6 +154,13 @@ fn server(service: &Service, buf: &mut String) {
     );
     let _ = writeln!(buf, "impl<T: {name}> {CG}::Service for {name}Server<T> {{");
     let _ = writeln!(buf, "    const NAME: &'static str = \"{full}\";");
+    // Relative to this generated file, which sits next to the descriptor set
+    // wherever the build wrote both.
+    let _ = writeln!(
+        buf,
+        "    const FILE_DESCRIPTOR_SET: &'static [u8] = include_bytes!(\"{}\");",
+        crate::FILE_DESCRIPTOR_SET
+    );
     let _ = writeln!(buf, "    fn routes(&self) -> Vec<{CG}::Route> {{");
     let _ = writeln!(buf, "        vec![");
     for m in &service.methods {

@@ -41,6 +41,11 @@ pub trait Service: Send + Sync + 'static {
     /// The fully qualified service name, as in `helloworld.v1.Greeter`.
     const NAME: &'static str;
 
+    /// The encoded `google.protobuf.FileDescriptorSet` describing the service,
+    /// every transitive import included, as `aqueduct-build` emitted it; empty
+    /// for a service written by hand. Server reflection answers from it.
+    const FILE_DESCRIPTOR_SET: &'static [u8] = &[];
+
     /// The service's method routes.
     #[doc(hidden)]
     fn routes(&self) -> Vec<Route>;
