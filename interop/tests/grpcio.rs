@@ -6,38 +6,16 @@
 //! never skip.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-fn python() -> PathBuf {
-    match std::env::var_os("AQUEDUCT_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => panic!(
-            "AQUEDUCT_PYTHON is not set. Run scripts/test, which prepares a Python venv with grpcio \
-             (the interop peer) and sets it."
-        ),
-    }
-}
-
-fn python_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
-}
-
-/// A child process that is killed when the test ends, pass or fail.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Killed, python, python_dir};
 
 /// Starts a server that prints `listening on HOST:PORT` first; returns it and the port.
-fn start(mut cmd: Command) -> (Server, u16) {
+fn start(mut cmd: Command) -> (Killed, u16) {
     let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start server");
     let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
+    let server = Killed(child);
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)

@@ -6,33 +6,15 @@
 //! fails loudly without it, never skips.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aqueduct::Server;
 use aqueduct::health::HealthReporter;
 use tokio::sync::{mpsc, oneshot};
 
-fn python() -> PathBuf {
-    match std::env::var_os("AQUEDUCT_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => panic!(
-            "AQUEDUCT_PYTHON is not set. Run scripts/test, which prepares a Python venv with \
-             grpcio-health-checking (the peer) and sets it."
-        ),
-    }
-}
-
-/// The Python client, killed when the test ends, pass or fail.
-struct Client(Child);
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Killed, python, python_dir};
 
 /// Waits for the client's next line, which must be `expected`.
 async fn expect(lines: &mut mpsc::Receiver<String>, expected: &str) {
@@ -59,16 +41,15 @@ async fn grpcio_health_client_checks_watches_and_sees_shutdown() {
             }),
     );
 
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/health.py");
     let mut child = Command::new(python())
-        .arg(script)
+        .arg(python_dir().join("health.py"))
         .arg(port.to_string())
         .arg("helloworld.v1.Greeter")
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the Python health client");
     let stdout = child.stdout.take().expect("stdout");
-    let _client = Client(child);
+    let _client = Killed(child);
     let (tx, mut lines) = mpsc::channel(16);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
