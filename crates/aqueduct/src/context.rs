@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
-use crate::metadata::MetadataMap;
+use crate::interceptor::Attached;
 
 tokio::task_local! {
     static CALL: CallContext;
@@ -46,31 +46,9 @@ pub(crate) struct CallContext {
     /// Whether this is the call's own context (not a copy in a spawned task):
     /// only that one ends the spawned tasks when it goes away.
     root: bool,
-    /// What interceptors attached to the call, if anything.
-    baggage: Option<Arc<Baggage>>,
-}
-
-/// What interceptors attach to a call for the code that serves it: metadata its
-/// outgoing calls carry, and a span it runs in.
-#[derive(Debug, Default)]
-pub(crate) struct Baggage {
-    pub(crate) propagated: MetadataMap,
-    pub(crate) span: Option<tracing::Span>,
-}
-
-impl Baggage {
-    /// The span the call's handler runs in.
-    pub(crate) fn span(&self) -> Option<&tracing::Span> {
-        self.span.as_ref()
-    }
-
-    /// The baggage, shared; `None` when there is nothing in it.
-    pub(crate) fn shared(
-        propagated: MetadataMap,
-        span: Option<tracing::Span>,
-    ) -> Option<Arc<Self>> {
-        (!propagated.is_empty() || span.is_some()).then(|| Arc::new(Self { propagated, span }))
-    }
+    /// What interceptors attached to the call (metadata outgoing calls carry),
+    /// if anything.
+    attached: Option<Arc<Attached>>,
 }
 
 #[derive(Debug, Default)]
@@ -97,12 +75,12 @@ impl Spawned {
 
 impl CallContext {
     /// The context of a call the server is about to run.
-    pub(crate) fn root(deadline: Option<Instant>, baggage: Option<Arc<Baggage>>) -> Self {
+    pub(crate) fn root(deadline: Option<Instant>, attached: Option<Arc<Attached>>) -> Self {
         Self {
             deadline,
             spawned: OnceLock::new(),
             root: true,
-            baggage,
+            attached,
         }
     }
 
@@ -112,7 +90,7 @@ impl CallContext {
             deadline: self.deadline,
             spawned: OnceLock::from(spawned.clone()),
             root: false,
-            baggage: self.baggage.clone(),
+            attached: self.attached.clone(),
         };
         (child, spawned)
     }
@@ -168,8 +146,8 @@ pub(crate) fn inherited_deadline() -> Option<Instant> {
 /// they do not have.
 pub(crate) fn write_propagated(headers: &mut http::HeaderMap) {
     let _ = CALL.try_with(|c| {
-        if let Some(baggage) = &c.baggage {
-            baggage.propagated.write_missing_into(headers);
+        if let Some(attached) = &c.attached {
+            attached.propagated.write_missing_into(headers);
         }
     });
 }

@@ -61,6 +61,14 @@ pub struct HealthCheckResponse {
     pub status: i32,
 }
 
+impl From<ServingStatus> for HealthCheckResponse {
+    fn from(status: ServingStatus) -> Self {
+        Self {
+            status: status as i32,
+        }
+    }
+}
+
 /// What the reporter knows: one status per service, and whether the server is
 /// shutting down (after which reports are ignored).
 #[derive(Debug, Clone, Default)]
@@ -191,9 +199,7 @@ impl UnaryMethod<Health> for Check {
         let service = &request.get_ref().service;
         let status = svc.state.borrow().statuses.get(service).copied();
         match status {
-            Some(status) => Ok(Response::new(HealthCheckResponse {
-                status: status as i32,
-            })),
+            Some(status) => Ok(Response::new(status.into())),
             None => Err(Status::not_found(format!(
                 "no health status for service {service:?}"
             ))),
@@ -228,11 +234,7 @@ impl ServerStreamingMethod<Health> for Watch {
                 (status, state.shutting_down)
             };
             if last != Some(status) {
-                responses
-                    .send(HealthCheckResponse {
-                        status: status as i32,
-                    })
-                    .await?;
+                responses.send(status.into()).await?;
                 last = Some(status);
             }
             if shutting_down {

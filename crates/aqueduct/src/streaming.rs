@@ -246,12 +246,6 @@ impl Inbound {
         inbound
     }
 
-    /// Client side: the interceptors owed the end of a streaming call.
-    pub(crate) fn with_hooks_end(mut self, end: Option<Box<ClientHooks>>) -> Self {
-        self.end = end;
-        self
-    }
-
     /// Client side: runs `messages` on each response, and (for a streaming
     /// call) ends `end` with the call's final status.
     pub(crate) fn with_hooks(

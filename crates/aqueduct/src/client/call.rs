@@ -442,10 +442,10 @@ impl Channel {
             let inbound = self
                 .send_single(path, &options, &message, deadline, true)
                 .await?;
-            Ok(inbound.with_hooks(messages, None))
+            Ok((inbound, messages))
         };
         match with_deadline(deadline, call).await {
-            Ok(inbound) => Ok(Streaming::new(inbound.with_hooks_end(hooks))),
+            Ok((inbound, messages)) => Ok(Streaming::new(inbound.with_hooks(messages, hooks))),
             Err(status) => {
                 if let Some(mut hooks) = hooks {
                     hooks.end(status.code());

@@ -203,6 +203,32 @@ impl std::fmt::Debug for CallExtra {
     }
 }
 
+impl CallExtra {
+    /// What the interceptors asked for, settled once their `on_call` ran;
+    /// `None` when they asked for nothing.
+    pub(crate) fn settle(self) -> Option<Arc<Attached>> {
+        let messages = MessageHooks::shared(self.messages);
+        (messages.is_some() || !self.propagated.is_empty() || self.span.is_some()).then(|| {
+            Arc::new(Attached {
+                messages,
+                propagated: self.propagated,
+                span: self.span,
+            })
+        })
+    }
+}
+
+/// What interceptors attached to a server call, shared by the parts that use
+/// it: the request side (message hooks), the handler's context (propagated
+/// metadata, span) and the response writer (message hooks, the span `on_end`
+/// runs in).
+#[derive(Debug)]
+pub(crate) struct Attached {
+    pub(crate) messages: Option<Arc<MessageHooks>>,
+    pub(crate) propagated: MetadataMap,
+    pub(crate) span: Option<tracing::Span>,
+}
+
 /// Sees, and may change or refuse, each message of one call as it passes.
 ///
 /// Installed per call by an interceptor's `on_call`, with

@@ -26,8 +26,8 @@ use crate::body::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
-use crate::context::{self, Baggage, CallContext};
-use crate::interceptor::{AnyMessage, CallExtra, CallInfo, Chain, MessageHooks, run_on_call};
+use crate::context::{self, CallContext};
+use crate::interceptor::{AnyMessage, Attached, CallInfo, Chain, MessageHooks, run_on_call};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
@@ -68,30 +68,17 @@ struct CallHead {
     encoding: Option<Encoding>,
     extensions: http::Extensions,
     /// What the interceptors attached to the call, if anything.
-    intercepted: Option<Box<Intercepted>>,
-}
-
-/// What a call's interceptors attached for the code that serves it.
-struct Intercepted {
-    messages: Option<Arc<MessageHooks>>,
-    baggage: Option<Arc<Baggage>>,
+    attached: Option<Arc<Attached>>,
 }
 
 impl CallHead {
     /// The call's context for its handler.
     fn context(&self) -> CallContext {
-        let baggage = self.intercepted.as_ref().and_then(|i| i.baggage.clone());
-        CallContext::root(self.deadline, baggage)
-    }
-
-    /// What interceptors attached for the handler (its span), kept by the
-    /// runner while the handler runs.
-    fn baggage(&self) -> Option<Arc<Baggage>> {
-        self.intercepted.as_ref().and_then(|i| i.baggage.clone())
+        CallContext::root(self.deadline, self.attached.clone())
     }
 
     fn messages(&self) -> Option<&Arc<MessageHooks>> {
-        self.intercepted.as_ref().and_then(|i| i.messages.as_ref())
+        self.attached.as_ref().and_then(|a| a.messages.as_ref())
     }
 
     /// Runs the message hooks' `on_receive` on the request message. By value:
@@ -127,10 +114,7 @@ impl CallHead {
 
     /// The span an interceptor set for the call, if any.
     fn span(&self) -> Option<&tracing::Span> {
-        self.intercepted
-            .as_ref()
-            .and_then(|i| i.baggage.as_deref())
-            .and_then(Baggage::span)
+        self.attached.as_ref().and_then(|a| a.span.as_ref())
     }
 }
 
@@ -227,7 +211,7 @@ pub(crate) fn start_call(
         remote_addr,
         encoding,
         extensions: http::Extensions::new(),
-        intercepted: None,
+        attached: None,
     };
     let call = ServerCall {
         head,
@@ -344,11 +328,10 @@ async fn intercept(
             headers,
             trailers,
             extra,
-            method,
             ..
         } = &mut *hooks;
         let mut info = CallInfo {
-            method,
+            method: chain.method,
             metadata: &mut head.metadata,
             deadline: &mut head.deadline,
             remote_addr: head.remote_addr,
@@ -377,20 +360,11 @@ fn settle(
         // An interceptor gave the call another deadline: enforce that one.
         timer.set(head.deadline.map(tokio::time::sleep_until));
     }
-    if let Some(extra) = hooks.extra.take() {
-        let CallExtra {
-            messages,
-            propagated,
-            span,
-        } = *extra;
-        let messages = MessageHooks::shared(messages);
-        hooks.messages.clone_from(&messages);
-        hooks.span.clone_from(&span);
-        let baggage = Baggage::shared(propagated, span);
-        if messages.is_some() || baggage.is_some() {
-            head.intercepted = Some(Box::new(Intercepted { messages, baggage }));
-        }
-    }
+    // One settled value, shared by the request side, the handler's context
+    // and the writer.
+    let attached = hooks.extra.take().and_then(|extra| extra.settle());
+    hooks.attached.clone_from(&attached);
+    head.attached = attached;
     let headers = std::mem::take(&mut hooks.headers);
     writer.install_hooks(hooks);
     if let Some(h) = writer.headers_mut() {
@@ -638,8 +612,8 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
         return respond_single::<M::Response>(&mut writer, end.widen()).await;
     }
     let ctx = request.head.context();
-    let baggage = request.head.baggage();
-    let span = baggage.as_deref().and_then(Baggage::span);
+    let attached = request.head.attached.clone();
+    let span = attached.as_ref().and_then(|a| a.span.as_ref());
     let (request, pumped) = request.streaming();
     let handler = pin!(context::scope(ctx, M::call(&svc, request)));
     let outcome = guard(handler, timer, span, |cx| {
@@ -715,8 +689,8 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
         return;
     }
     let ctx = request.head.context();
-    let baggage = request.head.baggage();
-    let span = baggage.as_deref().and_then(Baggage::span);
+    let attached = request.head.attached.clone();
+    let span = attached.as_ref().and_then(|a| a.span.as_ref());
     let shared: SharedWriter = Arc::new(Mutex::new(writer));
     let mut sink = ServerSink::new(shared.clone());
     let (request, pumped) = request.streaming();

@@ -16,7 +16,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use crate::body::{Respond, SendBody};
 use crate::codec;
-use crate::interceptor::{AnyMessage, CallEnd, CallExtra, Chain, MessageHooks, run_on_end};
+use crate::interceptor::{AnyMessage, Attached, CallEnd, CallExtra, Chain, run_on_end};
 use crate::metadata::MetadataMap;
 use crate::status::Code;
 use crate::status::Status;
@@ -58,17 +58,15 @@ pub(crate) struct ResponseWriter {
 /// What the interceptors of one call left for its end.
 pub(crate) struct Hooks {
     pub(crate) chain: Chain,
-    pub(crate) method: &'static str,
     /// How many interceptors' `on_call` started; they are owed an `on_end`.
     pub(crate) ran: usize,
     started: Instant,
     /// Response headers the interceptors added, until they join the writer's.
     pub(crate) headers: MetadataMap,
     pub(crate) trailers: MetadataMap,
-    /// The call's message hooks, for the response messages.
-    pub(crate) messages: Option<Arc<MessageHooks>>,
-    /// The span the interceptors set: `on_end` runs inside it.
-    pub(crate) span: Option<tracing::Span>,
+    /// What the interceptors attached: message hooks for the response
+    /// messages, the span `on_end` runs in.
+    pub(crate) attached: Option<Arc<Attached>>,
     /// What the interceptors ask for while they run, once one asks (here
     /// rather than in the call future, which it would make bigger).
     pub(crate) extra: Option<Box<CallExtra>>,
@@ -78,29 +76,27 @@ pub(crate) struct Hooks {
 
 impl Hooks {
     pub(crate) fn boxed(chain: Chain, deadline: Option<Instant>) -> Box<Self> {
-        let method = chain.method;
         Box::new(Self {
             chain,
-            method,
             ran: 0,
             started: Instant::now(),
             headers: MetadataMap::new(),
             trailers: MetadataMap::new(),
-            messages: None,
-            span: None,
+            attached: None,
             extra: None,
             deadline_before: deadline,
         })
     }
 
     fn end(self, code: Code) {
+        let span = self.attached.as_ref().and_then(|a| a.span.as_ref());
         let end = CallEnd {
-            method: self.method,
+            method: self.chain.method,
             code,
             duration: self.started.elapsed(),
-            span: self.span.as_ref(),
+            span,
         };
-        let _entered = self.span.as_ref().map(tracing::Span::enter);
+        let _entered = span.map(tracing::Span::enter);
         run_on_end(&self.chain, self.ran, &end);
     }
 }
@@ -201,7 +197,8 @@ impl ResponseWriter {
         if self.done {
             return Err(Status::internal("response already finished"));
         }
-        if let Some(messages) = self.hooks.as_ref().and_then(|h| h.messages.clone()) {
+        let attached = self.hooks.as_ref().and_then(|h| h.attached.as_ref());
+        if let Some(messages) = attached.and_then(|a| a.messages.clone()) {
             if let Err(status) = messages.sending(msg as &mut dyn AnyMessage) {
                 self.finish(&status, &MetadataMap::new());
                 return Err(status);
