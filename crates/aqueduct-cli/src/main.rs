@@ -184,14 +184,21 @@ fn serve(port: u16, threads: Option<usize>) -> anyhow::Result<()> {
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    // Health on, so probes and `grpc_health_probe` work against it at once.
+    // Health and reflection on, so probes, `grpc_health_probe`, `grpcurl` and
+    // `buf curl` work against it at once.
     let health = aqueduct::health::HealthReporter::new();
     health.set_serving("grpc.testing.TestService");
+    health.set_serving("notes.v1.Notes");
     let server = interop::server::builder()
+        .add_service(notes::NoteStore::service())
         .add_health(health)
+        .add_reflection()
         .serve_thread_per_core(addr, threads)
         .with_context(|| format!("binding {addr}"))?;
-    println!("interop test service listening on {}", server.local_addr());
+    println!(
+        "interop test service and notes service listening on {}",
+        server.local_addr()
+    );
     eprintln!("{threads} server threads, one single-threaded runtime each; Ctrl-C stops");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

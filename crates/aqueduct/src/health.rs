@@ -177,6 +177,7 @@ pub const WATCH: &str = "/grpc.health.v1.Health/Watch";
 
 impl Service for HealthServer {
     const NAME: &'static str = "grpc.health.v1.Health";
+    const FILE_DESCRIPTOR_SET: &'static [u8] = include_bytes!("../descriptors/health.bin");
 
     fn routes(&self) -> Vec<Route> {
         vec![

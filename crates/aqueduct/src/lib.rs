@@ -43,8 +43,8 @@
 //!
 //! # What this crate does not do (yet)
 //!
-//! No TLS, no reflection service: later milestones add them behind the same
-//! call model. The standard [`health`] service is here.
+//! No TLS yet: a later milestone adds it behind the same call model. The
+//! standard [`health`] and [`reflection`] services are here.
 //!
 //! # Feature flags
 //!
@@ -61,6 +61,7 @@ pub mod details;
 pub mod health;
 pub mod interceptor;
 mod metadata;
+pub mod reflection;
 mod request;
 mod send;
 mod server;

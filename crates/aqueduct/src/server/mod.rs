@@ -106,6 +106,7 @@ impl Server {
             #[cfg(feature = "tower")]
             layers: crate::tower::Stack::default(),
             on_shutdown: Vec::new(),
+            reflection: false,
         }
     }
 }
@@ -164,6 +165,8 @@ pub struct ServerBuilder {
     layers: crate::tower::Stack,
     /// Run when graceful shutdown starts.
     on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
+    /// Mount reflection when serving starts, describing every service mounted.
+    reflection: bool,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -178,8 +181,12 @@ impl std::fmt::Debug for ServerBuilder {
 impl ServerBuilder {
     /// Mounts a service. Panics if a service of the same name is already mounted.
     pub fn add_service<S: Service>(mut self, service: S) -> Self {
-        self.router
-            .add(S::NAME, service.routes(), Scoped::default());
+        self.router.add(
+            S::NAME,
+            S::FILE_DESCRIPTOR_SET,
+            service.routes(),
+            Scoped::default(),
+        );
         self
     }
 
@@ -206,7 +213,8 @@ impl ServerBuilder {
         scope: impl FnOnce(ServiceScope) -> ServiceScope,
     ) -> Self {
         let scope = scope(ServiceScope::default());
-        self.router.add(S::NAME, service.routes(), scope.0);
+        self.router
+            .add(S::NAME, S::FILE_DESCRIPTOR_SET, service.routes(), scope.0);
         self
     }
 
@@ -217,6 +225,32 @@ impl ServerBuilder {
         self = self.add_service(health.service());
         self.on_shutdown.push(Arc::new(move || health.shutdown()));
         self
+    }
+
+    /// Turns on server reflection, `grpc.reflection.v1` and `v1alpha`, so
+    /// `grpcurl`, `buf curl` and the like can list the services and describe
+    /// their messages. It describes every service mounted on the server, added
+    /// before or after this line, from the descriptors `aqueduct-build` put in
+    /// each generated service: nothing to register. See [`crate::reflection`].
+    pub fn add_reflection(mut self) -> Self {
+        self.reflection = true;
+        self
+    }
+
+    /// Mounts both reflection services, indexing every service mounted by
+    /// now and the reflection services themselves.
+    fn mount_reflection(mut self) -> Self {
+        use crate::reflection::{Index, Reflection, V1, V1Alpha};
+        let described = self.router.described().chain([
+            (V1::NAME, V1::FILE_DESCRIPTOR_SET),
+            (V1Alpha::NAME, V1Alpha::FILE_DESCRIPTOR_SET),
+        ]);
+        let reflection = Reflection::new(Index::build(described));
+        let on_shutdown = reflection.clone();
+        self.on_shutdown
+            .push(Arc::new(move || on_shutdown.shutdown()));
+        self.add_service(V1(reflection.clone()))
+            .add_service(V1Alpha(reflection))
     }
 
     /// Adds a server-wide interceptor: it runs for every call, outside the
@@ -240,6 +274,9 @@ impl ServerBuilder {
     /// What every connection of the server shares: the router, with the
     /// server-wide interceptors in every chain, and the settings.
     fn into_shared(mut self) -> Arc<conn::Shared> {
+        if std::mem::take(&mut self.reflection) {
+            self = self.mount_reflection();
+        }
         #[cfg(feature = "tower")]
         let wrap = std::mem::take(&mut self.layers).into_wrap();
         #[cfg(not(feature = "tower"))]

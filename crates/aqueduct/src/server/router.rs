@@ -1,6 +1,6 @@
 //! Exact-match routing from `:path` to a method handler.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -13,7 +13,8 @@ use crate::status::Status;
 #[derive(Default)]
 pub(crate) struct Router {
     methods: HashMap<Box<str>, Entry, BuildHasherDefault<PathHasher>>,
-    services: HashSet<Box<str>>,
+    /// Mounted services, with their encoded descriptor sets (for reflection).
+    services: HashMap<Box<str>, &'static [u8]>,
 }
 
 /// One method: its handler, and its interceptors outermost first (`None` when
@@ -47,9 +48,15 @@ impl Router {
     /// is already there or an interceptor names a method the service does not
     /// have: programming errors, caught at startup.
     #[cfg_attr(not(feature = "tower"), allow(unused_mut))]
-    pub(crate) fn add(&mut self, service: &str, routes: Vec<Route>, mut scoped: Scoped) {
+    pub(crate) fn add(
+        &mut self,
+        service: &str,
+        descriptors: &'static [u8],
+        routes: Vec<Route>,
+        mut scoped: Scoped,
+    ) {
         assert!(
-            self.services.insert(service.into()),
+            self.services.insert(service.into(), descriptors).is_none(),
             "service {service} was added to the server twice"
         );
         for (method, _) in &scoped.methods {
@@ -106,7 +113,12 @@ impl Router {
     }
 
     pub(crate) fn service_names(&self) -> impl Iterator<Item = &str> {
-        self.services.iter().map(|s| &**s)
+        self.services.keys().map(|s| &**s)
+    }
+
+    /// Each mounted service with its encoded descriptor set.
+    pub(crate) fn described(&self) -> impl Iterator<Item = (&str, &'static [u8])> {
+        self.services.iter().map(|(name, set)| (&**name, *set))
     }
 
     pub(crate) fn lookup(&self, path: &str) -> Result<&Entry, Status> {
@@ -119,7 +131,7 @@ impl Router {
             .and_then(|p| p.split_once('/'))
             .map(|(service, _)| service);
         Err(match service {
-            Some(s) if self.services.contains(s) => {
+            Some(s) if self.services.contains_key(s) => {
                 Status::unimplemented(format!("unknown method {path:?} for service {s}"))
             }
             Some(s) if !s.is_empty() => Status::unimplemented(format!("unknown service {s}")),

@@ -1,0 +1,49 @@
+//! The descriptor sets the `aqueduct` crate bundles for its hand-written standard
+//! services (health, reflection) are exactly what compiling their `.proto` files
+//! gives. Regenerate them with `AQUEDUCT_BLESS=1 cargo test -p aqueduct-build
+//! --test bundled_descriptors`.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message as _;
+
+fn aqueduct_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../aqueduct")
+}
+
+fn check(proto: &str, bundled: &str) {
+    let dir = aqueduct_dir();
+    let mut compiler = protox::Compiler::new([dir.join("proto")]).expect("include path");
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_file(proto).expect("the proto compiles");
+    let encoded = compiler.file_descriptor_set().encode_to_vec();
+    let path = dir.join("descriptors").join(bundled);
+    if std::env::var_os("AQUEDUCT_BLESS").is_some() {
+        std::fs::write(&path, &encoded).expect("writing the descriptor set");
+        return;
+    }
+    let on_disk = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        on_disk == encoded,
+        "{} is stale: run AQUEDUCT_BLESS=1 cargo test -p aqueduct-build --test bundled_descriptors",
+        path.display()
+    );
+}
+
+#[test]
+fn health_descriptor_is_fresh() {
+    check("grpc/health/v1/health.proto", "health.bin");
+}
+
+#[test]
+fn reflection_v1_descriptor_is_fresh() {
+    check("grpc/reflection/v1/reflection.proto", "reflection_v1.bin");
+}
+
+#[test]
+fn reflection_v1alpha_descriptor_is_fresh() {
+    check(
+        "grpc/reflection/v1alpha/reflection.proto",
+        "reflection_v1alpha.bin",
+    );
+}
