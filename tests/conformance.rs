@@ -12,6 +12,9 @@ use aqueduct::health::{
     self, HealthCheckRequest, HealthCheckResponse, HealthReporter, ServingStatus,
 };
 use aqueduct::interceptor::{BearerAuth, BearerToken, DeadlinePolicy, Trace};
+use aqueduct::reflection::{
+    self, MessageRequest, MessageResponse, ServerReflectionRequest, ServerReflectionResponse,
+};
 use aqueduct::{CallOptions, ServerBuilder};
 use aqueduct::{Code, Request};
 use aqueduct_conformance::{
@@ -24,6 +27,8 @@ use aqueduct_conformance::{
 };
 use interop::pb::test_service_client::TestServiceClient;
 use interop::pb::{EchoStatus, ResponseParameters, SimpleRequest, StreamingOutputCallRequest};
+use prost::Message as _;
+use prost_types::FileDescriptorProto;
 
 /// Instantiates each case once per carrier, as `<carrier>::<case>`.
 macro_rules! conformance_suite {
@@ -77,6 +82,8 @@ conformance_suite!(
     tower_layers_hold_calls_for_their_whole_length,
     health_check_and_watch_follow_the_reporter,
     health_turns_not_serving_when_shutdown_starts,
+    reflection_describes_exactly_the_mounted_services,
+    reflection_streams_end_when_shutdown_starts,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -1007,4 +1014,134 @@ async fn health_turns_not_serving_when_shutdown_starts(carrier: Carrier) {
     assert_eq!(next_status(&mut probe).await, None);
     server.await.unwrap().unwrap();
     assert_eq!(health.status(""), Some(ServingStatus::NotServing));
+}
+
+/// A reflection stream, `v1` or `v1alpha`.
+struct Reflect(aqueduct::BidiCall<ServerReflectionRequest, ServerReflectionResponse>);
+
+impl Reflect {
+    async fn open(served: &Served, path: &'static str) -> Self {
+        Self(
+            served
+                .channel
+                .bidi_streaming(path, CallOptions::default())
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn ask(&mut self, request: MessageRequest) -> MessageResponse {
+        self.0
+            .requests
+            .send(ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(request),
+            })
+            .await
+            .unwrap();
+        let response = self.0.responses.message().await.unwrap();
+        response.unwrap().message_response.unwrap()
+    }
+
+    async fn services(&mut self) -> Vec<String> {
+        match self.ask(MessageRequest::ListServices(String::new())).await {
+            MessageResponse::ListServicesResponse(list) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
+            other => panic!("not a service list: {other:?}"),
+        }
+    }
+
+    /// The files sent for `symbol`, decoded, or the error code.
+    async fn files_for(&mut self, symbol: &str) -> Result<Vec<FileDescriptorProto>, Code> {
+        match self
+            .ask(MessageRequest::FileContainingSymbol(symbol.into()))
+            .await
+        {
+            MessageResponse::FileDescriptorResponse(files) => Ok(files
+                .file_descriptor_proto
+                .iter()
+                .map(|raw| FileDescriptorProto::decode(raw.as_ref()).unwrap())
+                .collect()),
+            MessageResponse::ErrorResponse(e) => Err(Code::from_i32(e.error_code)),
+            other => panic!("not files: {other:?}"),
+        }
+    }
+}
+
+/// The notes service is added after the reflection line, with no registration:
+/// both reflection versions list it and describe its method down to the
+/// well-known types its messages import. A server without it knows nothing of it.
+async fn reflection_describes_exactly_the_mounted_services(carrier: Carrier) {
+    let served = carrier
+        .serve(|b| b.add_reflection().add_service(notes::NoteStore::service()))
+        .await;
+    for path in [reflection::V1_INFO, reflection::V1ALPHA_INFO] {
+        let mut reflect = Reflect::open(&served, path).await;
+        let services = reflect.services().await;
+        for want in [
+            "notes.v1.Notes",
+            "grpc.testing.TestService",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ] {
+            assert!(
+                services.iter().any(|s| s == want),
+                "{want} not in {services:?}"
+            );
+        }
+        let files = reflect
+            .files_for("notes.v1.Notes.CreateNote")
+            .await
+            .unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name()).collect();
+        assert_eq!(names[0], "notes/v1/notes.proto", "{names:?}");
+        for import in [
+            "google/protobuf/timestamp.proto",
+            "google/protobuf/empty.proto",
+        ] {
+            assert!(names.contains(&import), "{import} not sent: {names:?}");
+        }
+        let method = &files[0].service[0].method[0];
+        assert_eq!(
+            (method.name(), method.input_type(), method.output_type()),
+            (
+                "CreateNote",
+                ".notes.v1.CreateNoteRequest",
+                ".notes.v1.Note"
+            )
+        );
+        // A failed lookup is an answer; the stream goes on.
+        assert_eq!(
+            reflect.files_for("notes.v1.NoSuchThing").await.unwrap_err(),
+            Code::NotFound
+        );
+        let timestamp = reflect
+            .files_for("google.protobuf.Timestamp")
+            .await
+            .unwrap();
+        assert_eq!(timestamp[0].name(), "google/protobuf/timestamp.proto");
+    }
+
+    let without = carrier.serve(|b| b.add_reflection()).await;
+    let mut reflect = Reflect::open(&without, reflection::V1_INFO).await;
+    let services = reflect.services().await;
+    assert!(
+        !services.iter().any(|s| s == "notes.v1.Notes"),
+        "{services:?}"
+    );
+    assert_eq!(
+        reflect.files_for("notes.v1.Notes").await.unwrap_err(),
+        Code::NotFound
+    );
+}
+
+async fn reflection_streams_end_when_shutdown_starts(carrier: Carrier) {
+    let mut served = carrier.serve(|b| b.add_reflection()).await;
+    let mut reflect = Reflect::open(&served, reflection::V1_INFO).await;
+    assert!(!reflect.services().await.is_empty());
+    let server = served.begin_shutdown();
+    // The open stream ends cleanly, so it does not hold up the drain.
+    assert_eq!(reflect.0.responses.message().await.unwrap(), None);
+    server.await.unwrap().unwrap();
 }

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Every service `aqueduct-build` generates carries its descriptors
-//! ([`Service::FILE_DESCRIPTOR_SET`](crate::Service::FILE_DESCRIPTOR_SET)):
+//! ([`Service::FILE_DESCRIPTOR_SET`]):
 //! the `.proto` file declaring it and every file it imports, transitively,
 //! well-known types included. When the server starts, reflection indexes the
 //! descriptors of exactly the services mounted on it, whenever they were

