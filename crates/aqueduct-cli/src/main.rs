@@ -3,8 +3,9 @@
 //! - `aqueduct demo [--transport mem|tcp|unix|direct]`: runs the helloworld Greeter
 //!   server and client in one process, over the in-memory pipe by default, and
 //!   prints each call's result;
-//! - `aqueduct serve --port P`: runs the gRPC interop test service on
-//!   `127.0.0.1:P`;
+//! - `aqueduct serve --port P`: runs the gRPC interop test service and the
+//!   notes example service on `127.0.0.1:P`, with health and reflection, so
+//!   `grpcurl` and `buf curl` can explore it at once;
 //! - `aqueduct bench`: a load generator for any gRPC server.
 
 mod bench;
@@ -32,8 +33,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Transport::Mem)]
         transport: Transport,
     },
-    /// Serve the gRPC interop test service (grpc.testing.TestService), with the
-    /// standard health service (grpc.health.v1.Health).
+    /// Serve the gRPC interop test service (grpc.testing.TestService) and the
+    /// notes example (notes.v1.Notes), with health checking (grpc.health.v1)
+    /// and server reflection (grpc.reflection.v1 and v1alpha).
     Serve {
         /// TCP port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 50051)]

@@ -1,0 +1,149 @@
+//! The note store over the in-memory pipe: create, get, page through, delete,
+//! and the errors and limits a client can run into.
+
+#![allow(clippy::unwrap_used)]
+
+use aqueduct::{Channel, Code, MemoryListener, Server};
+use notes::pb::notes_client::NotesClient;
+use notes::pb::*;
+use notes::{MAX_PAGE, MAX_TAGS, MAX_TITLE, NoteStore};
+
+async fn client() -> NotesClient {
+    let listener = MemoryListener::anonymous();
+    let channel = Channel::memory(listener.connector());
+    tokio::spawn(
+        Server::builder()
+            .add_service(NoteStore::service())
+            .serve(listener),
+    );
+    NotesClient::new(channel)
+}
+
+fn create(title: &str) -> CreateNoteRequest {
+    CreateNoteRequest {
+        title: title.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn create_get_list_and_delete() {
+    let notes = client().await;
+    let milk = notes
+        .create_note(CreateNoteRequest {
+            title: "milk".into(),
+            body: "two litres".into(),
+            tags: vec!["shopping".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(milk.id, "1");
+    assert!(milk.create_time.is_some(), "the server stamps the note");
+    for title in ["eggs", "bread"] {
+        notes.create_note(create(title)).await.unwrap();
+    }
+    let got = notes
+        .get_note(GetNoteRequest { id: "1".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, milk);
+
+    // Two pages of two, then one.
+    let mut titles = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = notes
+            .list_notes(ListNotesRequest {
+                page_size: 2,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        titles.extend(page.notes.into_iter().map(|n| n.title));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(titles, ["milk", "eggs", "bread"]);
+    assert_eq!(pages, 2);
+
+    notes
+        .delete_note(DeleteNoteRequest { id: "2".into() })
+        .await
+        .unwrap();
+    let gone = notes
+        .get_note(GetNoteRequest { id: "2".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound, "{gone}");
+    let again = notes
+        .delete_note(DeleteNoteRequest { id: "2".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound, "{again}");
+}
+
+#[tokio::test]
+async fn bad_requests_are_invalid_argument() {
+    let notes = client().await;
+    let bad = [
+        notes.create_note(create("")).await.unwrap_err(),
+        notes
+            .create_note(create(&"x".repeat(MAX_TITLE + 1)))
+            .await
+            .unwrap_err(),
+        notes
+            .create_note(CreateNoteRequest {
+                title: "tagged".into(),
+                tags: vec!["t".into(); MAX_TAGS + 1],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        notes
+            .get_note(GetNoteRequest { id: "one".into() })
+            .await
+            .unwrap_err(),
+        notes
+            .list_notes(ListNotesRequest {
+                page_size: -1,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+        notes
+            .list_notes(ListNotesRequest {
+                page_token: "forged".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+    ];
+    for status in bad {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_holds_at_most_the_maximum() {
+    let notes = client().await;
+    for i in 0..=MAX_PAGE {
+        notes.create_note(create(&format!("n{i}"))).await.unwrap();
+    }
+    let page = notes
+        .list_notes(ListNotesRequest {
+            page_size: i32::MAX,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.notes.len(), MAX_PAGE);
+    assert_eq!(page.next_page_token, MAX_PAGE.to_string());
+}
