@@ -68,7 +68,14 @@ impl Index {
             };
             for i in closure_by_name(&files, declaring) {
                 let (raw, head) = &files[i];
-                if index.by_name.contains_key(&head.name) {
+                if let Some(&kept) = index.by_name.get(&head.name) {
+                    if index.files.get(kept).is_some_and(|f| f.raw != raw) {
+                        tracing::warn!(
+                            service,
+                            file = head.name,
+                            "reflection: two mounted services bring different versions of this file; the first one is served"
+                        );
+                    }
                     continue;
                 }
                 let at = index.files.len();
@@ -225,22 +232,31 @@ impl Index {
 
     /// `file` then its transitive imports, each once.
     fn files(&self, file: usize) -> MessageResponse {
-        let mut seen = HashSet::new();
-        let mut stack = vec![file];
-        let mut out = Vec::new();
-        while let Some(i) = stack.pop() {
-            if !seen.insert(i) {
-                continue;
-            }
-            if let Some(f) = self.files.get(i) {
-                out.push(f.raw.clone());
-                stack.extend(f.imports.iter().rev());
-            }
-        }
+        let reached = reachable(file, |i| {
+            self.files.get(i).map_or(&[][..], |f| &f.imports).to_vec()
+        });
         MessageResponse::FileDescriptorResponse(FileDescriptorResponse {
-            file_descriptor_proto: out,
+            file_descriptor_proto: reached
+                .into_iter()
+                .filter_map(|i| self.files.get(i).map(|f| f.raw.clone()))
+                .collect(),
         })
     }
+}
+
+/// `root`, then every node reachable through `next`, each once, depth first
+/// in the order `next` gives them.
+fn reachable(root: usize, next: impl Fn(usize) -> Vec<usize>) -> Vec<usize> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    let mut out = Vec::new();
+    while let Some(i) = stack.pop() {
+        if seen.insert(i) {
+            out.push(i);
+            stack.extend(next(i).into_iter().rev());
+        }
+    }
+    out
 }
 
 fn qualify(scope: &str, name: &str) -> String {
@@ -263,23 +279,13 @@ fn decode_set(set: &'static [u8]) -> Result<Vec<(Bytes, FileHead)>, prost::Decod
 
 /// `files[root]` and every file it imports, transitively, by index into `files`.
 fn closure_by_name(files: &[(Bytes, FileHead)], root: usize) -> Vec<usize> {
-    let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    let mut out = Vec::new();
-    while let Some(i) = stack.pop() {
-        if !seen.insert(i) {
-            continue;
-        }
-        out.push(i);
-        if let Some((_, head)) = files.get(i) {
-            for dep in &head.dependency {
-                if let Some(j) = files.iter().position(|(_, h)| &h.name == dep) {
-                    stack.push(j);
-                }
-            }
-        }
-    }
-    out
+    reachable(root, |i| {
+        let imports = files.get(i).map_or(&[][..], |(_, head)| &head.dependency);
+        imports
+            .iter()
+            .filter_map(|dep| files.iter().position(|(_, h)| &h.name == dep))
+            .collect()
+    })
 }
 
 // The parts of `google.protobuf.FileDescriptorSet` and its messages that the
