@@ -2,8 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
+
+use common::spawn_server;
 
 /// Runs `aqueduct demo` with `args` and checks it made every kind of call over
 /// the transport it names.
@@ -64,16 +67,8 @@ fn demo_refuses_an_unknown_transport() {
 
 #[test]
 fn serve_runs_the_interop_service() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (mut child, addr) =
+        spawn_server(Command::new(env!("CARGO_BIN_EXE_aqueduct")).args(["serve", "--port", "0"]));
     let result = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let channel = aqueduct::Channel::from_uri(&format!("http://{addr}")).unwrap();
         let mut failures = Vec::new();
@@ -127,18 +122,6 @@ fn bad_arguments_are_a_clear_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--port"), "{stderr}");
-}
-
-/// Starts a process that prints `... HOST:PORT` as its first line; returns it and
-/// the address.
-fn spawn_server(cmd: &mut Command) -> (std::process::Child, String) {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-    (child, addr)
 }
 
 fn bench(args: &[&str]) -> String {

@@ -7,9 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 /// A tool from `env`, or where `scripts/test` installs it; never skipped.
 fn tool(env: &str, installed_at: &str) -> PathBuf {
@@ -45,16 +46,14 @@ struct Serve {
 
 impl Serve {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
-            .args(["serve", "--port", "0", "--threads", "1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        let (child, addr) =
+            common::spawn_server(Command::new(env!("CARGO_BIN_EXE_aqueduct")).args([
+                "serve",
+                "--port",
+                "0",
+                "--threads",
+                "1",
+            ]));
         Self { child, addr }
     }
 }
