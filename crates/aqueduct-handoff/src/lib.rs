@@ -1,0 +1,116 @@
+//! Handing live connections between processes.
+//!
+//! A process accepts a TCP connection, perhaps reads its first bytes to decide
+//! where it should go, and passes the live socket, with those bytes and its
+//! addresses, over a Unix socket to another process, which serves it as if it
+//! had accepted it. No byte is copied after the hand-off: the kernel moves the
+//! descriptor (`SCM_RIGHTS`). Listening sockets and any file can be passed the
+//! same way, which is how a new server process takes over an old one's
+//! listener at restart without refusing a connection.
+//!
+//! ```text
+//!  sender                                  receiver
+//!  HandoffSender::send_connection ──unix──► HandoffReceiver::recv ──► Handoff::Connection
+//!   (socket + peeked bytes + addrs)          (checks SO_PEERCRED)       HandoffListener ──► Server
+//! ```
+//!
+//! - [`HandoffSender`] / [`HandoffReceiver`]: one message per descriptor, framed
+//!   (see `wire`), sent and received through tokio's readiness (no thread ever
+//!   parks in a syscall). Partial writes, `EAGAIN`, truncated control data
+//!   (`MSG_CTRUNC`) and EOF are handled; received descriptors are close-on-exec
+//!   and owned ([`OwnedFd`](std::os::fd::OwnedFd)), so every error path closes them.
+//! - [`PeerPolicy`]: the receiver checks the sending process's user
+//!   (`SO_PEERCRED`): by default only the same user may hand over descriptors.
+//! - [`HandoffListener`]: an [`aqueduct::Listener`] fed by hand-offs; each
+//!   connection replays its peeked bytes first, then reads the socket.
+//!
+//! Every length and count from the peer is bounded (payload 64 KiB, peeked
+//! bytes [`MAX_PEEKED`], names [`MAX_NAME`], one descriptor per message, a few
+//! queued), and a malformed message closes the channel with an error, never a
+//! panic.
+//!
+//! # No `unsafe`
+//!
+//! `rustix` wraps `sendmsg`/`recvmsg` with `SCM_RIGHTS` and `SO_PEERCRED`
+//! safely, handing received descriptors out as `OwnedFd`, so this crate keeps
+//! the workspace's `forbid(unsafe_code)`.
+//!
+//! # Windows
+//!
+//! Not built; Linux (and Unix) only. On Windows the sender would call
+//! `WSADuplicateSocketW` with the receiver's process id, producing a
+//! `WSAPROTOCOL_INFOW` blob that it sends over any channel (a named pipe in
+//! place of the Unix socket), with the peeked bytes and addresses as here; the
+//! receiver passes the blob to `WSASocketW(FROM_PROTOCOL_INFO, ...)` to get its
+//! own handle to the same socket, then closes nothing until the sender has
+//! closed its copy. The receiver's process id must be known in advance (the
+//! pipe's `GetNamedPipeClientProcessId` gives it), and the credential check
+//! becomes the pipe's security descriptor. Files go by `DuplicateHandle`.
+
+mod channel;
+mod listener;
+mod wire;
+
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+
+use bytes::Bytes;
+
+pub use channel::{HandoffReceiver, HandoffSender};
+pub use listener::{HandoffListener, Prefixed};
+pub use wire::{MAX_NAME, MAX_PEEKED, WireError};
+
+/// What a [`HandoffReceiver`] received.
+#[derive(Debug)]
+pub enum Handoff {
+    /// A live TCP connection.
+    Connection(HandedConnection),
+    /// A listening socket.
+    Listener(Named),
+    /// Any other file.
+    File(Named),
+}
+
+/// A live TCP connection handed over by another process.
+#[derive(Debug)]
+pub struct HandedConnection {
+    /// The socket (blocking mode as the sender left it; [`HandoffListener`]
+    /// makes it non-blocking).
+    pub socket: std::net::TcpStream,
+    /// Bytes the sender already read from the socket: they come first.
+    pub peeked: Bytes,
+    /// The address the connection was accepted on.
+    pub local: SocketAddr,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// A descriptor handed over under a name.
+#[derive(Debug)]
+pub struct Named {
+    /// The name the sender gave.
+    pub name: String,
+    /// The descriptor, closed on drop.
+    pub fd: OwnedFd,
+}
+
+/// Which sending processes a receiver accepts descriptors from, by user id.
+#[derive(Debug, Clone, Default)]
+pub enum PeerPolicy {
+    /// Only processes of the receiver's own user (the default).
+    #[default]
+    SameUser,
+    /// Processes of these users (add your own uid if it should be one).
+    Users(Vec<u32>),
+}
+
+impl PeerPolicy {
+    /// Whether a sender running as `uid` is admitted.
+    #[must_use]
+    pub fn admits(&self, uid: u32) -> bool {
+        match self {
+            Self::SameUser => uid == rustix::process::getuid().as_raw(),
+            Self::Users(uids) => uids.contains(&uid),
+        }
+    }
+}
