@@ -31,6 +31,17 @@ pub enum Carrier {
     /// The direct carrier: call heads and encoded messages through in-process
     /// pipes, no HTTP/2.
     Direct,
+    /// HTTP/2 over TCP, each connection accepted by a front that reads the
+    /// client preface and hands the live socket, with the bytes it read, to
+    /// the server's `HandoffListener` over a Unix socket (SCM_RIGHTS).
+    Handoff,
+}
+
+impl Carrier {
+    /// Whether the server sees the client's TCP address.
+    pub fn has_peer_address(self) -> bool {
+        matches!(self, Carrier::Tcp | Carrier::Handoff)
+    }
 }
 
 /// A running server on one carrier, the probe's state, and a channel to it.
@@ -45,6 +56,8 @@ pub struct Served {
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     socket: Option<PathBuf>,
+    /// The hand-off carrier's front, stopped on drop.
+    front: Option<JoinHandle<()>>,
 }
 
 impl Carrier {
@@ -68,6 +81,7 @@ impl Carrier {
         let shutdown = async {
             let _ = stopped.await;
         };
+        let mut front = None;
         let (target, socket, server) = match self {
             Carrier::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -94,6 +108,18 @@ impl Carrier {
                 let server = tokio::spawn(builder.serve_direct_with_shutdown(listener, shutdown));
                 (Target::Direct(connector), None, server)
             }
+            Carrier::Handoff => {
+                let path = unique_socket_path();
+                let listener = aqueduct_handoff::HandoffListener::bind(&path).unwrap();
+                let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let uri = format!("http://{}", tcp.local_addr().unwrap());
+                let sender = aqueduct_handoff::HandoffSender::connect(&path)
+                    .await
+                    .unwrap();
+                front = Some(tokio::spawn(hand_off_connections(tcp, sender)));
+                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                (Target::Uri(uri), Some(path), server)
+            }
         };
         let channel = channel(target.builder()).build();
         Served {
@@ -103,6 +129,7 @@ impl Carrier {
             stop: Some(stop),
             server,
             socket,
+            front,
         }
     }
 }
@@ -133,6 +160,9 @@ impl Served {
 impl Drop for Served {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(front) = &self.front {
+            front.abort();
+        }
         if let Some(path) = &self.socket {
             let _ = std::fs::remove_file(path);
         }
@@ -154,6 +184,30 @@ impl Target {
         match self {
             Target::Uri(uri) => Channel::builder(uri).unwrap(),
             Target::Direct(connector) => Channel::direct_builder(connector.clone()),
+        }
+    }
+}
+
+/// The hand-off carrier's front: accepts TCP, reads the 24-byte HTTP/2 client
+/// preface (so the server must replay it), hands the socket over, closes its
+/// own copy.
+async fn hand_off_connections(tcp: TcpListener, mut sender: aqueduct_handoff::HandoffSender) {
+    use tokio::io::AsyncReadExt as _;
+    while let Ok((mut stream, peer)) = tcp.accept().await {
+        let mut preface = [0; 24];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut preface));
+        if !matches!(read.await, Ok(Ok(_))) {
+            continue;
+        }
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        if sender
+            .send_connection(&stream, &preface, local, peer)
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
