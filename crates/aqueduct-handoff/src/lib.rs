@@ -23,6 +23,8 @@
 //!   (`SO_PEERCRED`): by default only the same user may hand over descriptors.
 //! - [`HandoffListener`]: an [`aqueduct::Listener`] fed by hand-offs; each
 //!   connection replays its peeked bytes first, then reads the socket.
+//! - [`peek`]: reads a connection's first gRPC request (`:path`,
+//!   `:authority`) from its first bytes, for a front that routes by service.
 //!
 //! Every length and count from the peer is bounded (payload 64 KiB, peeked
 //! bytes [`MAX_PEEKED`], names [`MAX_NAME`], one descriptor per message, a few
@@ -49,6 +51,7 @@
 
 mod channel;
 mod listener;
+pub mod peek;
 mod wire;
 
 use std::net::SocketAddr;

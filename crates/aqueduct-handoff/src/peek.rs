@@ -1,0 +1,317 @@
+//! Reading a connection's first gRPC request without consuming it: the HTTP/2
+//! client preface, the frames a client sends before its first request
+//! (SETTINGS, WINDOW_UPDATE, PING, PRIORITY), then the first HEADERS block
+//! with its CONTINUATION frames, HPACK-decoded for `:path` and `:authority`.
+//!
+//! Sans I/O: [`peek_first_request`] looks at the bytes read so far and says
+//! whether it needs more. Everything is bounded: the bytes looked at
+//! ([`MAX_PEEKED`](crate::MAX_PEEKED), which is also what a hand-off can carry)
+//! and the HPACK dynamic table (4096 bytes, the size a client may use before
+//! it has the server's settings).
+
+use std::fmt;
+
+use crate::MAX_PEEKED;
+
+/// The HTTP/2 client connection preface.
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+const FRAME_HEADER: usize = 9;
+const DATA: u8 = 0x0;
+const HEADERS: u8 = 0x1;
+const CONTINUATION: u8 = 0x9;
+const END_HEADERS: u8 = 0x4;
+const PADDED: u8 = 0x8;
+const PRIORITY: u8 = 0x20;
+/// The HPACK table a client encodes with before it knows the server's settings.
+const HPACK_TABLE: usize = 4096;
+
+/// What the first request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstRequest {
+    /// `:path`, as in `/package.Service/Method`.
+    pub path: String,
+    /// `:authority`, if the client sent one.
+    pub authority: Option<String>,
+}
+
+impl FirstRequest {
+    /// The gRPC service the path names (`package.Service`), if it has the
+    /// form `/service/method`.
+    #[must_use]
+    pub fn service(&self) -> Option<&str> {
+        let (service, method) = self.path.strip_prefix('/')?.split_once('/')?;
+        (!service.is_empty() && !method.is_empty() && !method.contains('/')).then_some(service)
+    }
+}
+
+/// Why a connection's first bytes cannot be routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeekError {
+    /// Not an HTTP/2 client preface.
+    NotHttp2,
+    /// The first request did not fit in the bytes a hand-off may carry.
+    TooLarge,
+    /// A frame out of place (DATA or CONTINUATION before any HEADERS, a
+    /// CONTINUATION of another stream, padding longer than its frame).
+    Malformed(&'static str),
+    /// The header block does not decode.
+    Hpack,
+    /// The first request has no `:path`.
+    NoPath,
+}
+
+impl fmt::Display for PeekError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotHttp2 => f.write_str("not an HTTP/2 connection (no client preface)"),
+            Self::TooLarge => write!(f, "the first request is over {MAX_PEEKED} bytes"),
+            Self::Malformed(what) => write!(f, "malformed HTTP/2: {what}"),
+            Self::Hpack => f.write_str("the first request's headers do not decode"),
+            Self::NoPath => f.write_str("the first request has no :path"),
+        }
+    }
+}
+
+impl std::error::Error for PeekError {}
+
+/// Looks at `buf`, a connection's first bytes: `Ok(None)` while more are
+/// needed (up to [`MAX_PEEKED`]), else the first request's `:path` and
+/// `:authority`.
+pub fn peek_first_request(buf: &[u8]) -> Result<Option<FirstRequest>, PeekError> {
+    let seen = buf.len().min(PREFACE.len());
+    if buf.get(..seen) != PREFACE.get(..seen) {
+        return Err(PeekError::NotHttp2);
+    }
+    let incomplete = || {
+        if buf.len() >= MAX_PEEKED {
+            Err(PeekError::TooLarge)
+        } else {
+            Ok(None)
+        }
+    };
+    let mut rest = buf.get(PREFACE.len()..).unwrap_or_default();
+    // The header block, gathered from HEADERS and its CONTINUATIONs.
+    let mut block: Vec<u8> = Vec::new();
+    let mut stream = None;
+    loop {
+        let Some((kind, flags, id, payload, after)) = frame(rest) else {
+            return incomplete();
+        };
+        rest = after;
+        match (kind, stream) {
+            (HEADERS, None) => {
+                block.extend_from_slice(headers_fragment(flags, payload)?);
+                stream = Some(id);
+            }
+            (CONTINUATION, Some(s)) if s == id => block.extend_from_slice(payload),
+            (CONTINUATION, _) => return Err(PeekError::Malformed("CONTINUATION out of place")),
+            (_, Some(_)) => return Err(PeekError::Malformed("a frame inside a header block")),
+            (DATA, None) => return Err(PeekError::Malformed("DATA before any HEADERS")),
+            // SETTINGS, WINDOW_UPDATE, PING, PRIORITY, unknown types: skip.
+            _ => continue,
+        }
+        if flags & END_HEADERS != 0 {
+            return decode(&block).map(Some);
+        }
+    }
+}
+
+/// The next frame: type, flags, stream id, payload, and what follows it.
+fn frame(buf: &[u8]) -> Option<(u8, u8, u32, &[u8], &[u8])> {
+    let header: [u8; FRAME_HEADER] = buf.get(..FRAME_HEADER)?.try_into().ok()?;
+    let [l0, l1, l2, kind, flags, i0, i1, i2, i3] = header;
+    let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+    let id = u32::from_be_bytes([i0, i1, i2, i3]) & 0x7fff_ffff;
+    let payload = buf.get(FRAME_HEADER..FRAME_HEADER + len)?;
+    let after = buf.get(FRAME_HEADER + len..)?;
+    Some((kind, flags, id, payload, after))
+}
+
+/// A HEADERS frame's header block fragment, without padding and priority.
+fn headers_fragment(flags: u8, payload: &[u8]) -> Result<&[u8], PeekError> {
+    let mut fragment = payload;
+    let mut pad = 0;
+    if flags & PADDED != 0 {
+        let (&n, rest) = fragment
+            .split_first()
+            .ok_or(PeekError::Malformed("PADDED HEADERS without a pad length"))?;
+        pad = usize::from(n);
+        fragment = rest;
+    }
+    if flags & PRIORITY != 0 {
+        fragment = fragment
+            .get(5..)
+            .ok_or(PeekError::Malformed("HEADERS too short for its priority"))?;
+    }
+    let end = fragment
+        .len()
+        .checked_sub(pad)
+        .ok_or(PeekError::Malformed("padding longer than the frame"))?;
+    fragment
+        .get(..end)
+        .ok_or(PeekError::Malformed("padding longer than the frame"))
+}
+
+fn decode(block: &[u8]) -> Result<FirstRequest, PeekError> {
+    let mut decoder = loona_hpack::Decoder::new();
+    decoder.set_max_allowed_table_size(HPACK_TABLE);
+    let mut path = None;
+    let mut authority = None;
+    decoder
+        .decode_with_cb(block, |name, value| {
+            let value = || String::from_utf8_lossy(&value).into_owned();
+            match &name[..] {
+                b":path" => path = Some(value()),
+                b":authority" => authority = Some(value()),
+                _ => {}
+            }
+        })
+        .map_err(|_| PeekError::Hpack)?;
+    Ok(FirstRequest {
+        path: path.ok_or(PeekError::NoPath)?,
+        authority,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn frame_bytes(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len() as u32;
+        let mut out = len.to_be_bytes()[1..].to_vec();
+        out.extend_from_slice(&[kind, flags]);
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn block(path: &str, authority: &str) -> Vec<u8> {
+        let mut encoder = loona_hpack::Encoder::new();
+        encoder.encode([
+            (&b":method"[..], &b"POST"[..]),
+            (b":scheme", b"http"),
+            (b":path", path.as_bytes()),
+            (b":authority", authority.as_bytes()),
+            (b"content-type", b"application/grpc"),
+        ])
+    }
+
+    /// Preface, SETTINGS, WINDOW_UPDATE, then HEADERS split over a CONTINUATION.
+    fn connection_start(path: &str) -> Vec<u8> {
+        let block = block(path, "notes.internal:50051");
+        let (first, second) = block.split_at(block.len() / 2);
+        let mut out = PREFACE.to_vec();
+        out.extend(frame_bytes(0x4, 0, 0, &[0, 4, 0, 0x10, 0, 0]));
+        out.extend(frame_bytes(0x8, 0, 0, &1_000_000u32.to_be_bytes()));
+        // PADDED and PRIORITY, as some clients send.
+        let mut headers = vec![3];
+        headers.extend_from_slice(&[0, 0, 0, 0, 15]);
+        headers.extend_from_slice(first);
+        headers.extend_from_slice(&[0, 0, 0]);
+        out.extend(frame_bytes(HEADERS, PADDED | PRIORITY, 1, &headers));
+        out.extend(frame_bytes(CONTINUATION, END_HEADERS, 1, second));
+        out
+    }
+
+    #[test]
+    fn finds_path_and_authority_and_waits_for_every_byte() {
+        let bytes = connection_start("/notes.v1.Notes/GetNote");
+        for cut in 0..bytes.len() {
+            assert_eq!(peek_first_request(&bytes[..cut]), Ok(None), "cut at {cut}");
+        }
+        let first = peek_first_request(&bytes).unwrap().unwrap();
+        assert_eq!(first.path, "/notes.v1.Notes/GetNote");
+        assert_eq!(first.authority.as_deref(), Some("notes.internal:50051"));
+        assert_eq!(first.service(), Some("notes.v1.Notes"));
+    }
+
+    #[test]
+    fn services_come_from_well_formed_paths_only() {
+        let service = |path: &str| {
+            FirstRequest {
+                path: path.into(),
+                authority: None,
+            }
+            .service()
+            .map(str::to_owned)
+        };
+        assert_eq!(service("/a.B/C").as_deref(), Some("a.B"));
+        for bad in ["", "/", "a.B/C", "/a.B", "/a.B/", "//C", "/a.B/C/D"] {
+            assert_eq!(service(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_grpc_start() {
+        assert_eq!(
+            peek_first_request(b"GET / HTTP/1.1\r\n"),
+            Err(PeekError::NotHttp2)
+        );
+        let mut data_first = PREFACE.to_vec();
+        data_first.extend(frame_bytes(DATA, 0, 1, b"x"));
+        assert!(matches!(
+            peek_first_request(&data_first),
+            Err(PeekError::Malformed(_))
+        ));
+        let mut stray = PREFACE.to_vec();
+        stray.extend(frame_bytes(CONTINUATION, END_HEADERS, 1, b""));
+        assert!(matches!(
+            peek_first_request(&stray),
+            Err(PeekError::Malformed(_))
+        ));
+        let mut no_path = PREFACE.to_vec();
+        let mut encoder = loona_hpack::Encoder::new();
+        let only_method = encoder.encode([(&b":method"[..], &b"POST"[..])]);
+        no_path.extend(frame_bytes(HEADERS, END_HEADERS, 1, &only_method));
+        assert_eq!(peek_first_request(&no_path), Err(PeekError::NoPath));
+        let mut bad_hpack = PREFACE.to_vec();
+        bad_hpack.extend(frame_bytes(HEADERS, END_HEADERS, 1, &[0xff, 0xff, 0xff]));
+        assert_eq!(peek_first_request(&bad_hpack), Err(PeekError::Hpack));
+    }
+
+    #[test]
+    fn a_first_request_past_the_bound_is_too_large() {
+        let mut big = PREFACE.to_vec();
+        big.extend(frame_bytes(HEADERS, 0, 1, &vec![0x40; MAX_PEEKED]));
+        let cut = &big[..MAX_PEEKED];
+        assert_eq!(peek_first_request(cut), Err(PeekError::TooLarge));
+    }
+
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        let valid = connection_start("/notes.v1.Notes/GetNote");
+        for round in 0..20_000 {
+            let mut bytes = valid.clone();
+            if round % 2 == 0 {
+                // Corrupt the frames and the header block, keep the preface.
+                for _ in 0..1 + rng.next() % 6 {
+                    let at = PREFACE.len() + (rng.next() as usize) % (bytes.len() - PREFACE.len());
+                    bytes[at] = rng.next() as u8;
+                }
+            } else {
+                // A valid start, then a HEADERS frame of random HPACK bytes.
+                bytes.truncate(PREFACE.len());
+                let n = (rng.next() % 200) as usize;
+                let junk: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                bytes.extend(frame_bytes(HEADERS, END_HEADERS, 1, &junk));
+            }
+            let _ = peek_first_request(&bytes);
+        }
+    }
+}
