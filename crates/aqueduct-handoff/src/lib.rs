@@ -18,7 +18,7 @@
 //!   (see `wire`), sent and received through tokio's readiness (no thread ever
 //!   parks in a syscall). Partial writes, `EAGAIN`, truncated control data
 //!   (`MSG_CTRUNC`) and EOF are handled; received descriptors are close-on-exec
-//!   and owned ([`OwnedFd`](std::os::fd::OwnedFd)), so every error path closes them.
+//!   and owned ([`OwnedFd`]), so every error path closes them.
 //! - [`PeerPolicy`]: the receiver checks the sending process's user
 //!   (`SO_PEERCRED`): by default only the same user may hand over descriptors.
 //! - [`HandoffListener`]: an [`aqueduct::Listener`] fed by hand-offs; each

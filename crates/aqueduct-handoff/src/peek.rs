@@ -5,7 +5,7 @@
 //!
 //! Sans I/O: [`peek_first_request`] looks at the bytes read so far and says
 //! whether it needs more. Everything is bounded: the bytes looked at
-//! ([`MAX_PEEKED`](crate::MAX_PEEKED), which is also what a hand-off can carry)
+//! ([`MAX_PEEKED`], which is also what a hand-off can carry)
 //! and the HPACK dynamic table (4096 bytes, the size a client may use before
 //! it has the server's settings).
 
@@ -95,7 +95,14 @@ pub fn peek_first_request(buf: &[u8]) -> Result<Option<FirstRequest>, PeekError>
     let mut block: Vec<u8> = Vec::new();
     let mut stream = None;
     loop {
-        let Some((kind, flags, id, payload, after)) = frame(rest) else {
+        let Some(Frame {
+            kind,
+            flags,
+            id,
+            payload,
+            after,
+        }) = frame(rest)
+        else {
             return incomplete();
         };
         rest = after;
@@ -117,15 +124,30 @@ pub fn peek_first_request(buf: &[u8]) -> Result<Option<FirstRequest>, PeekError>
     }
 }
 
-/// The next frame: type, flags, stream id, payload, and what follows it.
-fn frame(buf: &[u8]) -> Option<(u8, u8, u32, &[u8], &[u8])> {
+/// One HTTP/2 frame, and the bytes after it.
+struct Frame<'a> {
+    kind: u8,
+    flags: u8,
+    id: u32,
+    payload: &'a [u8],
+    after: &'a [u8],
+}
+
+/// The next frame, if all of it is in `buf`.
+fn frame(buf: &[u8]) -> Option<Frame<'_>> {
     let header: [u8; FRAME_HEADER] = buf.get(..FRAME_HEADER)?.try_into().ok()?;
     let [l0, l1, l2, kind, flags, i0, i1, i2, i3] = header;
     let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
     let id = u32::from_be_bytes([i0, i1, i2, i3]) & 0x7fff_ffff;
     let payload = buf.get(FRAME_HEADER..FRAME_HEADER + len)?;
     let after = buf.get(FRAME_HEADER + len..)?;
-    Some((kind, flags, id, payload, after))
+    Some(Frame {
+        kind,
+        flags,
+        id,
+        payload,
+        after,
+    })
 }
 
 /// A HEADERS frame's header block fragment, without padding and priority.
