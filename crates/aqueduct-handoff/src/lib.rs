@@ -60,6 +60,23 @@ use std::os::fd::OwnedFd;
 use bytes::Bytes;
 
 pub use channel::{HandoffReceiver, HandoffSender};
+
+/// What the unit tests share.
+#[cfg(test)]
+mod testing {
+    /// A small deterministic generator for fuzz-style tests, so failures
+    /// reproduce.
+    pub(crate) struct XorShift(pub(crate) u64);
+
+    impl XorShift {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+}
 pub use listener::{HandoffListener, Prefixed};
 pub use wire::{MAX_NAME, MAX_PEEKED, WireError};
 

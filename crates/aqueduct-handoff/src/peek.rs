@@ -201,6 +201,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::testing::XorShift;
 
     fn frame_bytes(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
         let len = payload.len() as u32;
@@ -301,17 +302,6 @@ mod tests {
         big.extend(frame_bytes(HEADERS, 0, 1, &vec![0x40; MAX_PEEKED]));
         let cut = &big[..MAX_PEEKED];
         assert_eq!(peek_first_request(cut), Err(PeekError::TooLarge));
-    }
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
     }
 
     #[test]

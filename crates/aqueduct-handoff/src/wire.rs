@@ -257,6 +257,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::testing::XorShift;
 
     fn frames() -> Vec<Frame> {
         vec![
@@ -326,18 +327,6 @@ mod tests {
             decode(b"AQH1\x01\x01\x01\x00\x05"),
             Err(WireError::BadAddressFamily(5))
         );
-    }
-
-    /// A small deterministic generator, so failures reproduce.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
     }
 
     #[test]
