@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use bytes::{Buf as _, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
@@ -58,24 +58,24 @@ impl HandoffSender {
         let frame = Frame::Connection {
             local,
             peer,
-            peeked: peeked.to_vec(),
+            peeked,
         };
         self.send(&frame, socket.as_fd()).await
     }
 
     /// Hands over a listening socket under `name`.
     pub async fn send_listener(&mut self, name: &str, listener: impl AsFd) -> io::Result<()> {
-        let frame = Frame::Listener { name: name.into() };
+        let frame = Frame::Listener { name };
         self.send(&frame, listener.as_fd()).await
     }
 
     /// Hands over any file (a `File`, a pipe, a socket...) under `name`.
     pub async fn send_file(&mut self, name: &str, file: impl AsFd) -> io::Result<()> {
-        let frame = Frame::File { name: name.into() };
+        let frame = Frame::File { name };
         self.send(&frame, file.as_fd()).await
     }
 
-    async fn send(&mut self, frame: &Frame, fd: BorrowedFd<'_>) -> io::Result<()> {
+    async fn send(&mut self, frame: &Frame<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
         let bytes =
             wire::encode(frame).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut sent = 0;
@@ -170,14 +170,15 @@ impl HandoffReceiver {
     pub async fn recv(&mut self) -> io::Result<Option<Handoff>> {
         loop {
             if let Some((frame, used)) = wire::decode(&self.buf).map_err(invalid)? {
-                self.buf.advance(used);
                 // The kernel delivers a message's descriptor with its first
                 // byte, so a complete message has its descriptor here.
                 let fd = self
                     .fds
                     .pop_front()
                     .ok_or_else(|| invalid("a hand-off message arrived without its descriptor"))?;
-                return into_handoff(frame, fd).map(Some);
+                let handoff = into_handoff(frame, fd);
+                self.buf.advance(used);
+                return handoff.map(Some);
             }
             if self.buf.len() >= HEADER + MAX_PAYLOAD {
                 return Err(invalid("hand-off message larger than the protocol allows"));
@@ -247,7 +248,7 @@ fn recv_with_fds(
 
 /// Pairs a frame with its descriptor, checking a connection's descriptor is a
 /// stream socket.
-fn into_handoff(frame: Frame, fd: OwnedFd) -> io::Result<Handoff> {
+fn into_handoff(frame: Frame<'_>, fd: OwnedFd) -> io::Result<Handoff> {
     Ok(match frame {
         Frame::Connection {
             local,
@@ -261,12 +262,18 @@ fn into_handoff(frame: Frame, fd: OwnedFd) -> io::Result<Handoff> {
             }
             Handoff::Connection(HandedConnection {
                 socket: std::net::TcpStream::from(fd),
-                peeked: peeked.into(),
+                peeked: Bytes::copy_from_slice(peeked),
                 local,
                 peer,
             })
         }
-        Frame::Listener { name } => Handoff::Listener(Named { name, fd }),
-        Frame::File { name } => Handoff::File(Named { name, fd }),
+        Frame::Listener { name } => Handoff::Listener(Named {
+            name: name.to_owned(),
+            fd,
+        }),
+        Frame::File { name } => Handoff::File(Named {
+            name: name.to_owned(),
+            fd,
+        }),
     })
 }

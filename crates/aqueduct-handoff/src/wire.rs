@@ -31,19 +31,20 @@ const KIND_CONNECTION: u8 = 1;
 const KIND_LISTENER: u8 = 2;
 const KIND_FILE: u8 = 3;
 
-/// A message without its descriptor.
+/// A message without its descriptor, borrowing its bytes: from the caller
+/// when sending, from the receive buffer when decoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub(crate) enum Frame<'a> {
     /// A connected TCP socket, the bytes already read from it, its addresses.
     Connection {
         local: SocketAddr,
         peer: SocketAddr,
-        peeked: Vec<u8>,
+        peeked: &'a [u8],
     },
     /// A listening socket, by name.
-    Listener { name: String },
+    Listener { name: &'a str },
     /// Any file, by name.
-    File { name: String },
+    File { name: &'a str },
 }
 
 /// A malformed message. The channel it came on is closed.
@@ -84,7 +85,7 @@ impl fmt::Display for WireError {
 impl std::error::Error for WireError {}
 
 /// Encodes `frame` for sending. Panics never; fails if a field is over its bound.
-pub(crate) fn encode(frame: &Frame) -> Result<Vec<u8>, WireError> {
+pub(crate) fn encode(frame: &Frame<'_>) -> Result<Vec<u8>, WireError> {
     let mut payload = Vec::new();
     let kind = match frame {
         Frame::Connection {
@@ -147,7 +148,7 @@ fn put_addr(out: &mut Vec<u8>, addr: &SocketAddr) {
 /// Decodes one message from the front of `buf`: `Ok(None)` if more bytes are
 /// needed, else the frame and how many bytes it took. Never reads past
 /// `buf`, never allocates more than the bounded payload.
-pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, WireError> {
+pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, WireError> {
     // Check the magic as soon as its bytes are in, so garbage fails fast.
     let magic_seen = buf.len().min(MAGIC.len());
     if buf.get(..magic_seen) != MAGIC.get(..magic_seen) {
@@ -174,7 +175,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, WireError> {
         KIND_CONNECTION => {
             let local = r.addr()?;
             let peer = r.addr()?;
-            let peeked = r.bytes("peeked bytes", MAX_PEEKED)?.to_vec();
+            let peeked = r.bytes("peeked bytes", MAX_PEEKED)?;
             Frame::Connection {
                 local,
                 peer,
@@ -182,9 +183,8 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, WireError> {
             }
         }
         _ => {
-            let name = std::str::from_utf8(r.bytes("name", MAX_NAME)?)
-                .map_err(|_| WireError::BadName)?
-                .to_owned();
+            let name =
+                std::str::from_utf8(r.bytes("name", MAX_NAME)?).map_err(|_| WireError::BadName)?;
             if kind == KIND_LISTENER {
                 Frame::Listener { name }
             } else {
@@ -259,19 +259,15 @@ mod tests {
     use super::*;
     use crate::testing::XorShift;
 
-    fn frames() -> Vec<Frame> {
+    fn frames() -> Vec<Frame<'static>> {
         vec![
             Frame::Connection {
                 local: "127.0.0.1:50051".parse().unwrap(),
                 peer: "[::1%3]:40000".parse().unwrap(),
-                peeked: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+                peeked: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             },
-            Frame::Listener {
-                name: "grpc".into(),
-            },
-            Frame::File {
-                name: "state.json".into(),
-            },
+            Frame::Listener { name: "grpc" },
+            Frame::File { name: "state.json" },
         ]
     }
 
@@ -293,10 +289,10 @@ mod tests {
         let big = Frame::Connection {
             local: "127.0.0.1:1".parse().unwrap(),
             peer: "127.0.0.1:2".parse().unwrap(),
-            peeked: vec![0; MAX_PEEKED + 1],
+            peeked: &[0; MAX_PEEKED + 1],
         };
         assert_eq!(encode(&big), Err(WireError::BadLength("peeked bytes")));
-        let mut forged = encode(&Frame::File { name: "x".into() }).unwrap();
+        let mut forged = encode(&Frame::File { name: "x" }).unwrap();
         forged[8..10].copy_from_slice(&(MAX_NAME as u16 + 1).to_le_bytes());
         forged[6..8].copy_from_slice(&(MAX_NAME as u16 + 3).to_le_bytes());
         forged.resize(HEADER + MAX_NAME + 3, b'a');
