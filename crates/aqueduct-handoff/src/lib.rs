@@ -25,6 +25,8 @@
 //!   connection replays its peeked bytes first, then reads the socket.
 //! - [`peek`]: reads a connection's first gRPC request (`:path`,
 //!   `:authority`) from its first bytes, for a front that routes by service.
+//! - [`route`]: that front: accepts TCP, peeks, hands each connection to the
+//!   backend process that serves its service (`aqueduct route`).
 //!
 //! Every length and count from the peer is bounded (payload 64 KiB, peeked
 //! bytes [`MAX_PEEKED`], names [`MAX_NAME`], one descriptor per message, a few
@@ -52,6 +54,7 @@
 mod channel;
 mod listener;
 pub mod peek;
+pub mod route;
 mod wire;
 
 use std::net::SocketAddr;

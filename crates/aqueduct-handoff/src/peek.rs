@@ -33,6 +33,8 @@ pub struct FirstRequest {
     pub path: String,
     /// `:authority`, if the client sent one.
     pub authority: Option<String>,
+    /// The HTTP/2 stream the request opened (1 for a new client).
+    pub stream_id: u32,
 }
 
 impl FirstRequest {
@@ -119,7 +121,7 @@ pub fn peek_first_request(buf: &[u8]) -> Result<Option<FirstRequest>, PeekError>
             _ => continue,
         }
         if flags & END_HEADERS != 0 {
-            return decode(&block).map(Some);
+            return decode(&block, id).map(Some);
         }
     }
 }
@@ -175,7 +177,7 @@ fn headers_fragment(flags: u8, payload: &[u8]) -> Result<&[u8], PeekError> {
         .ok_or(PeekError::Malformed("padding longer than the frame"))
 }
 
-fn decode(block: &[u8]) -> Result<FirstRequest, PeekError> {
+fn decode(block: &[u8], stream_id: u32) -> Result<FirstRequest, PeekError> {
     let mut decoder = loona_hpack::Decoder::new();
     decoder.set_max_allowed_table_size(HPACK_TABLE);
     let mut path = None;
@@ -193,6 +195,7 @@ fn decode(block: &[u8]) -> Result<FirstRequest, PeekError> {
     Ok(FirstRequest {
         path: path.ok_or(PeekError::NoPath)?,
         authority,
+        stream_id,
     })
 }
 
@@ -250,6 +253,7 @@ mod tests {
         assert_eq!(first.path, "/notes.v1.Notes/GetNote");
         assert_eq!(first.authority.as_deref(), Some("notes.internal:50051"));
         assert_eq!(first.service(), Some("notes.v1.Notes"));
+        assert_eq!(first.stream_id, 1);
     }
 
     #[test]
@@ -258,6 +262,7 @@ mod tests {
             FirstRequest {
                 path: path.into(),
                 authority: None,
+                stream_id: 1,
             }
             .service()
             .map(str::to_owned)
