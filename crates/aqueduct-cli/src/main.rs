@@ -6,12 +6,18 @@
 //! - `aqueduct serve --port P`: runs the gRPC interop test service and the
 //!   notes example service on `127.0.0.1:P`, with health and reflection, so
 //!   `grpcurl` and `buf curl` can explore it at once;
+//! - `aqueduct serve --handoff SOCKET`: the same, serving connections handed
+//!   over on a Unix socket;
+//! - `aqueduct route --service NAME=SOCKET ...`: a front that hands each TCP
+//!   connection to the backend serving the service its first request calls;
 //! - `aqueduct bench`: a load generator for any gRPC server.
 
 mod bench;
 mod raw;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -44,6 +50,33 @@ enum Command {
         /// (default: the CPUs this process may run on).
         #[arg(long)]
         threads: Option<usize>,
+        /// Serve connections handed over on this Unix socket (by `aqueduct
+        /// route`) instead of listening on a TCP port.
+        #[arg(long, value_name = "SOCKET", conflicts_with_all = ["port", "threads"])]
+        handoff: Option<PathBuf>,
+        /// Mount only this service (repeat for more): grpc.testing.TestService
+        /// or notes.v1.Notes. Default: both.
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+    },
+    /// Route TCP connections to backend processes by the gRPC service (or the
+    /// authority) their first request names, handing each live connection
+    /// over (SCM_RIGHTS) to the backend's `aqueduct serve --handoff SOCKET`.
+    Route {
+        /// TCP port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// SERVICE=SOCKET: connections whose first request calls SERVICE go to
+        /// the backend at SOCKET (repeat for more).
+        #[arg(long = "service", value_name = "SERVICE=SOCKET", value_parser = route_pair)]
+        services: Vec<(String, PathBuf)>,
+        /// AUTHORITY=SOCKET: connections whose first request names AUTHORITY
+        /// (host or host:port) go to the backend at SOCKET; services match first.
+        #[arg(long = "authority", value_name = "AUTHORITY=SOCKET", value_parser = route_pair)]
+        authorities: Vec<(String, PathBuf)>,
+        /// How long a client has to send its first request, in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        peek_timeout_ms: u64,
     },
     /// Load-test a gRPC server: calls/s, latency percentiles, errors by code.
     Bench(bench::BenchArgs),
@@ -65,7 +98,31 @@ enum Transport {
 fn main() -> ExitCode {
     let result = match Args::parse().command {
         // Thread-per-core: the server brings its own runtimes.
-        Command::Serve { port, threads } => serve(port, threads),
+        Command::Serve {
+            port,
+            threads,
+            handoff: None,
+            services,
+        } => serve(port, threads, &services),
+        Command::Serve {
+            handoff: Some(socket),
+            services,
+            ..
+        } => block_on(None, serve_handoff(socket, services)),
+        Command::Route {
+            port,
+            services,
+            authorities,
+            peek_timeout_ms,
+        } => block_on(
+            None,
+            route(
+                port,
+                services,
+                authorities,
+                Duration::from_millis(peek_timeout_ms),
+            ),
+        ),
         Command::Demo { transport } => block_on(None, demo(transport)),
         Command::Bench(b) => block_on(b.threads, bench::run(b)),
     };
@@ -182,25 +239,44 @@ impl Drop for TempDir {
     }
 }
 
-fn serve(port: u16, threads: Option<usize>) -> anyhow::Result<()> {
+const TEST_SERVICE: &str = "grpc.testing.TestService";
+const NOTES_SERVICE: &str = "notes.v1.Notes";
+
+/// The server `aqueduct serve` runs: the chosen services (both by default),
+/// health (each SERVING) and reflection, so probes, `grpc_health_probe`,
+/// `grpcurl` and `buf curl` work against it at once.
+fn serve_builder(services: &[String]) -> anyhow::Result<aqueduct::ServerBuilder> {
+    use interop::pb::test_service_server::TestServiceServer;
+    if let Some(unknown) = services
+        .iter()
+        .find(|s| ![TEST_SERVICE, NOTES_SERVICE].contains(&s.as_str()))
+    {
+        anyhow::bail!(
+            "unknown service {unknown}: aqueduct serve has {TEST_SERVICE} and {NOTES_SERVICE}"
+        );
+    }
+    let wanted = |name: &str| services.is_empty() || services.iter().any(|s| s == name);
+    let health = aqueduct::health::HealthReporter::new();
+    let mut builder = aqueduct::Server::builder();
+    if wanted(TEST_SERVICE) {
+        builder = builder.add_service(TestServiceServer::new(interop::server::Interop));
+        health.set_serving(TEST_SERVICE);
+    }
+    if wanted(NOTES_SERVICE) {
+        builder = builder.add_service(notes::NoteStore::service());
+        health.set_serving(NOTES_SERVICE);
+    }
+    Ok(builder.add_health(health).add_reflection())
+}
+
+fn serve(port: u16, threads: Option<usize>, services: &[String]) -> anyhow::Result<()> {
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    // Health and reflection on, so probes, `grpc_health_probe`, `grpcurl` and
-    // `buf curl` work against it at once.
-    let health = aqueduct::health::HealthReporter::new();
-    health.set_serving("grpc.testing.TestService");
-    health.set_serving("notes.v1.Notes");
-    let server = interop::server::builder()
-        .add_service(notes::NoteStore::service())
-        .add_health(health)
-        .add_reflection()
+    let server = serve_builder(services)?
         .serve_thread_per_core(addr, threads)
         .with_context(|| format!("binding {addr}"))?;
-    println!(
-        "interop test service and notes service listening on {}",
-        server.local_addr()
-    );
+    println!("aqueduct serve listening on {}", server.local_addr());
     eprintln!("{threads} server threads, one single-threaded runtime each; Ctrl-C stops");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -210,4 +286,63 @@ fn serve(port: u16, threads: Option<usize>) -> anyhow::Result<()> {
     });
     server.shutdown()?;
     Ok(())
+}
+
+/// `aqueduct serve --handoff SOCKET`: serves connections other processes hand
+/// over, until Ctrl-C; removes the socket file when it stops.
+async fn serve_handoff(socket: PathBuf, services: Vec<String>) -> anyhow::Result<()> {
+    let builder = serve_builder(&services)?;
+    let listener = aqueduct_handoff::HandoffListener::bind(&socket)
+        .with_context(|| format!("listening for hand-offs on {}", socket.display()))?;
+    println!("aqueduct serve taking hand-offs on {}", socket.display());
+    let served = builder
+        .serve_with_shutdown(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    let _ = std::fs::remove_file(&socket);
+    served.context("server failed")
+}
+
+/// `SERVICE=SOCKET` or `AUTHORITY=SOCKET`.
+fn route_pair(arg: &str) -> Result<(String, PathBuf), String> {
+    match arg.split_once('=') {
+        Some((key, path)) if !key.is_empty() && !path.is_empty() => {
+            Ok((key.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!("expected NAME=SOCKET, got {arg:?}")),
+    }
+}
+
+/// `aqueduct route`: the peek-and-route front, until Ctrl-C.
+async fn route(
+    port: u16,
+    services: Vec<(String, PathBuf)>,
+    authorities: Vec<(String, PathBuf)>,
+    peek_timeout: Duration,
+) -> anyhow::Result<()> {
+    use aqueduct_handoff::route::{FrontConfig, Routes};
+    if services.is_empty() && authorities.is_empty() {
+        anyhow::bail!(
+            "no routes: give at least one --service SERVICE=SOCKET or --authority AUTHORITY=SOCKET"
+        );
+    }
+    let mut routes = Routes::new();
+    for (service, socket) in services {
+        routes = routes.service(&service, socket);
+    }
+    for (authority, socket) in authorities {
+        routes = routes.authority(&authority, socket);
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    println!("aqueduct route listening on {}", listener.local_addr()?);
+    let config = FrontConfig { peek_timeout };
+    aqueduct_handoff::route::serve(listener, routes, config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("route failed")
 }
