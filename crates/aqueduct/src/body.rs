@@ -175,6 +175,21 @@ pub(crate) enum ResponseFuture {
     Direct(Option<PipeReader>),
 }
 
+/// Whether a stream that ended without response headers is one the server
+/// did not process, so the call may be retried: refused (`REFUSED_STREAM`), or
+/// past the last stream a graceful GOAWAY (`NO_ERROR`) let through, which
+/// h2 reports as that GOAWAY. (A client's stream written just after it
+/// answered the server's shutdown PING lands there.) Our server ends streams
+/// it abandons at its drain deadline with a `CANCEL` GOAWAY instead, so those
+/// are never taken for unprocessed.
+fn unprocessed(e: &h2::Error) -> bool {
+    match e.reason() {
+        Some(h2::Reason::REFUSED_STREAM) => true,
+        Some(h2::Reason::NO_ERROR) => e.is_go_away() && e.is_remote(),
+        _ => false,
+    }
+}
+
 /// Why a call got no response headers.
 #[derive(Debug)]
 pub(crate) struct NoResponse {
@@ -193,7 +208,7 @@ impl ResponseFuture {
             ResponseFuture::H2(fut) => match ready!(Pin::new(fut).poll(cx)) {
                 Ok(response) => Poll::Ready(Ok(response.map(RecvBody::H2))),
                 Err(e) => Poll::Ready(Err(NoResponse {
-                    refused: e.reason() == Some(h2::Reason::REFUSED_STREAM),
+                    refused: unprocessed(&e),
                     status: Status::from_h2(&e),
                 })),
             },

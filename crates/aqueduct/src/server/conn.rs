@@ -48,6 +48,10 @@ pub(crate) struct Shared {
     pub(crate) on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
 
+/// How long closing a connection at the drain deadline may take to send its
+/// GOAWAY.
+const GOAWAY_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub(crate) async fn serve_connection<IO>(
     io: IO,
     remote: Option<SocketAddr>,
@@ -94,6 +98,12 @@ pub(crate) async fn serve_connection<IO>(
             draining = true;
         }
         if *phase.borrow() == Phase::Stopped {
+            // Past the drain deadline: tell the client its open streams are
+            // cancelled (GOAWAY CANCEL, not the graceful NO_ERROR, which
+            // clients may take as "not processed" and retry), then close.
+            conn.abrupt_shutdown(h2::Reason::CANCEL);
+            let flush = std::future::poll_fn(|cx| conn.poll_closed(cx));
+            let _ = tokio::time::timeout(GOAWAY_FLUSH, flush).await;
             break;
         }
         // At the cap, stop accepting but keep driving the connection: new streams
