@@ -58,6 +58,13 @@ enum Command {
         /// or notes.v1.Notes. Default: both.
         #[arg(long = "service", value_name = "NAME")]
         services: Vec<String>,
+        /// Restartable: take the listening socket over from the `aqueduct
+        /// serve` running with this control socket (if any), then keep the
+        /// control socket for the next one. Start a new process with the same
+        /// arguments to restart with no connection refused: the old one drains
+        /// and exits once the new one serves.
+        #[arg(long, value_name = "SOCKET", conflicts_with_all = ["handoff", "threads"])]
+        control: Option<PathBuf>,
     },
     /// Route TCP connections to backend processes by the gRPC service (or the
     /// authority) their first request names, handing each live connection
@@ -100,9 +107,16 @@ fn main() -> ExitCode {
         // Thread-per-core: the server brings its own runtimes.
         Command::Serve {
             port,
+            control: Some(control),
+            services,
+            ..
+        } => block_on(None, serve_restartable(port, control, services)),
+        Command::Serve {
+            port,
             threads,
             handoff: None,
             services,
+            ..
         } => serve(port, threads, &services),
         Command::Serve {
             handoff: Some(socket),
@@ -303,6 +317,67 @@ async fn serve_handoff(socket: PathBuf, services: Vec<String>) -> anyhow::Result
     let _ = std::fs::remove_file(&socket);
     served.context("server failed")
 }
+
+/// `aqueduct serve --control SOCKET`: serves one TCP listener, inherited from
+/// the process holding the control socket or bound anew, until Ctrl-C or until
+/// a successor takes it over; then drains and exits.
+async fn serve_restartable(
+    port: u16,
+    control: PathBuf,
+    services: Vec<String>,
+) -> anyhow::Result<()> {
+    use aqueduct_handoff::PeerPolicy;
+    use aqueduct_handoff::restart::{Handover, take_over};
+    use std::os::fd::AsFd as _;
+
+    let builder = serve_builder(&services)?;
+    let inherited = take_over(&control, &PeerPolicy::SameUser)
+        .await
+        .with_context(|| format!("taking over from {}", control.display()))?;
+    let listener = match &inherited {
+        Some(inherited) => inherited.listener(LISTENER_NAME)?,
+        None => {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let listener =
+                std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+            listener.set_nonblocking(true)?;
+            listener
+        }
+    };
+    // The same socket, kept to hand to the next process.
+    let keep = listener.try_clone()?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(builder.serve_with_shutdown(listener, async {
+        let _ = stopped.await;
+    }));
+    println!("aqueduct serve listening on {addr}");
+    if let Some(inherited) = inherited {
+        inherited.ready().await.context("telling the predecessor")?;
+    }
+    let handover = Handover::bind(&control, PeerPolicy::SameUser)
+        .with_context(|| format!("control socket {}", control.display()))?;
+    let to_hand_over = [(LISTENER_NAME, keep.as_fd())];
+    let handed_over = tokio::select! {
+        _ = tokio::signal::ctrl_c() => false,
+        handed = handover.wait_for_successor(&to_hand_over) => {
+            handed.context("waiting for a successor")?;
+            eprintln!("a successor serves {addr}: draining");
+            true
+        }
+    };
+    let _ = stop.send(());
+    drop(keep);
+    let served = server.await.context("server task failed")?;
+    if !handed_over {
+        let _ = std::fs::remove_file(&control);
+    }
+    served.context("server failed")
+}
+
+/// The name the TCP listener is handed over under.
+const LISTENER_NAME: &str = "grpc";
 
 /// `SERVICE=SOCKET` or `AUTHORITY=SOCKET`.
 fn route_pair(arg: &str) -> Result<(String, PathBuf), String> {

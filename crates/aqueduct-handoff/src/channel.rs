@@ -44,6 +44,18 @@ impl HandoffSender {
         Self { stream }
     }
 
+    /// Closes the sending direction: the receiver's next `recv` returns
+    /// `None` once it has read everything sent. The stream stays open for
+    /// reading (a successor's "ready" travels back on it).
+    pub(crate) async fn finish(&mut self) -> io::Result<()> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self.stream).await
+    }
+
+    /// The stream, to read a reply on.
+    pub(crate) fn stream_mut(&mut self) -> &mut UnixStream {
+        &mut self.stream
+    }
+
     /// Hands over a connected TCP socket, with the bytes already read from it
     /// (at most [`MAX_PEEKED`](crate::MAX_PEEKED)) and its addresses. The
     /// receiver serves it from where the peeked bytes end. Close your copy of
@@ -161,6 +173,12 @@ impl HandoffReceiver {
             buf: BytesMut::with_capacity(READ_CHUNK),
             fds: VecDeque::new(),
         })
+    }
+
+    /// The stream, to answer the sender on (descriptors not yet paired with a
+    /// message are closed).
+    pub(crate) fn into_stream(self) -> UnixStream {
+        self.stream
     }
 
     /// The next message, or `None` when the sender closed the channel between

@@ -25,6 +25,9 @@
 //!   connection replays its peeked bytes first, then reads the socket.
 //! - [`peek`]: reads a connection's first gRPC request (`:path`,
 //!   `:authority`) from its first bytes, for a front that routes by service.
+//! - [`restart`]: a new process takes the running one's listening sockets over
+//!   a control socket, and the old one stops accepting only once the new one
+//!   is ready: restarts that refuse no connection.
 //! - [`route`]: that front: accepts TCP, peeks, hands each connection to the
 //!   backend process that serves its service (`aqueduct route`).
 //!
@@ -54,6 +57,7 @@
 mod channel;
 mod listener;
 pub mod peek;
+pub mod restart;
 pub mod route;
 mod wire;
 
