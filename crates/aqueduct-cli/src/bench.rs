@@ -71,6 +71,11 @@ pub(crate) struct BenchArgs {
     /// How long to run, in seconds (ignored with `--requests`).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Open a new connection for every call and close it after: measures
+    /// connect + handshake + call + close (connection churn, or a front such as
+    /// `aqueduct route`). `--connections` is then ignored.
+    #[arg(long)]
+    connection_per_call: bool,
     /// Stop after this many calls instead of after `--duration`.
     #[arg(long)]
     requests: Option<u64>,
@@ -207,6 +212,8 @@ struct Shared {
     start: Instant,
     measure_from: Instant,
     timeout: Duration,
+    /// With `--connection-per-call`: the target each call dials anew.
+    per_call_target: Option<String>,
 }
 
 /// Latencies kept per worker at most; counts go on past it.
@@ -234,14 +241,22 @@ async fn worker(channel: Channel, shared: Arc<Shared>) -> Stats {
         };
         let request =
             Request::new(RawMessage(shared.spec.request.clone())).with_timeout(shared.timeout);
+        // A fresh channel dials on its first call and closes when dropped
+        // (the target parsed once already, for the first channels).
+        let fresh = shared
+            .per_call_target
+            .as_ref()
+            .and_then(|target| Channel::from_uri(target).ok());
+        let channel = fresh.as_ref().unwrap_or(&channel);
         let result = if shared.spec.streaming {
-            stream_call(&channel, shared.spec.path, request).await
+            stream_call(channel, shared.spec.path, request).await
         } else {
             channel
                 .unary::<RawMessage, Discard>(shared.spec.path, request)
                 .await
                 .map(|_| 1)
         };
+        drop(fresh);
         shared.finished.fetch_add(1, Ordering::Relaxed);
         if due < shared.measure_from {
             continue;
@@ -416,6 +431,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         start,
         measure_from: start + warmup,
         timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
+        per_call_target: args.connection_per_call.then(|| args.target.clone()),
     });
     let mut workers = tokio::task::JoinSet::new();
     for i in 0..args.concurrency {
