@@ -110,7 +110,7 @@ fn main() -> ExitCode {
             control: Some(control),
             services,
             ..
-        } => block_on(None, serve_restartable(port, control, services)),
+        } => block_on_current(serve_restartable(port, control, services)),
         Command::Serve {
             port,
             threads,
@@ -122,7 +122,7 @@ fn main() -> ExitCode {
             handoff: Some(socket),
             services,
             ..
-        } => block_on(None, serve_handoff(socket, services)),
+        } => block_on_current(serve_handoff(socket, services)),
         Command::Route {
             port,
             services,
@@ -151,6 +151,18 @@ fn main() -> ExitCode {
 
 /// Runs `fut` on a work-stealing runtime with `threads` workers (default: one per
 /// CPU this process may run on).
+/// Runs `fut` on a single-threaded runtime: no task is ever woken on another
+/// thread (the serving modes with one listener, and the router).
+fn block_on_current(
+    fut: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(fut)
+}
+
 fn block_on(
     threads: Option<usize>,
     fut: impl std::future::Future<Output = anyhow::Result<()>>,

@@ -55,6 +55,7 @@
 //! becomes the pipe's security descriptor. Files go by `DuplicateHandle`.
 
 mod channel;
+mod hpack;
 mod listener;
 pub mod peek;
 pub mod restart;

@@ -1,7 +1,8 @@
 //! Reading a connection's first gRPC request without consuming it: the HTTP/2
 //! client preface, the frames a client sends before its first request
 //! (SETTINGS, WINDOW_UPDATE, PING, PRIORITY), then the first HEADERS block
-//! with its CONTINUATION frames, HPACK-decoded for `:path` and `:authority`.
+//! with its CONTINUATION frames, HPACK-decoded (`hpack.rs`) for `:path` and
+//! `:authority`.
 //!
 //! Sans I/O: [`peek_first_request`] looks at the bytes read so far and says
 //! whether it needs more. Everything is bounded: the bytes looked at
@@ -178,20 +179,17 @@ fn headers_fragment(flags: u8, payload: &[u8]) -> Result<&[u8], PeekError> {
 }
 
 fn decode(block: &[u8], stream_id: u32) -> Result<FirstRequest, PeekError> {
-    let mut decoder = loona_hpack::Decoder::new();
-    decoder.set_max_allowed_table_size(HPACK_TABLE);
     let mut path = None;
     let mut authority = None;
-    decoder
-        .decode_with_cb(block, |name, value| {
-            let value = || String::from_utf8_lossy(&value).into_owned();
-            match &name[..] {
-                b":path" => path = Some(value()),
-                b":authority" => authority = Some(value()),
-                _ => {}
-            }
-        })
-        .map_err(|_| PeekError::Hpack)?;
+    crate::hpack::decode(block, HPACK_TABLE, |name, value| {
+        let value = || String::from_utf8_lossy(value).into_owned();
+        match name {
+            b":path" => path = Some(value()),
+            b":authority" => authority = Some(value()),
+            _ => {}
+        }
+    })
+    .map_err(|_| PeekError::Hpack)?;
     Ok(FirstRequest {
         path: path.ok_or(PeekError::NoPath)?,
         authority,
