@@ -128,15 +128,12 @@ fn main() -> ExitCode {
             services,
             authorities,
             peek_timeout_ms,
-        } => block_on(
-            None,
-            route(
-                port,
-                services,
-                authorities,
-                Duration::from_millis(peek_timeout_ms),
-            ),
-        ),
+        } => block_on_current(route(
+            port,
+            services,
+            authorities,
+            Duration::from_millis(peek_timeout_ms),
+        )),
         Command::Demo { transport } => block_on(None, demo(transport)),
         Command::Bench(b) => block_on(b.threads, bench::run(b)),
     };
