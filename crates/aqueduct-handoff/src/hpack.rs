@@ -9,6 +9,7 @@
 //! strings in the block, the dynamic table in 4096 bytes.
 
 use std::cell::RefCell;
+use std::ops::ControlFlow;
 
 /// The HPACK static table (RFC 7541, Appendix A): index 1 is the first entry.
 const STATIC: [(&str, &str); 61] = [
@@ -121,11 +122,11 @@ impl Table {
 }
 
 /// Calls `field` with each (name, value) of `block`, decoded with a fresh
-/// dynamic table of at most `max_table` bytes.
+/// dynamic table of at most `max_table` bytes, until it says stop.
 pub(crate) fn decode(
     mut block: &[u8],
     max_table: usize,
-    mut field: impl FnMut(&[u8], &[u8]),
+    mut field: impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
 ) -> Result<(), HpackError> {
     let mut table = Table {
         entries: Default::default(),
@@ -137,11 +138,15 @@ pub(crate) fn decode(
             // Indexed field.
             let index = integer(&mut block, 7)?;
             let (name, value) = table.get(index).ok_or(HpackError)?;
-            field(name, value);
+            if field(name, value).is_break() {
+                return Ok(());
+            }
         } else if first & 0x40 != 0 {
             // Literal with incremental indexing.
             let (name, value) = literal(&mut block, 6, &table)?;
-            field(&name, &value);
+            if field(&name, &value).is_break() {
+                return Ok(());
+            }
             table.insert(name, value);
         } else if first & 0x20 != 0 {
             // Dynamic table size update: never above what the decoder allows.
@@ -154,7 +159,9 @@ pub(crate) fn decode(
         } else {
             // Literal without indexing, or never indexed.
             let (name, value) = literal(&mut block, 4, &table)?;
-            field(&name, &value);
+            if field(&name, &value).is_break() {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -224,7 +231,10 @@ mod tests {
 
     fn fields(block: &[u8]) -> Result<Fields, HpackError> {
         let mut out = Vec::new();
-        decode(block, 4096, |n, v| out.push((n.to_vec(), v.to_vec())))?;
+        decode(block, 4096, |n, v| {
+            out.push((n.to_vec(), v.to_vec()));
+            ControlFlow::Continue(())
+        })?;
         Ok(out)
     }
 

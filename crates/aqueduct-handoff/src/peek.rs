@@ -11,6 +11,7 @@
 //! it has the server's settings).
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use crate::MAX_PEEKED;
 
@@ -181,12 +182,20 @@ fn headers_fragment(flags: u8, payload: &[u8]) -> Result<&[u8], PeekError> {
 fn decode(block: &[u8], stream_id: u32) -> Result<FirstRequest, PeekError> {
     let mut path = None;
     let mut authority = None;
+    // Pseudo-header fields come before all others (RFC 9113, 8.3): stop at the
+    // first regular field, so the rest of the block is never decoded.
     crate::hpack::decode(block, HPACK_TABLE, |name, value| {
         let value = || String::from_utf8_lossy(value).into_owned();
         match name {
             b":path" => path = Some(value()),
             b":authority" => authority = Some(value()),
+            _ if !name.starts_with(b":") => return ControlFlow::Break(()),
             _ => {}
+        }
+        if path.is_some() && authority.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     })
     .map_err(|_| PeekError::Hpack)?;
@@ -294,6 +303,14 @@ mod tests {
         let only_method = encoder.encode([(&b":method"[..], &b"POST"[..])]);
         no_path.extend(frame_bytes(HEADERS, END_HEADERS, 1, &only_method));
         assert_eq!(peek_first_request(&no_path), Err(PeekError::NoPath));
+        // Pseudo-headers come first: a :path after a regular field is not read.
+        let mut late_path = PREFACE.to_vec();
+        let late = loona_hpack::Encoder::new().encode([
+            (&b"content-type"[..], &b"application/grpc"[..]),
+            (b":path", b"/a.B/C"),
+        ]);
+        late_path.extend(frame_bytes(HEADERS, END_HEADERS, 1, &late));
+        assert_eq!(peek_first_request(&late_path), Err(PeekError::NoPath));
         let mut bad_hpack = PREFACE.to_vec();
         bad_hpack.extend(frame_bytes(HEADERS, END_HEADERS, 1, &[0xff, 0xff, 0xff]));
         assert_eq!(peek_first_request(&bad_hpack), Err(PeekError::Hpack));
