@@ -213,20 +213,19 @@ async fn read_first_request(
     stream: &mut TcpStream,
     peeked: &mut Vec<u8>,
 ) -> Result<FirstRequest, Box<dyn std::error::Error + Send + Sync>> {
-    let mut chunk = [0; 4096];
     loop {
         if let Some(first) = peek_first_request(peeked)? {
             return Ok(first);
         }
-        let room = MAX_PEEKED.saturating_sub(peeked.len()).min(chunk.len());
-        let Some(chunk) = chunk.get_mut(..room).filter(|c| !c.is_empty()) else {
+        // Read into the buffer's own spare room, never past the bound.
+        let room = MAX_PEEKED.saturating_sub(peeked.len());
+        if room == 0 {
             return Err(PeekError::TooLarge.into());
-        };
-        let n = stream.read(chunk).await?;
+        }
+        let n = (&mut *stream).take(room as u64).read_buf(peeked).await?;
         if n == 0 {
             return Err("closed before its first request".into());
         }
-        peeked.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
 
