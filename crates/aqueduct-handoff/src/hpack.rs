@@ -2,13 +2,11 @@
 //! connection's first header block, fast: every field representation, the
 //! static table, the dynamic table as the block fills it (with its size
 //! bound and evictions, so later indexes resolve as the encoder meant), and
-//! Huffman-coded strings (decoded by `loona-hpack`'s decoder, built once per
-//! thread: building it is the slow part).
+//! Huffman-coded strings (`huffman.rs`).
 //!
 //! Everything read from the block is bounded: integers fit in 32 bits,
 //! strings in the block, the dynamic table in 4096 bytes.
 
-use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 /// The HPACK static table (RFC 7541, Appendix A): index 1 is the first entry.
@@ -79,11 +77,6 @@ const STATIC: [(&str, &str); 61] = [
 /// Why a header block does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HpackError;
-
-thread_local! {
-    static HUFFMAN: RefCell<loona_hpack::huffman::HuffmanDecoder> =
-        RefCell::new(loona_hpack::huffman::HuffmanDecoder::new());
-}
 
 /// The dynamic table, newest entry first, within `max` bytes (RFC 7541, 4.1).
 struct Table {
@@ -218,7 +211,7 @@ fn string(block: &mut &[u8]) -> Result<Vec<u8>, HpackError> {
     if !huffman {
         return Ok(raw.to_vec());
     }
-    HUFFMAN.with(|decoder| decoder.borrow_mut().decode(raw).map_err(|_| HpackError))
+    crate::huffman::decode(raw).map_err(|_| HpackError)
 }
 
 #[cfg(test)]

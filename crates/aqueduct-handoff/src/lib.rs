@@ -56,6 +56,7 @@
 
 mod channel;
 mod hpack;
+mod huffman;
 mod listener;
 pub mod peek;
 pub mod restart;
