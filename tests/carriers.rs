@@ -31,9 +31,9 @@ pub enum Carrier {
     /// The direct carrier: call heads and encoded messages through in-process
     /// pipes, no HTTP/2.
     Direct,
-    /// HTTP/2 over TCP, each connection accepted by a front that reads the
-    /// client preface and hands the live socket, with the bytes it read, to
-    /// the server's `HandoffListener` over a Unix socket (SCM_RIGHTS).
+    /// HTTP/2 over TCP through `aqueduct_handoff::route`: the front reads each
+    /// connection's first request and hands the live socket, with the bytes it
+    /// read, to the server's `HandoffListener` over a Unix socket (SCM_RIGHTS).
     Handoff,
 }
 
@@ -113,10 +113,15 @@ impl Carrier {
                 let listener = aqueduct_handoff::HandoffListener::bind(&path).unwrap();
                 let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let uri = format!("http://{}", tcp.local_addr().unwrap());
-                let sender = aqueduct_handoff::HandoffSender::connect(&path)
-                    .await
-                    .unwrap();
-                front = Some(tokio::spawn(hand_off_connections(tcp, sender)));
+                // The real front: every connection's first request names
+                // 127.0.0.1:port as its authority, routed by host.
+                let routes = aqueduct_handoff::route::Routes::new().authority("127.0.0.1", &path);
+                front = Some(tokio::spawn(async move {
+                    let config = aqueduct_handoff::route::FrontConfig::default();
+                    let _ =
+                        aqueduct_handoff::route::serve(tcp, routes, config, std::future::pending())
+                            .await;
+                }));
                 let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
                 (Target::Uri(uri), Some(path), server)
             }
@@ -184,30 +189,6 @@ impl Target {
         match self {
             Target::Uri(uri) => Channel::builder(uri).unwrap(),
             Target::Direct(connector) => Channel::direct_builder(connector.clone()),
-        }
-    }
-}
-
-/// The hand-off carrier's front: accepts TCP, reads the 24-byte HTTP/2 client
-/// preface (so the server must replay it), hands the socket over, closes its
-/// own copy.
-async fn hand_off_connections(tcp: TcpListener, mut sender: aqueduct_handoff::HandoffSender) {
-    use tokio::io::AsyncReadExt as _;
-    while let Ok((mut stream, peer)) = tcp.accept().await {
-        let mut preface = [0; 24];
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut preface));
-        if !matches!(read.await, Ok(Ok(_))) {
-            continue;
-        }
-        let Ok(local) = stream.local_addr() else {
-            continue;
-        };
-        if sender
-            .send_connection(&stream, &preface, local, peer)
-            .await
-            .is_err()
-        {
-            return;
         }
     }
 }
