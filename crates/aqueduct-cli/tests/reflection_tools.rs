@@ -10,7 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 
 /// A tool from `env`, or where `scripts/test` installs it; never skipped.
 fn tool(env: &str, installed_at: &str) -> PathBuf {
@@ -40,7 +40,7 @@ fn buf() -> PathBuf {
 
 /// `aqueduct serve` on a free port, killed on drop.
 struct Serve {
-    child: Child,
+    _child: common::Killed,
     addr: String,
 }
 
@@ -54,14 +54,10 @@ impl Serve {
                 "--threads",
                 "1",
             ]));
-        Self { child, addr }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Self {
+            _child: common::Killed::new(child),
+            addr,
+        }
     }
 }
 

@@ -8,11 +8,12 @@
 
 mod common;
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aqueduct::Channel;
+use common::Killed;
 use interop::pb::Empty;
 use interop::pb::test_service_client::TestServiceClient;
 
@@ -23,19 +24,8 @@ const CALLS_BETWEEN: u64 = 500;
 /// Every wait ends.
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A server generation, killed if the test ends early.
-struct Generation(Option<Child>);
-
-impl Drop for Generation {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn start(control: &std::path::Path) -> (Generation, String) {
+/// Starts a server generation, killed if the test ends early.
+fn start(control: &std::path::Path) -> (Killed, String) {
     let (child, addr) = common::spawn_server(Command::new(env!("CARGO_BIN_EXE_aqueduct")).args([
         "serve",
         "--port",
@@ -45,12 +35,12 @@ fn start(control: &std::path::Path) -> (Generation, String) {
         "--control",
         control.to_str().unwrap(),
     ]));
-    (Generation(Some(child)), addr)
+    (Killed::new(child), addr)
 }
 
 /// Waits for `generation` to exit, within the limit; true if it exited 0.
-async fn exited_cleanly(mut generation: Generation) -> bool {
-    let mut child = generation.0.take().unwrap();
+async fn exited_cleanly(generation: Killed) -> bool {
+    let mut child = generation.take();
     let pid = child.id();
     let wait = tokio::task::spawn_blocking(move || child.wait());
     match tokio::time::timeout(LIMIT, wait).await {

@@ -8,7 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
+
+use common::Killed;
 
 use aqueduct::{Channel, Code, Request};
 use interop::pb::test_service_client::TestServiceClient;
@@ -16,20 +18,10 @@ use interop::pb::{Empty, SimpleRequest};
 use notes::pb::notes_client::NotesClient;
 use notes::pb::{CreateNoteRequest, GetNoteRequest};
 
-/// A child process, killed when the test ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn aqueduct(args: &[&str]) -> (Killed, String) {
     let (child, addr) =
         common::spawn_server(Command::new(env!("CARGO_BIN_EXE_aqueduct")).args(args));
-    (Killed(child), addr)
+    (Killed::new(child), addr)
 }
 
 fn backend(socket: &Path, service: &str) -> Killed {
@@ -59,7 +51,7 @@ fn route_hands_each_connection_to_the_backend_of_its_service() {
     std::fs::create_dir(&dir.0).unwrap();
     let notes_socket = dir.0.join("notes.sock");
     let test_socket = dir.0.join("test.sock");
-    let mut notes_backend = backend(&notes_socket, "notes.v1.Notes");
+    let notes_backend = backend(&notes_socket, "notes.v1.Notes");
     let _test_backend = backend(&test_socket, "grpc.testing.TestService");
     let (_route, addr) = aqueduct(&[
         "route",
@@ -129,11 +121,11 @@ fn route_hands_each_connection_to_the_backend_of_its_service() {
         // The notes backend stops (Ctrl-C): new notes connections are refused
         // with UNAVAILABLE, not left hanging.
         let status = Command::new("kill")
-            .args(["-INT", &notes_backend.0.id().to_string()])
+            .args(["-INT", &notes_backend.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        assert!(notes_backend.0.wait().unwrap().success());
+        assert!(notes_backend.take().wait().unwrap().success());
         let gone = NotesClient::new(Channel::from_uri(&uri).unwrap())
             .get_note(GetNoteRequest { id: "1".into() })
             .await

@@ -1,7 +1,38 @@
-//! What the CLI tests share: starting a server process and reading its address.
+//! What the CLI tests share: starting a server process and reading its
+//! address, and child processes that end with the test. (Each test file uses
+//! some of it.)
+#![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
+
+/// A child process, killed when dropped unless taken back first.
+pub(crate) struct Killed(Option<Child>);
+
+impl Killed {
+    pub(crate) fn new(child: Child) -> Self {
+        Self(Some(child))
+    }
+
+    /// The process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// The child, no longer killed on drop.
+    pub(crate) fn take(mut self) -> Child {
+        self.0.take().expect("taken once")
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
 
 /// Starts a process that prints `... HOST:PORT` as its first line; returns it
 /// and the address.
