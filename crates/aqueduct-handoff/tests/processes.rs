@@ -182,6 +182,9 @@ fn a_connection_a_listener_and_a_file_pass_between_processes() {
             panic!("expected a file");
         };
         assert_eq!(named.name, "state");
+        // Received descriptors do not leak into programs this process runs.
+        let flags = rustix::io::fcntl_getfd(&named.fd).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "{flags:?}");
         let mut text = String::new();
         std::fs::File::from(named.fd)
             .read_to_string(&mut text)
