@@ -185,7 +185,13 @@ async fn route_one(
         }
     };
     let Some(backend) = routes.pick(&first) else {
-        let what = first.service().unwrap_or(&first.path);
+        // The client's own text, cut short: the answer must fit one frame.
+        let what: String = first
+            .service()
+            .unwrap_or(&first.path)
+            .chars()
+            .take(200)
+            .collect();
         refuse(stream, &first, &format!("no backend serves {what}")).await;
         return;
     };
@@ -303,7 +309,8 @@ pub(crate) fn unavailable_response(stream_id: u32, message: &str) -> Vec<u8> {
         (HEADERS, END_STREAM_AND_HEADERS, stream_id, &block[..]),
         (GOAWAY, 0, 0, &goaway[..]),
     ] {
-        // Payloads here are far under the 16 KiB default frame size.
+        // Payloads here are far under the 16 KiB default frame size (the
+        // message is at most ~250 characters, percent-encoded).
         let len = payload.len() as u32;
         out.extend_from_slice(&len.to_be_bytes()[1..]);
         out.extend_from_slice(&[kind, flags]);
