@@ -279,12 +279,13 @@ impl<M> Slot<M> {
     }
 
     fn push(&self, message: M) -> Pushed {
-        let pushed = {
+        let (pushed, was_empty) = {
             let mut queue = self.lock();
             if queue.ended.is_some() {
                 return Pushed::Queued;
             }
-            if queue.messages.len() < self.options.capacity {
+            let was_empty = queue.messages.is_empty() && queue.missed == 0;
+            let pushed = if queue.messages.len() < self.options.capacity {
                 queue.messages.push_back(message);
                 Pushed::Queued
             } else {
@@ -307,11 +308,22 @@ impl<M> Slot<M> {
                             "subscriber fell {} messages behind",
                             self.options.capacity
                         )));
-                        Pushed::Disconnected
+                        // The subscriber must hear of it even mid-queue.
+                        return self.woken(Pushed::Disconnected);
                     }
                 }
-            }
+            };
+            (pushed, was_empty)
         };
+        // A subscriber only ever waits on an empty queue: wake it when this
+        // push made the queue non-empty, not for every message.
+        if was_empty {
+            self.ready.notify_one();
+        }
+        pushed
+    }
+
+    fn woken(&self, pushed: Pushed) -> Pushed {
         self.ready.notify_one();
         pushed
     }

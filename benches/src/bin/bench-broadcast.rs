@@ -1,0 +1,200 @@
+//! The broadcast hub against the hand-rolled version teams write first (a
+//! `Mutex<HashMap<id, mpsc::Sender>>`), in one process, in the same run:
+//!
+//! 1. fan-out: one publish to 10,000 subscribers, time until every one has it;
+//! 2. throughput: messages/s published to 100 subscribers, until every
+//!    subscriber has every message (queues large enough that nothing drops).
+//!
+//! The two alternate round by round; medians. `--rounds N` (default 7).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aqueduct_broadcast::{Delivery, Hub, LagPolicy, SubscribeOptions};
+use tokio::sync::{Notify, mpsc};
+
+const FANOUT_SUBSCRIBERS: usize = 10_000;
+const THROUGHPUT_SUBSCRIBERS: usize = 100;
+const THROUGHPUT_MESSAGES: usize = 20_000;
+
+/// Counts deliveries and wakes the waiter when all are in.
+struct Done {
+    count: AtomicUsize,
+    target: usize,
+    notify: Notify,
+}
+
+impl Done {
+    fn new(target: usize) -> Arc<Self> {
+        Arc::new(Self {
+            count: AtomicUsize::new(0),
+            target,
+            notify: Notify::new(),
+        })
+    }
+
+    fn add(&self, n: usize) {
+        if self.count.fetch_add(n, Ordering::AcqRel) + n >= self.target {
+            self.notify.notify_one();
+        }
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.count.load(Ordering::Acquire) >= self.target {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The hand-rolled hub.
+#[derive(Clone, Default)]
+struct Handrolled {
+    subscribers: Arc<Mutex<HashMap<u64, mpsc::Sender<u64>>>>,
+}
+
+impl Handrolled {
+    fn subscribe(&self, id: u64, capacity: usize) -> mpsc::Receiver<u64> {
+        let (tx, rx) = mpsc::channel(capacity);
+        self.subscribers.lock().unwrap().insert(id, tx);
+        rx
+    }
+
+    fn publish(&self, message: u64) {
+        for tx in self.subscribers.lock().unwrap().values() {
+            let _ = tx.try_send(message);
+        }
+    }
+}
+
+/// Subscribes `n` readers that each expect `per` messages; returns the tracker
+/// and the time to publish `messages` (until all delivered).
+async fn run_hub(n: usize, messages: usize) -> Duration {
+    let hub: Hub<u8, u64> = Hub::new();
+    let done = Done::new(n * messages);
+    let ready = Done::new(n);
+    for _ in 0..n {
+        let mut sub = hub
+            .subscribe(
+                0,
+                SubscribeOptions {
+                    capacity: messages.max(1),
+                    policy: LagPolicy::Disconnect,
+                },
+            )
+            .await
+            .unwrap();
+        let (done, ready) = (done.clone(), ready.clone());
+        tokio::spawn(async move {
+            ready.add(1);
+            let mut got = 0;
+            while got < messages {
+                match sub.recv().await {
+                    Ok(Delivery::Message(_)) => got += 1,
+                    Ok(Delivery::Missed(_)) => panic!("the hub dropped messages"),
+                    Err(status) => panic!("subscription ended: {status}"),
+                }
+            }
+            done.add(got);
+        });
+    }
+    ready.wait().await;
+    let start = Instant::now();
+    for i in 0..messages {
+        hub.publish(0, i as u64).await.unwrap();
+    }
+    done.wait().await;
+    start.elapsed()
+}
+
+async fn run_handrolled(n: usize, messages: usize) -> Duration {
+    let hub = Handrolled::default();
+    let done = Done::new(n * messages);
+    let ready = Done::new(n);
+    for id in 0..n {
+        let mut rx = hub.subscribe(id as u64, messages.max(1));
+        let (done, ready) = (done.clone(), ready.clone());
+        tokio::spawn(async move {
+            ready.add(1);
+            let mut got = 0;
+            while got < messages {
+                if rx.recv().await.is_none() {
+                    panic!("channel closed");
+                }
+                got += 1;
+            }
+            done.add(got);
+        });
+    }
+    ready.wait().await;
+    let start = Instant::now();
+    for i in 0..messages {
+        hub.publish(i as u64);
+        // Let subscribers run as a hub's owner task would.
+        if i % 64 == 63 {
+            tokio::task::yield_now().await;
+        }
+    }
+    done.wait().await;
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .skip_while(|a| a != "--rounds")
+        .nth(1)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut results: HashMap<&str, Vec<Duration>> = HashMap::new();
+    for _ in 0..rounds {
+        runtime.block_on(async {
+            results.entry("fan hub").or_default().push(run_hub(FANOUT_SUBSCRIBERS, 1).await);
+            results
+                .entry("fan hand")
+                .or_default()
+                .push(run_handrolled(FANOUT_SUBSCRIBERS, 1).await);
+            results
+                .entry("tp hub")
+                .or_default()
+                .push(run_hub(THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await);
+            results
+                .entry("tp hand")
+                .or_default()
+                .push(run_handrolled(THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await);
+        });
+    }
+    let mut get = |k: &str| median(results.remove(k).unwrap_or_default());
+    let (fan_hub, fan_hand) = (get("fan hub"), get("fan hand"));
+    let (tp_hub, tp_hand) = (get("tp hub"), get("tp hand"));
+    let rate = |d: Duration| THROUGHPUT_MESSAGES as f64 / d.as_secs_f64();
+    println!("broadcast hub vs Mutex<HashMap<_, mpsc::Sender>> ({rounds} rounds, medians, 2 worker threads)");
+    println!("| scenario | hub | hand-rolled | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| one publish to {FANOUT_SUBSCRIBERS} subscribers, until all have it (ms) | {:.2} | {:.2} | {:.2} |",
+        fan_hub.as_secs_f64() * 1e3,
+        fan_hand.as_secs_f64() * 1e3,
+        fan_hub.as_secs_f64() / fan_hand.as_secs_f64()
+    );
+    println!(
+        "| messages/s to {THROUGHPUT_SUBSCRIBERS} subscribers, all delivered | {:.0} | {:.0} | {:.2} |",
+        rate(tp_hub),
+        rate(tp_hand),
+        rate(tp_hub) / rate(tp_hand)
+    );
+}
