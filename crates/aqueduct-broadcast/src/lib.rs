@@ -144,7 +144,7 @@ where
     }
 }
 
-fn stopped() -> Status {
+pub(crate) fn stopped() -> Status {
     Status::unavailable("the broadcast hub has stopped")
 }
 

@@ -55,7 +55,11 @@ pub(crate) async fn run<K, M>(
             }
             command = commands.recv() => match command {
                 Some(command) => command,
-                None => return,
+                // Every handle to the hub is gone: no one can publish again.
+                None => {
+                    end_all(&map, &crate::stopped());
+                    return;
+                }
             },
         };
         match command {
@@ -116,9 +120,7 @@ pub(crate) async fn run<K, M>(
                 });
             }
             Command::Shutdown { status } => {
-                for slot in map.values().flat_map(HashMap::values) {
-                    slot.end(status.clone());
-                }
+                end_all(&map, &status);
                 map.clear();
                 // Later commands (and dropped subscriptions) find the hub stopped.
                 commands.close();
@@ -127,6 +129,13 @@ pub(crate) async fn run<K, M>(
                 return;
             }
         }
+    }
+}
+
+/// Ends every subscription with `status`.
+fn end_all<K, M>(map: &HashMap<K, Subscribers<M>>, status: &Status) {
+    for slot in map.values().flat_map(HashMap::values) {
+        slot.end(status.clone());
     }
 }
 

@@ -193,3 +193,17 @@ async fn shutdown_ends_every_subscription_with_its_status() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn dropping_every_hub_handle_ends_the_subscriptions() {
+    let hub: Hub<&'static str, u32> = Hub::new();
+    let mut sub = hub
+        .subscribe("room", SubscribeOptions::default())
+        .await
+        .unwrap();
+    hub.publish("room", 1).await.unwrap();
+    drop(hub);
+    assert_eq!(sub.recv().await.unwrap(), Delivery::Message(1));
+    let status = sub.recv().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
