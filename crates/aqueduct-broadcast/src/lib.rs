@@ -27,7 +27,14 @@
 //! it forwards every message to the client until the client goes away or the
 //! hub shuts down (then the client gets the hub's status).
 
+#[cfg(feature = "nats")]
+mod nats;
 mod owner;
+
+#[cfg(feature = "nats")]
+pub use async_nats;
+#[cfg(feature = "nats")]
+pub use nats::SubjectKey;
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,6 +129,9 @@ pub struct Hub<K, M> {
     /// subscription, which bounds it.
     unsubscribes: mpsc::UnboundedSender<(K, u64)>,
     counters: Arc<Counters>,
+    /// Where publishes go when the hub is joined to others through NATS.
+    #[cfg(feature = "nats")]
+    remote: Option<Arc<nats::Remote<K, M>>>,
 }
 
 impl<K, M> Clone for Hub<K, M> {
@@ -130,6 +140,8 @@ impl<K, M> Clone for Hub<K, M> {
             commands: self.commands.clone(),
             unsubscribes: self.unsubscribes.clone(),
             counters: self.counters.clone(),
+            #[cfg(feature = "nats")]
+            remote: self.remote.clone(),
         }
     }
 }
@@ -153,7 +165,9 @@ where
     K: Hash + Eq + Clone + Send + 'static,
     M: Clone + Send + 'static,
 {
-    /// A hub with its owner task spawned on the current tokio runtime.
+    /// A hub in this process alone, with its owner task spawned on the
+    /// current tokio runtime. (`Hub::with_nats`, with the `nats` feature,
+    /// joins hubs on several replicas.)
     #[must_use]
     pub fn new() -> Self {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
@@ -164,6 +178,8 @@ where
             commands,
             unsubscribes,
             counters,
+            #[cfg(feature = "nats")]
+            remote: None,
         }
     }
 
@@ -195,8 +211,14 @@ where
     }
 
     /// Sends `message` to every subscriber of `key`. Waits only while the
-    /// owner's queue is full, never for subscribers.
+    /// owner's queue is full, never for subscribers. (Joined through NATS:
+    /// waits only while the NATS client's queue is full, and reaches every
+    /// replica's subscribers.)
     pub async fn publish(&self, key: K, message: M) -> Result<(), Status> {
+        #[cfg(feature = "nats")]
+        if let Some(remote) = &self.remote {
+            return remote.publish(Some(&key), &message).await;
+        }
         self.commands
             .send(Command::Publish {
                 key: Some(key),
@@ -208,6 +230,10 @@ where
 
     /// Sends `message` to every subscriber of every key.
     pub async fn publish_all(&self, message: M) -> Result<(), Status> {
+        #[cfg(feature = "nats")]
+        if let Some(remote) = &self.remote {
+            return remote.publish(None, &message).await;
+        }
         self.commands
             .send(Command::Publish { key: None, message })
             .await
