@@ -176,11 +176,9 @@ fn server(service: &Service, buf: &mut String) {
     let _ = writeln!(buf, "    }}");
     let _ = writeln!(buf, "}}");
     let _ = writeln!(buf, "mod methods {{");
-    let _ = writeln!(buf, "    #![allow(non_camel_case_types, unused_imports)]");
-    let _ = writeln!(
-        buf,
-        "    use {CG}::{{Request, Response, ServerSink, Status, Streaming}};"
-    );
+    // Every name spelled out in full: the marker structs carry the proto's
+    // method names, which may be `Send`, `Status`, `Result`, `Request`...
+    let _ = writeln!(buf, "    #![allow(non_camel_case_types)]");
     for m in &service.methods {
         let req = rust_type(&rust_type(&m.input_type));
         let resp = rust_type(&rust_type(&m.output_type));
@@ -191,28 +189,28 @@ fn server(service: &Service, buf: &mut String) {
             (false, false) => (
                 "UnaryMethod",
                 format!(
-                    "request: Request<{req}>) -> impl ::std::future::Future<Output = Result<Response<{resp}>, Status>> + Send"
+                    "request: {CG}::Request<{req}>) -> impl ::std::future::Future<Output = ::core::result::Result<{CG}::Response<{resp}>, {CG}::Status>> + ::core::marker::Send"
                 ),
                 "request",
             ),
             (false, true) => (
                 "ServerStreamingMethod",
                 format!(
-                    "request: Request<{req}>, responses: &mut ServerSink<{resp}>) -> impl ::std::future::Future<Output = Result<(), Status>> + Send"
+                    "request: {CG}::Request<{req}>, responses: &mut {CG}::ServerSink<{resp}>) -> impl ::std::future::Future<Output = ::core::result::Result<(), {CG}::Status>> + ::core::marker::Send"
                 ),
                 "request, responses",
             ),
             (true, false) => (
                 "ClientStreamingMethod",
                 format!(
-                    "request: Request<Streaming<{req}>>) -> impl ::std::future::Future<Output = Result<Response<{resp}>, Status>> + Send"
+                    "request: {CG}::Request<{CG}::Streaming<{req}>>) -> impl ::std::future::Future<Output = ::core::result::Result<{CG}::Response<{resp}>, {CG}::Status>> + ::core::marker::Send"
                 ),
                 "request",
             ),
             (true, true) => (
                 "BidiStreamingMethod",
                 format!(
-                    "request: Request<Streaming<{req}>>, responses: &mut ServerSink<{resp}>) -> impl ::std::future::Future<Output = Result<(), Status>> + Send"
+                    "request: {CG}::Request<{CG}::Streaming<{req}>>, responses: &mut {CG}::ServerSink<{resp}>) -> impl ::std::future::Future<Output = ::core::result::Result<(), {CG}::Status>> + ::core::marker::Send"
                 ),
                 "request, responses",
             ),
