@@ -1,0 +1,75 @@
+//! A chat server replica.
+//!
+//! ```text
+//! chat-server [--port PORT] [--nats URL] [--replica NAME]
+//! ```
+//!
+//! Serves `chat.v1.ChatService` (with reflection, for grpcurl) on
+//! 127.0.0.1:PORT (default 50061; 0 picks a free one) until Ctrl-C or SIGTERM,
+//! and prints `chat server NAME on ADDRESS` first. With `--nats`, its rooms
+//! are shared with every replica on that NATS server. Shutting down ends every
+//! joined stream with UNAVAILABLE.
+
+use aqueduct::{Server, Status};
+use chat::ChatRooms;
+use tokio::signal::unix::{SignalKind, signal};
+
+struct Args {
+    port: u16,
+    nats: Option<String>,
+    replica: Option<String>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        port: 50061,
+        nats: None,
+        replica: None,
+    };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--port" => {
+                let port = value()?;
+                parsed.port = port.parse().map_err(|_| format!("not a port: {port}"))?;
+            }
+            "--nats" => parsed.nats = Some(value()?),
+            "--replica" => parsed.replica = Some(value()?),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}\nusage: chat-server [--port PORT] [--nats URL] [--replica NAME]"
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse(std::env::args().skip(1))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let addr = listener.local_addr()?;
+    let replica = args.replica.unwrap_or_else(|| addr.to_string());
+    let rooms = match &args.nats {
+        Some(url) => ChatRooms::joined(url, replica.clone()).await?,
+        None => ChatRooms::local(replica.clone()),
+    };
+    let hub = rooms.hub().clone();
+    println!("chat server {replica} on {addr}");
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    Server::builder()
+        .add_service(rooms.service())
+        .add_reflection()
+        .serve_with_shutdown(listener, async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            hub.shutdown(Status::unavailable("the chat server is shutting down"))
+                .await;
+        })
+        .await?;
+    Ok(())
+}
