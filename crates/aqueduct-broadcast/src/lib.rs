@@ -276,15 +276,16 @@ struct Queue<M> {
     ended: Option<Status>,
 }
 
-/// What a push did, for the counters.
-enum Pushed {
-    Queued,
-    DroppedOldest,
-    Coalesced,
-    Disconnected,
+/// What pushing a batch did, for the counters.
+#[derive(Debug, Default)]
+struct Pushed {
+    dropped_oldest: u64,
+    coalesced: u64,
+    /// The subscriber was cut off ([`LagPolicy::Disconnect`]).
+    disconnected: bool,
 }
 
-impl<M> Slot<M> {
+impl<M: Clone> Slot<M> {
     fn new(options: SubscribeOptions) -> Self {
         Self {
             queue: Mutex::new(Queue {
@@ -300,33 +301,34 @@ impl<M> Slot<M> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<M>> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push(&self, message: M) -> Pushed {
-        let (pushed, was_empty) = {
+    /// Queues `messages` in order, under one lock, and wakes the subscriber
+    /// once if they made its queue non-empty (it only ever waits on an empty
+    /// queue).
+    fn push(&self, messages: &[M]) -> Pushed {
+        let mut pushed = Pushed::default();
+        let was_empty = {
             let mut queue = self.lock();
             if queue.ended.is_some() {
-                return Pushed::Queued;
+                return pushed;
             }
             let was_empty = queue.messages.is_empty() && queue.missed == 0;
-            let pushed = if queue.messages.len() < self.options.capacity {
-                queue.messages.push_back(message);
-                Pushed::Queued
-            } else {
+            for message in messages {
+                if queue.messages.len() < self.options.capacity {
+                    queue.messages.push_back(message.clone());
+                    continue;
+                }
                 match self.options.policy {
                     LagPolicy::DropOldest => {
                         queue.messages.pop_front();
                         queue.missed += 1;
-                        queue.messages.push_back(message);
-                        Pushed::DroppedOldest
+                        queue.messages.push_back(message.clone());
+                        pushed.dropped_oldest += 1;
                     }
                     LagPolicy::KeepLatest => {
                         if let Some(newest) = queue.messages.back_mut() {
-                            *newest = message;
+                            newest.clone_from(message);
                         }
-                        Pushed::Coalesced
+                        pushed.coalesced += 1;
                     }
                     LagPolicy::Disconnect => {
                         queue.messages.clear();
@@ -334,24 +336,24 @@ impl<M> Slot<M> {
                             "subscriber fell {} messages behind",
                             self.options.capacity
                         )));
-                        // The subscriber must hear of it even mid-queue.
-                        return self.woken(Pushed::Disconnected);
+                        pushed.disconnected = true;
+                        break;
                     }
                 }
-            };
-            (pushed, was_empty)
+            }
+            // The subscriber must hear of a cut-off even mid-queue.
+            was_empty || pushed.disconnected
         };
-        // A subscriber only ever waits on an empty queue: wake it when this
-        // push made the queue non-empty, not for every message.
         if was_empty {
             self.ready.notify_one();
         }
         pushed
     }
+}
 
-    fn woken(&self, pushed: Pushed) -> Pushed {
-        self.ready.notify_one();
-        pushed
+impl<M> Slot<M> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<M>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn end(&self, status: Status) {

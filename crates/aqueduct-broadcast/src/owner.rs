@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use aqueduct::Status;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Counters, Pushed, Slot, Stats};
+use crate::{Counters, Slot, Stats};
 
 /// What the hub's handles ask of the owner.
 #[derive(Debug)]
@@ -33,6 +33,10 @@ pub(crate) enum Command<K, M> {
 
 type Subscribers<M> = HashMap<u64, Arc<Slot<M>>>;
 
+/// Commands the owner takes off its queue at once. Consecutive publishes in
+/// one batch reach each subscriber under one lock and one wake-up.
+const BATCH: usize = 256;
+
 pub(crate) async fn run<K, M>(
     mut commands: mpsc::Receiver<Command<K, M>>,
     mut unsubscribes: mpsc::UnboundedReceiver<(K, u64)>,
@@ -41,122 +45,189 @@ pub(crate) async fn run<K, M>(
     K: Hash + Eq + Clone,
     M: Clone,
 {
-    let mut map: HashMap<K, Subscribers<M>> = HashMap::new();
-    let mut subscribers = 0u64;
-    let mut next_id = 0u64;
+    let mut owner = Owner {
+        map: HashMap::new(),
+        subscribers: 0,
+        next_id: 0,
+        counters,
+    };
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
-        // Unsubscribes first: a subscription dropped before a command was sent
-        // is gone when the command is handled.
-        let command = tokio::select! {
+        tokio::select! {
             biased;
             Some((key, id)) = unsubscribes.recv() => {
-                remove(&mut map, &mut subscribers, &key, id);
+                owner.remove(&key, id);
                 continue;
             }
-            command = commands.recv() => match command {
-                Some(command) => command,
-                // Every handle to the hub is gone: no one can publish again.
-                None => {
-                    end_all(&map, &crate::stopped());
+            received = commands.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    // Every handle to the hub is gone: no one can publish again.
+                    owner.end_all(&crate::stopped());
                     return;
                 }
-            },
-        };
-        match command {
-            Command::Subscribe { key, slot, reply } => {
-                next_id += 1;
-                if reply.send(next_id).is_ok() {
-                    map.entry(key).or_default().insert(next_id, slot);
-                    subscribers += 1;
-                }
             }
-            Command::Publish { key, message } => {
-                counters.published.fetch_add(1, Ordering::Relaxed);
-                let mut cut_off = Vec::new();
-                let mut deliver = |key: &K, subs: &Subscribers<M>| {
-                    for (id, slot) in subs {
-                        match slot.push(message.clone()) {
-                            Pushed::Queued => {}
-                            Pushed::DroppedOldest => {
-                                counters.dropped_oldest.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Pushed::Coalesced => {
-                                counters.coalesced.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Pushed::Disconnected => {
-                                counters.disconnected.fetch_add(1, Ordering::Relaxed);
-                                cut_off.push((key.clone(), *id));
-                            }
-                        }
+        }
+        // A subscription dropped before any of these commands was sent has
+        // its unsubscribe queued by now: it is gone before they are handled.
+        while let Ok((key, id)) = unsubscribes.try_recv() {
+            owner.remove(&key, id);
+        }
+        let mut pending = batch.drain(..).peekable();
+        while let Some(command) = pending.next() {
+            match command {
+                Command::Publish {
+                    key: Some(key),
+                    message,
+                } => {
+                    let mut run = vec![(key, message)];
+                    while let Some(Command::Publish {
+                        key: Some(key),
+                        message,
+                    }) =
+                        pending.next_if(|c| matches!(c, Command::Publish { key: Some(_), .. }))
+                    {
+                        run.push((key, message));
                     }
-                };
-                match &key {
-                    Some(key) => {
-                        if let Some(subs) = map.get(key) {
-                            deliver(key, subs);
-                        }
-                    }
-                    None => {
-                        for (key, subs) in &map {
-                            deliver(key, subs);
-                        }
-                    }
+                    owner.publish(run);
                 }
-                // Disconnected subscribers leave the map now; their
-                // subscriptions see the status on their next `recv`.
-                for (key, id) in cut_off {
-                    remove(&mut map, &mut subscribers, &key, id);
+                Command::Publish { key: None, message } => owner.publish_all(&message),
+                Command::Subscribe { key, slot, reply } => owner.subscribe(key, slot, reply),
+                Command::Stats { reply } => {
+                    let _ = reply.send(owner.stats());
                 }
-            }
-            Command::Stats { reply } => {
-                let _ = reply.send(Stats {
-                    subscribers,
-                    keys: map.len() as u64,
-                    published: counters.published.load(Ordering::Relaxed),
-                    delivered: counters.delivered.load(Ordering::Relaxed),
-                    dropped_oldest: counters.dropped_oldest.load(Ordering::Relaxed),
-                    coalesced: counters.coalesced.load(Ordering::Relaxed),
-                    disconnected: counters.disconnected.load(Ordering::Relaxed),
-                });
-            }
-            Command::Shutdown { status } => {
-                end_all(&map, &status);
-                map.clear();
-                // Later commands (and dropped subscriptions) find the hub stopped.
-                commands.close();
-                unsubscribes.close();
-                while commands.recv().await.is_some() {}
-                return;
+                Command::Shutdown { status } => {
+                    owner.end_all(&status);
+                    drop(pending);
+                    // Later commands (and dropped subscriptions) find the hub stopped.
+                    commands.close();
+                    unsubscribes.close();
+                    while commands.recv().await.is_some() {}
+                    return;
+                }
             }
         }
     }
 }
 
-/// Ends every subscription with `status`.
-fn end_all<K, M>(map: &HashMap<K, Subscribers<M>>, status: &Status) {
-    for slot in map.values().flat_map(HashMap::values) {
-        slot.end(status.clone());
+/// The owner task's state: the only holder of the subscriber map.
+struct Owner<K, M> {
+    map: HashMap<K, Subscribers<M>>,
+    subscribers: u64,
+    next_id: u64,
+    counters: Arc<Counters>,
+}
+
+impl<K: Hash + Eq + Clone, M: Clone> Owner<K, M> {
+    fn subscribe(&mut self, key: K, slot: Arc<Slot<M>>, reply: oneshot::Sender<u64>) {
+        self.next_id += 1;
+        // A subscriber that gave up waiting for its id is never added.
+        if reply.send(self.next_id).is_ok() {
+            self.map.entry(key).or_default().insert(self.next_id, slot);
+            self.subscribers += 1;
+        }
+    }
+
+    /// Publishes `run` in order per key: each subscriber gets its key's
+    /// messages in one push.
+    fn publish(&mut self, mut run: Vec<(K, M)>) {
+        self.counters
+            .published
+            .fetch_add(run.len() as u64, Ordering::Relaxed);
+        let mut cut_off = Vec::new();
+        while let Some((key, _)) = run.first() {
+            // The first key's messages, in order; the others wait their turn.
+            let key = key.clone();
+            let (mine, others): (Vec<_>, Vec<_>) =
+                run.into_iter().partition(|(other, _)| *other == key);
+            run = others;
+            if let Some(subs) = self.map.get(&key) {
+                let messages: Vec<M> = mine.into_iter().map(|(_, message)| message).collect();
+                deliver(&self.counters, &key, subs, &messages, &mut cut_off);
+            }
+        }
+        self.cut_off(cut_off);
+    }
+
+    fn publish_all(&mut self, message: &M) {
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
+        let mut cut_off = Vec::new();
+        for (key, subs) in &self.map {
+            let messages = std::slice::from_ref(message);
+            deliver(&self.counters, key, subs, messages, &mut cut_off);
+        }
+        self.cut_off(cut_off);
+    }
+
+    /// Disconnected subscribers leave the map now; their subscriptions see
+    /// the status on their next `recv`.
+    fn cut_off(&mut self, cut_off: Vec<(K, u64)>) {
+        for (key, id) in cut_off {
+            self.remove(&key, id);
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let counters = &self.counters;
+        Stats {
+            subscribers: self.subscribers,
+            keys: self.map.len() as u64,
+            published: counters.published.load(Ordering::Relaxed),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            dropped_oldest: counters.dropped_oldest.load(Ordering::Relaxed),
+            coalesced: counters.coalesced.load(Ordering::Relaxed),
+            disconnected: counters.disconnected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Ends every subscription with `status`.
+    fn end_all(&mut self, status: &Status) {
+        for slot in self.map.values().flat_map(HashMap::values) {
+            slot.end(status.clone());
+        }
+        self.map.clear();
+    }
+
+    /// Takes subscription `id` of `key` out of the map, and the key once it
+    /// has no subscription left.
+    fn remove(&mut self, key: &K, id: u64) {
+        if let Some(subs) = self.map.get_mut(key) {
+            if subs.remove(&id).is_some() {
+                self.subscribers -= 1;
+            }
+            if subs.is_empty() {
+                self.map.remove(key);
+            }
+        }
+        if self.map.is_empty() && self.map.capacity() > 64 {
+            // Subscribers that came and went leave no memory behind.
+            self.map.shrink_to_fit();
+        }
     }
 }
 
-/// Takes subscription `id` of `key` out of the map, and the key once it has
-/// no subscription left.
-fn remove<K: Hash + Eq, M>(
-    map: &mut HashMap<K, Subscribers<M>>,
-    subscribers: &mut u64,
+/// Pushes `messages` to each of `subs`, counting what the lag policies did.
+fn deliver<K: Clone, M: Clone>(
+    counters: &Counters,
     key: &K,
-    id: u64,
+    subs: &Subscribers<M>,
+    messages: &[M],
+    cut_off: &mut Vec<(K, u64)>,
 ) {
-    if let Some(subs) = map.get_mut(key) {
-        if subs.remove(&id).is_some() {
-            *subscribers -= 1;
+    for (id, slot) in subs {
+        let pushed = slot.push(messages);
+        if pushed.dropped_oldest > 0 {
+            counters
+                .dropped_oldest
+                .fetch_add(pushed.dropped_oldest, Ordering::Relaxed);
         }
-        if subs.is_empty() {
-            map.remove(key);
+        if pushed.coalesced > 0 {
+            counters
+                .coalesced
+                .fetch_add(pushed.coalesced, Ordering::Relaxed);
         }
-    }
-    if map.is_empty() && map.capacity() > 64 {
-        // Subscribers that came and went leave no memory behind.
-        map.shrink_to_fit();
+        if pushed.disconnected {
+            counters.disconnected.fetch_add(1, Ordering::Relaxed);
+            cut_off.push((key.clone(), *id));
+        }
     }
 }

@@ -207,3 +207,40 @@ async fn dropping_every_hub_handle_ends_the_subscriptions() {
     let status = sub.recv().await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
+
+#[tokio::test]
+async fn batched_publishes_keep_each_keys_order_around_publish_all() {
+    // One thread: the publisher queues all 300 commands before the owner
+    // runs, so the owner takes them in batches mixing keys and publish_all.
+    let hub: Hub<&'static str, u32> = Hub::new();
+    let mut a = hub
+        .subscribe("a", options(400, LagPolicy::Disconnect))
+        .await
+        .unwrap();
+    let mut b = hub
+        .subscribe("b", options(400, LagPolicy::Disconnect))
+        .await
+        .unwrap();
+    let (mut want_a, mut want_b) = (Vec::new(), Vec::new());
+    for i in 0..300u32 {
+        match i % 5 {
+            0 | 1 => {
+                hub.publish("a", i).await.unwrap();
+                want_a.push(Delivery::Message(i));
+            }
+            2 | 3 => {
+                hub.publish("b", i).await.unwrap();
+                want_b.push(Delivery::Message(i));
+            }
+            _ => {
+                hub.publish_all(i).await.unwrap();
+                want_a.push(Delivery::Message(i));
+                want_b.push(Delivery::Message(i));
+            }
+        }
+    }
+    assert_eq!(messages(&mut a, want_a.len()).await, want_a);
+    assert_eq!(messages(&mut b, want_b.len()).await, want_b);
+    let stats = hub.stats().await.unwrap();
+    assert_eq!((stats.published, stats.delivered), (300, 360), "{stats:?}");
+}
