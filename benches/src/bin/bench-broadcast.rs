@@ -6,6 +6,7 @@
 //!    subscriber has every message (queues large enough that nothing drops).
 //!
 //! The two alternate round by round; medians. `--rounds N` (default 7).
+//! Heap allocations are counted over the throughput runs' timed part.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,16 @@ use std::time::{Duration, Instant};
 
 use aqueduct_broadcast::{Delivery, Hub, LagPolicy, SubscribeOptions};
 use tokio::sync::{Notify, mpsc};
+
+#[global_allocator]
+static ALLOC: aqueduct_benches::CountingAlloc = aqueduct_benches::CountingAlloc;
+
+/// How long until every subscriber had every message, and the heap
+/// allocations made meanwhile.
+struct Run {
+    elapsed: Duration,
+    allocations: u64,
+}
 
 const FANOUT_SUBSCRIBERS: usize = 10_000;
 const THROUGHPUT_SUBSCRIBERS: usize = 100;
@@ -74,7 +85,7 @@ impl Handrolled {
 
 /// Subscribes `n` readers that each expect `per` messages; returns the tracker
 /// and the time to publish `messages` (until all delivered).
-async fn run_hub(n: usize, messages: usize) -> Duration {
+async fn run_hub(n: usize, messages: usize) -> Run {
     let hub: Hub<u8, u64> = Hub::new();
     let done = Done::new(n * messages);
     let ready = Done::new(n);
@@ -104,15 +115,19 @@ async fn run_hub(n: usize, messages: usize) -> Duration {
         });
     }
     ready.wait().await;
+    let allocations = aqueduct_benches::allocations();
     let start = Instant::now();
     for i in 0..messages {
         hub.publish(0, i as u64).await.unwrap();
     }
     done.wait().await;
-    start.elapsed()
+    Run {
+        elapsed: start.elapsed(),
+        allocations: aqueduct_benches::allocations() - allocations,
+    }
 }
 
-async fn run_handrolled(n: usize, messages: usize) -> Duration {
+async fn run_handrolled(n: usize, messages: usize) -> Run {
     let hub = Handrolled::default();
     let done = Done::new(n * messages);
     let ready = Done::new(n);
@@ -132,6 +147,7 @@ async fn run_handrolled(n: usize, messages: usize) -> Duration {
         });
     }
     ready.wait().await;
+    let allocations = aqueduct_benches::allocations();
     let start = Instant::now();
     for i in 0..messages {
         hub.publish(i as u64);
@@ -141,7 +157,10 @@ async fn run_handrolled(n: usize, messages: usize) -> Duration {
         }
     }
     done.wait().await;
-    start.elapsed()
+    Run {
+        elapsed: start.elapsed(),
+        allocations: aqueduct_benches::allocations() - allocations,
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -161,28 +180,33 @@ fn main() {
         .build()
         .unwrap();
     let mut results: HashMap<&str, Vec<Duration>> = HashMap::new();
+    let mut allocations: HashMap<&str, Vec<u64>> = HashMap::new();
     for _ in 0..rounds {
         runtime.block_on(async {
-            results.entry("fan hub").or_default().push(run_hub(FANOUT_SUBSCRIBERS, 1).await);
-            results
-                .entry("fan hand")
-                .or_default()
-                .push(run_handrolled(FANOUT_SUBSCRIBERS, 1).await);
-            results
-                .entry("tp hub")
-                .or_default()
-                .push(run_hub(THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await);
-            results
-                .entry("tp hand")
-                .or_default()
-                .push(run_handrolled(THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await);
+            for (name, run) in [
+                ("fan hub", run_hub(FANOUT_SUBSCRIBERS, 1).await),
+                ("fan hand", run_handrolled(FANOUT_SUBSCRIBERS, 1).await),
+                (
+                    "tp hub",
+                    run_hub(THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await,
+                ),
+                (
+                    "tp hand",
+                    run_handrolled(THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await,
+                ),
+            ] {
+                results.entry(name).or_default().push(run.elapsed);
+                allocations.entry(name).or_default().push(run.allocations);
+            }
         });
     }
     let mut get = |k: &str| median(results.remove(k).unwrap_or_default());
     let (fan_hub, fan_hand) = (get("fan hub"), get("fan hand"));
     let (tp_hub, tp_hand) = (get("tp hub"), get("tp hand"));
     let rate = |d: Duration| THROUGHPUT_MESSAGES as f64 / d.as_secs_f64();
-    println!("broadcast hub vs Mutex<HashMap<_, mpsc::Sender>> ({rounds} rounds, medians, 2 worker threads)");
+    println!(
+        "broadcast hub vs Mutex<HashMap<_, mpsc::Sender>> ({rounds} rounds, medians, 2 worker threads)"
+    );
     println!("| scenario | hub | hand-rolled | ratio |");
     println!("|---|---:|---:|---:|");
     println!(
@@ -196,5 +220,15 @@ fn main() {
         rate(tp_hub),
         rate(tp_hand),
         rate(tp_hub) / rate(tp_hand)
+    );
+    let mut per_message = |k: &str| {
+        let mut counts = allocations.remove(k).unwrap_or_default();
+        counts.sort_unstable();
+        counts.get(counts.len() / 2).copied().unwrap_or(0) as f64 / THROUGHPUT_MESSAGES as f64
+    };
+    let (alloc_hub, alloc_hand) = (per_message("tp hub"), per_message("tp hand"));
+    println!(
+        "| heap allocations per message to {THROUGHPUT_SUBSCRIBERS} subscribers | {alloc_hub:.2} | {alloc_hand:.2} | {:.2} |",
+        alloc_hub / alloc_hand
     );
 }
