@@ -26,6 +26,11 @@
 //! In a server-streaming handler, [`Subscription::stream_to`] is the whole body:
 //! it forwards every message to the client until the client goes away or the
 //! hub shuts down (then the client gets the hub's status).
+//!
+//! With the `nats` feature, `Hub::with_nats` joins hubs on several server
+//! replicas through a NATS server: a publish on any replica reaches the
+//! subscribers of all, each publisher's messages in order. The rest of the API
+//! is the same. `docs/broadcast.md` in the repository is the guide.
 
 #[cfg(feature = "nats")]
 mod nats;
