@@ -107,6 +107,10 @@ macro_rules! integer_keys {
 
 integer_keys!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);
 
+/// How long `Hub::with_nats` waits for the NATS server to confirm its
+/// subscription.
+const SUBSCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a NATS-backed hub publishes through.
 pub(crate) struct Remote<K, M> {
     client: async_nats::Client,
@@ -168,22 +172,33 @@ where
     /// # Errors
     ///
     /// `INVALID_ARGUMENT` for a bad prefix, `UNAVAILABLE` when the NATS
-    /// server cannot be reached.
+    /// server does not confirm the subscription within 10 s.
     pub async fn with_nats(
         client: async_nats::Client,
         prefix: impl Into<String>,
     ) -> Result<Self, Status> {
         let prefix = prefix.into();
         check_prefix(&prefix)?;
-        let subscriber = client
-            .subscribe(format!("{prefix}.>"))
+        let subscribed = async {
+            let subscriber = client
+                .subscribe(format!("{prefix}.>"))
+                .await
+                .map_err(|error| Status::unavailable(format!("NATS subscribe failed: {error}")))?;
+            // The server has handled our SUB once it answers the flush's PING.
+            client
+                .flush()
+                .await
+                .map_err(|error| Status::unavailable(format!("NATS flush failed: {error}")))?;
+            Ok::<_, Status>(subscriber)
+        };
+        let subscriber = tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribed)
             .await
-            .map_err(|error| Status::unavailable(format!("NATS subscribe failed: {error}")))?;
-        // The server has handled our SUB once it answers the flush's PING.
-        client
-            .flush()
-            .await
-            .map_err(|error| Status::unavailable(format!("NATS flush failed: {error}")))?;
+            .map_err(|_| {
+                Status::unavailable(format!(
+                    "the NATS server did not confirm the subscription within {} s",
+                    SUBSCRIBE_TIMEOUT.as_secs()
+                ))
+            })??;
         let (stop, stopped) = oneshot::channel();
         let mut hub = Self::new();
         tokio::spawn(relay::<K, M>(
