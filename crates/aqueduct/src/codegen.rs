@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use crate::client::{BidiCall, Channel, ClientStreamingCall};
+pub use crate::fieldmask;
 pub use crate::request::{CallOptions, IntoRequest, Request, Response};
 pub use crate::server::{ServerCall, ServerSink, Service};
 pub use crate::status::Status;

@@ -58,6 +58,7 @@ mod codec;
 pub mod codegen;
 pub mod context;
 pub mod details;
+pub mod fieldmask;
 pub mod health;
 pub mod interceptor;
 mod metadata;
