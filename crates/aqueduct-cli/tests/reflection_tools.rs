@@ -156,6 +156,29 @@ fn grpcurl_lists_describes_and_calls_over_reflection_v1alpha() {
     ));
     assert!(created.contains(r#""id": "1""#), "{created}");
     assert!(created.contains(r#""createTime": "20"#), "{created}");
+    // A partial update, applied by the generated field-mask code. (grpcurl
+    // 1.8.6 takes a FieldMask as a plain message, not the canonical
+    // comma-separated string: buf curl below sends that form.)
+    let updated = run(&mut grpcurl(
+        &serve,
+        Some(
+            r#"{"note": {"id": "1", "title": "oat milk", "body": "not masked"},
+                "updateMask": {"paths": ["title"]}}"#,
+        ),
+        &["notes.v1.Notes/UpdateNote"],
+    ));
+    assert!(updated.contains(r#""title": "oat milk""#), "{updated}");
+    assert!(updated.contains(r#""shopping""#), "tags stay: {updated}");
+    assert!(!updated.contains("not masked"), "{updated}");
+    let refused = run_failing(&mut grpcurl(
+        &serve,
+        Some(r#"{"note": {"id": "1"}, "updateMask": {"paths": ["title", "bodyy"]}}"#),
+        &["notes.v1.Notes/UpdateNote"],
+    ));
+    assert!(
+        refused.contains("InvalidArgument") && refused.contains("bodyy"),
+        "{refused}"
+    );
     let echoed = run(&mut grpcurl(
         &serve,
         Some(r#"{"responseSize": 4, "payload": {"body": "AAEC"}}"#),
@@ -233,6 +256,20 @@ fn buf_curl_lists_and_calls_over_reflection_v1_and_v1alpha() {
         "/notes.v1.Notes/ListNotes",
     ));
     assert_eq!(listed.matches(r#""title": "eggs""#).count(), 2, "{listed}");
+    // A partial update with the FieldMask in its canonical JSON form: a
+    // comma-separated string of lowerCamelCase paths.
+    let updated = run(&mut buf_curl(
+        &serve,
+        &[
+            "-d",
+            r#"{"note": {"id": "2", "title": "brown eggs", "body": "not masked",
+                 "tags": ["farm"]}, "updateMask": "title,tags"}"#,
+        ],
+        "/notes.v1.Notes/UpdateNote",
+    ));
+    assert!(updated.contains(r#""title": "brown eggs""#), "{updated}");
+    assert!(updated.contains(r#""farm""#), "{updated}");
+    assert!(updated.contains(r#""body": "a dozen""#), "{updated}");
     let deleted = run(&mut buf_curl(
         &serve,
         &["-d", r#"{"id": "1"}"#],

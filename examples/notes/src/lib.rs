@@ -64,25 +64,29 @@ fn parse_id(id: &str) -> Result<u64, Status> {
 }
 
 fn check_note(request: &CreateNoteRequest) -> Result<(), Status> {
-    if request.title.is_empty() {
+    check_fields(&request.title, &request.body, &request.tags)
+}
+
+fn check_fields(title: &str, body: &str, tags: &[String]) -> Result<(), Status> {
+    if title.is_empty() {
         return Err(Status::invalid_argument("title must not be empty"));
     }
-    if request.title.len() > MAX_TITLE {
+    if title.len() > MAX_TITLE {
         return Err(Status::invalid_argument(format!(
             "title is {} bytes; at most {MAX_TITLE}",
-            request.title.len()
+            title.len()
         )));
     }
-    if request.body.len() > MAX_BODY {
+    if body.len() > MAX_BODY {
         return Err(Status::invalid_argument(format!(
             "body is {} bytes; at most {MAX_BODY}",
-            request.body.len()
+            body.len()
         )));
     }
-    if request.tags.len() > MAX_TAGS {
+    if tags.len() > MAX_TAGS {
         return Err(Status::invalid_argument(format!(
             "{} tags; at most {MAX_TAGS}",
-            request.tags.len()
+            tags.len()
         )));
     }
     Ok(())
@@ -149,6 +153,30 @@ impl Notes for NoteStore {
             notes,
             next_page_token,
         }))
+    }
+
+    async fn update_note(
+        &self,
+        request: Request<UpdateNoteRequest>,
+    ) -> Result<Response<Note>, Status> {
+        let UpdateNoteRequest { note, update_mask } = request.into_inner();
+        let patch = note.ok_or_else(|| Status::invalid_argument("note is required"))?;
+        let mask = update_mask.unwrap_or_default();
+        // Bad paths are INVALID_ARGUMENT naming the path, before any lookup.
+        Note::validate_mask(&mask)?;
+        let id = parse_id(&patch.id)?;
+        let mut state = self.state();
+        let Some(stored) = state.notes.get_mut(&id) else {
+            return Err(Status::not_found(format!("no note {id}")));
+        };
+        let mut updated = stored.clone();
+        updated.apply_mask(&patch, &mask)?;
+        // Output only: whatever the mask says, these stay.
+        updated.id.clone_from(&stored.id);
+        updated.create_time = stored.create_time;
+        check_fields(&updated.title, &updated.body, &updated.tags)?;
+        stored.clone_from(&updated);
+        Ok(Response::new(updated))
     }
 
     async fn delete_note(

@@ -147,3 +147,144 @@ async fn a_page_holds_at_most_the_maximum() {
     assert_eq!(page.notes.len(), MAX_PAGE);
     assert_eq!(page.next_page_token, MAX_PAGE.to_string());
 }
+
+fn update(note: Note, paths: &[&str]) -> UpdateNoteRequest {
+    UpdateNoteRequest {
+        note: Some(note),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn update_changes_exactly_the_masked_fields() {
+    let notes = client().await;
+    let stored = notes
+        .create_note(CreateNoteRequest {
+            title: "milk".into(),
+            body: "two litres".into(),
+            tags: vec!["shopping".into(), "today".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let patch = Note {
+        id: stored.id.clone(),
+        title: "oat milk".into(),
+        body: "ignored: not in the mask".into(),
+        tags: vec!["groceries".into()],
+        create_time: None,
+    };
+
+    // The title only.
+    let updated = notes
+        .update_note(update(patch.clone(), &[Note::PATH_TITLE]))
+        .await
+        .unwrap()
+        .into_inner();
+    let want = Note {
+        title: "oat milk".into(),
+        ..stored.clone()
+    };
+    assert_eq!(updated, want);
+    let got = notes
+        .get_note(GetNoteRequest {
+            id: stored.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, want, "the store has the update");
+
+    // Tags are replaced, not appended to; output-only fields stay whatever
+    // the mask says.
+    let updated = notes
+        .update_note(update(patch.clone(), &["tags", "create_time", "id"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.tags, ["groceries"]);
+    assert_eq!(updated.create_time, stored.create_time);
+    assert_eq!(updated.id, stored.id);
+
+    // An empty mask: every field set in the note.
+    let updated = notes
+        .update_note(update(
+            Note {
+                id: stored.id.clone(),
+                body: "one litre".into(),
+                ..Note::default()
+            },
+            &[],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (updated.title.as_str(), updated.body.as_str()),
+        ("oat milk", "one litre")
+    );
+}
+
+#[tokio::test]
+async fn update_errors_name_the_problem() {
+    let notes = client().await;
+    let stored = notes
+        .create_note(create("milk"))
+        .await
+        .unwrap()
+        .into_inner();
+    let patch = Note {
+        id: stored.id.clone(),
+        ..Note::default()
+    };
+    for (request, code, says) in [
+        (
+            update(patch.clone(), &["titel"]),
+            Code::InvalidArgument,
+            "\"titel\"",
+        ),
+        (
+            update(patch.clone(), &["create_time.seconds"]),
+            Code::InvalidArgument,
+            "create_time.seconds",
+        ),
+        // Masking the title with an empty title in the note empties it: the
+        // store refuses an empty title.
+        (
+            update(patch.clone(), &["title"]),
+            Code::InvalidArgument,
+            "title",
+        ),
+        (
+            update(
+                Note {
+                    id: "99".into(),
+                    ..Note::default()
+                },
+                &["title"],
+            ),
+            Code::NotFound,
+            "no note 99",
+        ),
+        (
+            UpdateNoteRequest {
+                note: None,
+                update_mask: None,
+            },
+            Code::InvalidArgument,
+            "note is required",
+        ),
+    ] {
+        let status = notes.update_note(request).await.unwrap_err();
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(status.message().contains(says), "{status:?}");
+    }
+    let got = notes
+        .get_note(GetNoteRequest { id: stored.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.title, "milk", "failed updates change nothing");
+}
