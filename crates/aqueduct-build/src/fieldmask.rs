@@ -207,19 +207,26 @@ fn message_code(
 
     let _ = writeln!(buf, "impl {FM}::FieldMasked for {rust} {{");
     // Which paths exist.
-    let _ = writeln!(buf, "    fn mask_path_is_valid(path: &[&str]) -> bool {{");
-    let _ = writeln!(buf, "        match path {{");
+    let _ = writeln!(buf, "    fn mask_path_is_valid(path: &str) -> bool {{");
+    let _ = writeln!(buf, "        match {FM}::split(path) {{");
     for field in &fields {
         let name = field.proto.name();
         match &field.kind {
             Kind::Message(Some(nested)) => {
                 let _ = writeln!(
                     buf,
-                    "            [\"{name}\", rest @ ..] => rest.is_empty() || <{nested} as {FM}::FieldMasked>::mask_path_is_valid(rest),"
+                    "            (\"{name}\", ::core::option::Option::None) => true,"
+                );
+                let _ = writeln!(
+                    buf,
+                    "            (\"{name}\", ::core::option::Option::Some(rest)) => <{nested} as {FM}::FieldMasked>::mask_path_is_valid(rest),"
                 );
             }
             _ => {
-                let _ = writeln!(buf, "            [\"{name}\"] => true,");
+                let _ = writeln!(
+                    buf,
+                    "            (\"{name}\", ::core::option::Option::None) => true,"
+                );
             }
         }
     }
@@ -230,11 +237,11 @@ fn message_code(
     // Copying one path.
     let _ = writeln!(
         buf,
-        "    fn mask_copy_path(&mut self, patch: &Self, path: &[&str]) {{"
+        "    fn mask_copy_path(&mut self, patch: &Self, path: &str) {{"
     );
     let _ = writeln!(buf, "        #[allow(unused_imports)]");
     let _ = writeln!(buf, "        use {FM}::FieldMasked as _;");
-    let _ = writeln!(buf, "        match path {{");
+    let _ = writeln!(buf, "        match {FM}::split(path) {{");
     for field in &fields {
         let (name, ident) = (field.proto.name(), &field.ident);
         match &field.kind {
@@ -244,24 +251,24 @@ fn message_code(
             } => {
                 let _ = writeln!(
                     buf,
-                    "            [\"{name}\"] => match &patch.{oneof} {{ ::core::option::Option::Some({variant}(value)) => self.{oneof} = ::core::option::Option::Some({variant}(::core::clone::Clone::clone(value))), _ => if ::core::matches!(self.{oneof}, ::core::option::Option::Some({variant}(_))) {{ self.{oneof} = ::core::option::Option::None; }} }},"
+                    "            (\"{name}\", ::core::option::Option::None) => match &patch.{oneof} {{ ::core::option::Option::Some({variant}(value)) => self.{oneof} = ::core::option::Option::Some({variant}(::core::clone::Clone::clone(value))), _ => if ::core::matches!(self.{oneof}, ::core::option::Option::Some({variant}(_))) {{ self.{oneof} = ::core::option::Option::None; }} }},"
                 );
             }
             Kind::Message(Some(_)) => {
                 let _ = writeln!(
                     buf,
-                    "            [\"{name}\"] => ::core::clone::Clone::clone_from(&mut self.{ident}, &patch.{ident}),"
+                    "            (\"{name}\", ::core::option::Option::None) => ::core::clone::Clone::clone_from(&mut self.{ident}, &patch.{ident}),"
                 );
                 // Through the message: the patch's (or a default) sub-message.
                 let _ = writeln!(
                     buf,
-                    "            [\"{name}\", rest @ ..] => {{ let target = self.{ident}.get_or_insert_with(::core::default::Default::default); match &patch.{ident} {{ ::core::option::Option::Some(patch) => target.mask_copy_path(patch, rest), ::core::option::Option::None => target.mask_copy_path(&::core::default::Default::default(), rest) }} }}"
+                    "            (\"{name}\", ::core::option::Option::Some(rest)) => {{ let target = self.{ident}.get_or_insert_with(::core::default::Default::default); match &patch.{ident} {{ ::core::option::Option::Some(patch) => target.mask_copy_path(patch, rest), ::core::option::Option::None => target.mask_copy_path(&::core::default::Default::default(), rest) }} }}"
                 );
             }
             _ => {
                 let _ = writeln!(
                     buf,
-                    "            [\"{name}\"] => ::core::clone::Clone::clone_from(&mut self.{ident}, &patch.{ident}),"
+                    "            (\"{name}\", ::core::option::Option::None) => ::core::clone::Clone::clone_from(&mut self.{ident}, &patch.{ident}),"
                 );
             }
         }

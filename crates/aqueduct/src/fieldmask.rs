@@ -34,10 +34,10 @@ pub use prost_types::FieldMask;
 /// The methods starting with `mask_` are called by [`validate`] and
 /// [`apply`], with the path already checked; call those instead.
 pub trait FieldMasked: Clone + Default {
-    /// Whether `path` (split at `.`) names a field of this message.
-    fn mask_path_is_valid(path: &[&str]) -> bool;
+    /// Whether `path` (`a` or `a.b...`) names a field of this message.
+    fn mask_path_is_valid(path: &str) -> bool;
     /// Copies the field that a valid `path` names from `patch`.
-    fn mask_copy_path(&mut self, patch: &Self, path: &[&str]);
+    fn mask_copy_path(&mut self, patch: &Self, path: &str);
     /// Copies every field that is set in `patch` (the empty mask).
     fn mask_copy_set_fields(&mut self, patch: &Self);
 }
@@ -65,8 +65,7 @@ pub fn validate<M: FieldMasked>(mask: &FieldMask) -> Result<(), Status> {
         if path == "*" {
             continue;
         }
-        let segments: Vec<&str> = path.split('.').collect();
-        if !M::mask_path_is_valid(&segments) {
+        if !M::mask_path_is_valid(path) {
             return Err(Status::invalid_argument(format!(
                 "field mask: {path:?} does not name a field of {}",
                 short_type_name::<M>()
@@ -121,10 +120,19 @@ pub fn apply<M: FieldMasked>(target: &mut M, patch: &M, mask: &FieldMask) -> Res
             target.clone_from(patch);
             continue;
         }
-        let segments: Vec<&str> = path.split('.').collect();
-        target.mask_copy_path(patch, &segments);
+        target.mask_copy_path(patch, path);
     }
     Ok(())
+}
+
+/// A path's first field and the rest after the first `.` (for generated code).
+#[doc(hidden)]
+#[must_use]
+pub fn split(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (path, None),
+    }
 }
 
 /// Whether `value` is its type's default (for generated code: a proto3
