@@ -6,7 +6,7 @@ use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::tonic_pb::greeter_server::Greeter;
+use crate::tonic_pb::greeter_service_server::GreeterService;
 use crate::tonic_pb::*;
 
 /// The tonic Greeter.
@@ -16,7 +16,7 @@ pub struct TonicGreeter;
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
-impl Greeter for TonicGreeter {
+impl GreeterService for TonicGreeter {
     async fn say_hello(
         &self,
         request: Request<SayHelloRequest>,

@@ -44,7 +44,7 @@ async fn grpcio_health_client_checks_watches_and_sees_shutdown() {
     let mut child = Command::new(python())
         .arg(python_dir().join("health.py"))
         .arg(port.to_string())
-        .arg("helloworld.v1.Greeter")
+        .arg("helloworld.v1.GreeterService")
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the Python health client");
@@ -65,11 +65,11 @@ async fn grpcio_health_client_checks_watches_and_sees_shutdown() {
     // Not reported yet: Watch says so instead of failing...
     expect(&mut lines, "watch SERVICE_UNKNOWN").await;
     // ...and pushes every change.
-    health.set_serving("helloworld.v1.Greeter");
+    health.set_serving("helloworld.v1.GreeterService");
     expect(&mut lines, "watch SERVING").await;
-    health.set_not_serving("helloworld.v1.Greeter");
+    health.set_not_serving("helloworld.v1.GreeterService");
     expect(&mut lines, "watch NOT_SERVING").await;
-    health.set_serving("helloworld.v1.Greeter");
+    health.set_serving("helloworld.v1.GreeterService");
     expect(&mut lines, "watch SERVING").await;
 
     // Graceful shutdown: the watcher hears NOT_SERVING, then its stream ends.

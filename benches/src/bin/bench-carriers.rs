@@ -57,8 +57,12 @@ impl Setup {
 /// A connected client of either stack.
 #[derive(Clone)]
 enum Client {
-    Aqueduct(helloworld::pb::greeter_client::GreeterClient),
-    Tonic(aqueduct_benches::tonic_pb::greeter_client::GreeterClient<tonic::transport::Channel>),
+    Aqueduct(helloworld::pb::greeter_service_client::GreeterServiceClient),
+    Tonic(
+        aqueduct_benches::tonic_pb::greeter_service_client::GreeterServiceClient<
+            tonic::transport::Channel,
+        >,
+    ),
 }
 
 impl Client {
@@ -97,10 +101,11 @@ impl Drop for Running {
 }
 
 async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
-    use helloworld::pb::greeter_client::GreeterClient;
-    use helloworld::pb::greeter_server::GreeterServer;
-    let aqueduct_server =
-        || aqueduct::Server::builder().add_service(GreeterServer::new(helloworld::MyGreeter));
+    use helloworld::pb::greeter_service_client::GreeterServiceClient;
+    use helloworld::pb::greeter_service_server::GreeterServiceServer;
+    let aqueduct_server = || {
+        aqueduct::Server::builder().add_service(GreeterServiceServer::new(helloworld::MyGreeter))
+    };
     let serve =
         |f: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>| {
             tokio::spawn(async move {
@@ -154,8 +159,8 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
             )
         }
         Setup::TonicDuplex => {
-            use aqueduct_benches::tonic_pb::greeter_client::GreeterClient as TonicClient;
-            use aqueduct_benches::tonic_pb::greeter_server::GreeterServer as TonicServer;
+            use aqueduct_benches::tonic_pb::greeter_service_client::GreeterServiceClient as TonicClient;
+            use aqueduct_benches::tonic_pb::greeter_service_server::GreeterServiceServer as TonicServer;
             let (client_io, server_io) = tokio::io::duplex(DUPLEX_CAPACITY);
             let incoming = tokio_stream::once(Ok::<_, std::io::Error>(server_io));
             let server = tokio::spawn(async move {
@@ -178,7 +183,10 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
         }
     };
     let running = Running { server, socket_dir };
-    Ok((Client::Aqueduct(GreeterClient::new(channel)), running))
+    Ok((
+        Client::Aqueduct(GreeterServiceClient::new(channel)),
+        running,
+    ))
 }
 
 /// Hands tonic's channel the client end of the duplex, once.

@@ -56,11 +56,11 @@ fn main() -> anyhow::Result<()> {
         }
         let (start, start_allocs) = match which.as_str() {
             "aqueduct" => {
-                use helloworld::pb::{SayHelloRequest, greeter_client::GreeterClient};
+                use helloworld::pb::{SayHelloRequest, greeter_service_client::GreeterServiceClient};
                 let clients = (0..connections)
-                    .map(|_| Ok(GreeterClient::new(aqueduct::Channel::from_uri(&target)?)))
+                    .map(|_| Ok(GreeterServiceClient::new(aqueduct::Channel::from_uri(&target)?)))
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                spawn_workers!(clients, |c: &mut GreeterClient| {
+                spawn_workers!(clients, |c: &mut GreeterServiceClient| {
                     let c = c.clone();
                     async move {
                         c.say_hello(SayHelloRequest { name: "x".repeat(16) }).await?;
@@ -69,16 +69,16 @@ fn main() -> anyhow::Result<()> {
                 })
             }
             "tonic" => {
-                use aqueduct_benches::tonic_pb::{SayHelloRequest, greeter_client::GreeterClient};
+                use aqueduct_benches::tonic_pb::{SayHelloRequest, greeter_service_client::GreeterServiceClient};
                 let mut clients = Vec::new();
                 for _ in 0..connections {
                     let channel = tonic::transport::Endpoint::from_shared(target.clone())?
                         .tcp_nodelay(true)
                         .connect()
                         .await?;
-                    clients.push(GreeterClient::new(channel));
+                    clients.push(GreeterServiceClient::new(channel));
                 }
-                spawn_workers!(clients, |c: &mut GreeterClient<tonic::transport::Channel>| {
+                spawn_workers!(clients, |c: &mut GreeterServiceClient<tonic::transport::Channel>| {
                     let mut c = c.clone();
                     async move {
                         c.say_hello(SayHelloRequest { name: "x".repeat(16) }).await?;

@@ -278,7 +278,7 @@ fn row(
 }
 
 fn h2load_rps(ctx: &Ctx, target: &str, body: &std::path::Path) -> anyhow::Result<f64> {
-    let url = format!("{target}/helloworld.v1.Greeter/SayHello");
+    let url = format!("{target}/helloworld.v1.GreeterService/SayHello");
     let out = Command::new("taskset")
         .args(["-c", "1", "h2load", "-c", "10", "-m", "10", "-t", "1"])
         .args(["-D", &format!("{}", ctx.seconds.ceil() as u64)])

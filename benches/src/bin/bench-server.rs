@@ -32,28 +32,28 @@ fn main() -> anyhow::Result<()> {
         };
         match which.as_str() {
             "aqueduct" => {
-                use helloworld::pb::greeter_server::GreeterServer;
+                use helloworld::pb::greeter_service_server::GreeterServiceServer;
                 aqueduct::Server::builder()
-                    .add_service(GreeterServer::new(helloworld::MyGreeter))
+                    .add_service(GreeterServiceServer::new(helloworld::MyGreeter))
                     .serve_with_shutdown(listener, stop)
                     .await?;
             }
             "aqueduct-intercepted" => {
-                use helloworld::pb::greeter_server::GreeterServer;
+                use helloworld::pb::greeter_service_server::GreeterServiceServer;
                 aqueduct::Server::builder()
                     .intercept(Empty)
                     .intercept(Empty)
                     .intercept(Empty)
-                    .add_service(GreeterServer::new(helloworld::MyGreeter))
+                    .add_service(GreeterServiceServer::new(helloworld::MyGreeter))
                     .serve_with_shutdown(listener, stop)
                     .await?;
             }
             "tonic" => {
-                use aqueduct_benches::tonic_pb::greeter_server::GreeterServer;
+                use aqueduct_benches::tonic_pb::greeter_service_server::GreeterServiceServer;
                 let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
                 tonic::transport::Server::builder()
                     .tcp_nodelay(true)
-                    .add_service(GreeterServer::new(
+                    .add_service(GreeterServiceServer::new(
                         aqueduct_benches::tonic_greeter::TonicGreeter,
                     ))
                     .serve_with_incoming_shutdown(incoming, stop)

@@ -23,13 +23,13 @@
 //! }
 //! ```
 //!
-//! For a service `Greeter` in package `helloworld.v1` the module gets:
+//! For a service `GreeterService` in package `helloworld.v1` the module gets:
 //!
 //! | item | what it is |
 //! |---|---|
-//! | `greeter_server::Greeter` | the trait to implement, one method per RPC |
-//! | `greeter_server::GreeterServer<T>` | wraps an implementation for `Server::add_service` |
-//! | `greeter_client::GreeterClient` | a cheap-to-clone client over an `aqueduct::Channel` |
+//! | `greeter_service_server::GreeterService` | the trait to implement, one method per RPC |
+//! | `greeter_service_server::GreeterServiceServer<T>` | wraps an implementation for `Server::add_service` |
+//! | `greeter_service_client::GreeterServiceClient` | a cheap-to-clone client over an `aqueduct::Channel` |
 //!
 //! Handler signatures by call kind:
 //!

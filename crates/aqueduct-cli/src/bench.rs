@@ -25,9 +25,9 @@ use crate::raw::{Discard, RawMessage};
 /// What to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Preset {
-    /// `helloworld.v1.Greeter/SayHello` with a `--payload`-byte name.
+    /// `helloworld.v1.GreeterService/SayHello` with a `--payload`-byte name.
     GreeterUnary,
-    /// `helloworld.v1.Greeter/SayHelloStream`, `--stream-messages` replies per call.
+    /// `helloworld.v1.GreeterService/SayHelloStream`, `--stream-messages` replies per call.
     GreeterStream,
     /// `grpc.testing.TestService/UnaryCall`, `--payload` bytes each way.
     TestserviceUnary,
@@ -111,7 +111,7 @@ fn call_spec(args: &BenchArgs) -> anyhow::Result<CallSpec> {
     let payload = args.payload;
     Ok(match args.call {
         Preset::GreeterUnary => CallSpec {
-            path: "/helloworld.v1.Greeter/SayHello",
+            path: "/helloworld.v1.GreeterService/SayHello",
             request: hw::SayHelloRequest {
                 name: "x".repeat(payload),
             }
@@ -120,7 +120,7 @@ fn call_spec(args: &BenchArgs) -> anyhow::Result<CallSpec> {
             streaming: false,
         },
         Preset::GreeterStream => CallSpec {
-            path: "/helloworld.v1.Greeter/SayHelloStream",
+            path: "/helloworld.v1.GreeterService/SayHelloStream",
             request: hw::SayHelloStreamRequest {
                 name: "x".repeat(payload),
                 count: args.stream_messages,

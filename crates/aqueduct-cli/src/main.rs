@@ -13,6 +13,7 @@
 //! - `aqueduct bench`: a load generator for any gRPC server.
 
 mod bench;
+mod lint;
 mod raw;
 
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ enum Command {
     },
     /// Load-test a gRPC server: calls/s, latency percentiles, errors by code.
     Bench(bench::BenchArgs),
+    /// Lint .proto files: naming, versioning and API-shape rules, each with
+    /// an id and why it matters. Exit code 1 on findings, 2 on errors.
+    Lint(lint::LintArgs),
 }
 
 /// The byte transports `aqueduct demo` can run over.
@@ -104,6 +108,8 @@ enum Transport {
 
 fn main() -> ExitCode {
     let result = match Args::parse().command {
+        // Its own exit codes: 1 for findings, 2 when it cannot run.
+        Command::Lint(args) => return lint::run(args),
         // Thread-per-core: the server brings its own runtimes.
         Command::Serve {
             port,
@@ -174,9 +180,10 @@ fn block_on(
 }
 
 async fn demo(transport: Transport) -> anyhow::Result<()> {
-    use helloworld::pb::greeter_server::GreeterServer;
+    use helloworld::pb::greeter_service_server::GreeterServiceServer;
 
-    let server = aqueduct::Server::builder().add_service(GreeterServer::new(helloworld::MyGreeter));
+    let server =
+        aqueduct::Server::builder().add_service(GreeterServiceServer::new(helloworld::MyGreeter));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let stopped = async {
         let _ = stop_rx.await;

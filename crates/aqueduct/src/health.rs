@@ -15,10 +15,10 @@
 //! use aqueduct::Server;
 //!
 //! let health = HealthReporter::new();          // "" is SERVING
-//! health.set_serving("helloworld.v1.Greeter");
+//! health.set_serving("helloworld.v1.GreeterService");
 //! let server = Server::builder().add_health(health.clone());
 //! // ... later, while a dependency is down:
-//! health.set_not_serving("helloworld.v1.Greeter");
+//! health.set_not_serving("helloworld.v1.GreeterService");
 //! # drop(server);
 //! ```
 

@@ -25,7 +25,7 @@
 //! // build.rs: aqueduct_build::compile(&["proto/helloworld.proto"], &["proto"])?;
 //! struct MyGreeter;
 //!
-//! impl Greeter for MyGreeter {
+//! impl GreeterService for MyGreeter {
 //!     async fn say_hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
 //!         let name = req.into_inner().name;
 //!         Ok(Response::new(HelloReply { message: format!("Hello, {name}!") }))
@@ -33,9 +33,9 @@
 //! }
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
-//! Server::builder().add_service(GreeterServer::new(MyGreeter)).serve(listener).await?;
+//! Server::builder().add_service(GreeterServiceServer::new(MyGreeter)).serve(listener).await?;
 //!
-//! let client = GreeterClient::new(Channel::from_uri("http://127.0.0.1:50051")?);
+//! let client = GreeterServiceClient::new(Channel::from_uri("http://127.0.0.1:50051")?);
 //! let reply = client.say_hello(HelloRequest { name: "Ada".into() }).await?;
 //! ```
 //!

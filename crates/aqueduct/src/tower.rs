@@ -33,7 +33,7 @@
 //!     // At most 64 calls at once on this server; more are refused at once.
 //!     .layer(LoadShedLayer::new())
 //!     .layer(ConcurrencyLimitLayer::new(64))
-//!     .add_service(GreeterServer::new(MyGreeter));
+//!     .add_service(GreeterServiceServer::new(MyGreeter));
 //! ```
 
 use std::convert::Infallible;

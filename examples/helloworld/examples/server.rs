@@ -2,7 +2,7 @@
 
 use aqueduct::Server;
 use helloworld::MyGreeter;
-use helloworld::pb::greeter_server::GreeterServer;
+use helloworld::pb::greeter_service_server::GreeterServiceServer;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -10,7 +10,7 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("Greeter listening on {}", listener.local_addr()?);
     Server::builder()
-        .add_service(GreeterServer::new(MyGreeter))
+        .add_service(GreeterServiceServer::new(MyGreeter))
         .serve_with_shutdown(listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -15,8 +15,8 @@ use aqueduct::{CallOptions, Channel, MemoryListener, Request, Server, Status};
 use tokio::sync::mpsc;
 
 use crate::MyGreeter;
-use crate::pb::greeter_client::GreeterClient;
-use crate::pb::greeter_server::GreeterServer;
+use crate::pb::greeter_service_client::GreeterServiceClient;
+use crate::pb::greeter_service_server::GreeterServiceServer;
 use crate::pb::{ChatRequest, SayHelloRequest};
 
 /// The token [`Auth`] accepts.
@@ -133,14 +133,14 @@ pub async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
         Server::builder()
             .intercept(AccessLog(log_tx.clone()))
             .intercept(policy)
-            .add_service_with(GreeterServer::new(MyGreeter), |scope| {
+            .add_service_with(GreeterServiceServer::new(MyGreeter), |scope| {
                 scope
                     .intercept_method("SayHello", Auth)
                     .intercept_method("Chat", CountMessages(log_tx))
             })
             .serve(listener),
     );
-    let client = GreeterClient::new(channel.clone());
+    let client = GreeterServiceClient::new(channel.clone());
     let mut lines = Vec::new();
 
     let refused = client
@@ -158,7 +158,7 @@ pub async fn run() -> Result<Vec<String>, Box<dyn std::error::Error>> {
     }
 
     // The same connection, with a client interceptor that sends the token.
-    let authed = GreeterClient::new(channel.intercept(BearerToken::new(TOKEN)?));
+    let authed = GreeterServiceClient::new(channel.intercept(BearerToken::new(TOKEN)?));
     let reply = authed
         .say_hello(SayHelloRequest { name: "Ada".into() })
         .await?;

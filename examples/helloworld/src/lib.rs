@@ -14,8 +14,8 @@ pub mod pb {
 
 pub mod intercepted;
 
-use pb::greeter_client::GreeterClient;
-use pb::greeter_server::Greeter;
+use pb::greeter_service_client::GreeterServiceClient;
+use pb::greeter_service_server::GreeterService;
 use pb::*;
 
 /// The Greeter implementation.
@@ -25,7 +25,7 @@ pub struct MyGreeter;
 /// Greetings per streaming call, at most; a bound on what one request can ask for.
 const MAX_COUNT: u32 = 1000;
 
-impl Greeter for MyGreeter {
+impl GreeterService for MyGreeter {
     async fn say_hello(
         &self,
         request: Request<SayHelloRequest>,
@@ -95,7 +95,7 @@ impl Greeter for MyGreeter {
 
 /// Calls each of the four methods once on `channel` and returns a line per call.
 pub async fn run_client(channel: Channel) -> Result<Vec<String>, Status> {
-    let client = GreeterClient::new(channel);
+    let client = GreeterServiceClient::new(channel);
     let mut lines = Vec::new();
 
     let reply = client

@@ -7,8 +7,8 @@ use std::time::Duration;
 use aqueduct::{Channel, Code, Server};
 use helloworld::MyGreeter;
 use helloworld::pb::SayHelloRequest;
-use helloworld::pb::greeter_client::GreeterClient;
-use helloworld::pb::greeter_server::GreeterServer;
+use helloworld::pb::greeter_service_client::GreeterServiceClient;
+use helloworld::pb::greeter_service_server::GreeterServiceServer;
 
 fn socket_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("aqueduct-test-{}", std::process::id()));
@@ -24,7 +24,7 @@ async fn all_four_call_kinds_over_a_unix_socket() {
     let listener = tokio::net::UnixListener::bind(&path).unwrap();
     let server = tokio::spawn(
         Server::builder()
-            .add_service(GreeterServer::new(MyGreeter))
+            .add_service(GreeterServiceServer::new(MyGreeter))
             .serve(listener),
     );
     let channel = Channel::from_uri(&format!("unix:{}", path.display())).unwrap();
@@ -41,7 +41,7 @@ async fn all_four_call_kinds_over_tcp() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
         Server::builder()
-            .add_service(GreeterServer::new(MyGreeter))
+            .add_service(GreeterServiceServer::new(MyGreeter))
             .serve(listener),
     );
     let lines = helloworld::run_client(Channel::from_uri(&format!("http://{addr}")).unwrap())
@@ -61,7 +61,7 @@ async fn unreachable_server_is_unavailable_then_reconnects_after_backoff() {
         .unwrap()
         .backoff(Duration::from_millis(20), Duration::from_millis(20))
         .build();
-    let client = GreeterClient::new(channel.clone());
+    let client = GreeterServiceClient::new(channel.clone());
     let err = client
         .say_hello(SayHelloRequest { name: "x".into() })
         .await
@@ -77,7 +77,7 @@ async fn unreachable_server_is_unavailable_then_reconnects_after_backoff() {
     let listener = tokio::net::UnixListener::bind(&path).unwrap();
     let server = tokio::spawn(
         Server::builder()
-            .add_service(GreeterServer::new(MyGreeter))
+            .add_service(GreeterServiceServer::new(MyGreeter))
             .serve(listener),
     );
     // Retry until the backoff has passed and the channel dials again.
@@ -124,10 +124,10 @@ async fn handler_errors_and_limits_reach_the_client_as_status() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
         Server::builder()
-            .add_service(GreeterServer::new(MyGreeter))
+            .add_service(GreeterServiceServer::new(MyGreeter))
             .serve(listener),
     );
-    let client = GreeterClient::new(Channel::from_uri(&format!("http://{addr}")).unwrap());
+    let client = GreeterServiceClient::new(Channel::from_uri(&format!("http://{addr}")).unwrap());
     let err = client
         .say_hello(SayHelloRequest {
             name: String::new(),
@@ -171,11 +171,11 @@ async fn the_interceptors_example_refuses_serves_counts_and_logs() {
             "chat: Hello, Ada!",
             "chat: Hello, Grace!",
             "chat: Hello, Edsger!",
-            "[access log] /helloworld.v1.Greeter/Chat -> Ok",
-            "[access log] /helloworld.v1.Greeter/SayHello -> InvalidArgument",
-            "[access log] /helloworld.v1.Greeter/SayHello -> Ok",
-            "[access log] /helloworld.v1.Greeter/SayHello -> Unauthenticated",
-            "[messages] /helloworld.v1.Greeter/Chat: received 3, sent 3",
+            "[access log] /helloworld.v1.GreeterService/Chat -> Ok",
+            "[access log] /helloworld.v1.GreeterService/SayHello -> InvalidArgument",
+            "[access log] /helloworld.v1.GreeterService/SayHello -> Ok",
+            "[access log] /helloworld.v1.GreeterService/SayHello -> Unauthenticated",
+            "[messages] /helloworld.v1.GreeterService/Chat: received 3, sent 3",
         ]
     );
 }

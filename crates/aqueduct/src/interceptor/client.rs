@@ -65,7 +65,7 @@ pub struct ClientCallInfo<'a> {
 }
 
 impl ClientCallInfo<'_> {
-    /// The full method name, as in `/helloworld.v1.Greeter/SayHello`.
+    /// The full method name, as in `/helloworld.v1.GreeterService/SayHello`.
     #[must_use]
     pub fn method(&self) -> &str {
         self.method

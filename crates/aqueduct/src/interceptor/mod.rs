@@ -106,7 +106,7 @@ pub(crate) struct CallExtra {
 }
 
 impl CallInfo<'_> {
-    /// The full method name, as in `/helloworld.v1.Greeter/SayHello`.
+    /// The full method name, as in `/helloworld.v1.GreeterService/SayHello`.
     #[must_use]
     pub fn method(&self) -> &str {
         self.method

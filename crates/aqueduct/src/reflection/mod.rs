@@ -6,7 +6,7 @@
 //!
 //! ```
 //! let server = aqueduct::Server::builder()
-//!     // .add_service(GreeterServer::new(MyGreeter))
+//!     // .add_service(GreeterServiceServer::new(MyGreeter))
 //!     .add_reflection();
 //! # drop(server);
 //! ```

@@ -38,7 +38,7 @@ use router::{Router, Scoped};
 
 /// A service that can be mounted on a [`Server`]; generated servers implement it.
 pub trait Service: Send + Sync + 'static {
-    /// The fully qualified service name, as in `helloworld.v1.Greeter`.
+    /// The fully qualified service name, as in `helloworld.v1.GreeterService`.
     const NAME: &'static str;
 
     /// The encoded `google.protobuf.FileDescriptorSet` describing the service,
@@ -93,7 +93,7 @@ impl Server {
     /// # async fn run() -> std::io::Result<()> {
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
     /// aqueduct::Server::builder()
-    ///     // .add_service(GreeterServer::new(MyGreeter))
+    ///     // .add_service(GreeterServiceServer::new(MyGreeter))
     ///     .serve(listener)
     ///     .await
     /// # }
@@ -392,7 +392,7 @@ impl ServerBuilder {
     /// let channel = aqueduct::Channel::direct(listener.connector());
     /// tokio::spawn(
     ///     aqueduct::Server::builder()
-    ///         // .add_service(GreeterServer::new(MyGreeter))
+    ///         // .add_service(GreeterServiceServer::new(MyGreeter))
     ///         .serve_direct(listener),
     /// );
     /// # drop(channel);
@@ -422,7 +422,7 @@ impl ServerBuilder {
     /// # fn run() -> std::io::Result<()> {
     /// let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     /// let server = aqueduct::Server::builder()
-    ///     // .add_service(GreeterServer::new(MyGreeter))
+    ///     // .add_service(GreeterServiceServer::new(MyGreeter))
     ///     .serve_thread_per_core("127.0.0.1:50051".parse().unwrap(), threads)?;
     /// println!("listening on {}", server.local_addr());
     /// // ... until it is time to stop:
