@@ -1,5 +1,8 @@
-//! Generates the chat service code from its .proto with aqueduct-build.
+//! Generates the chat service code from its .proto with aqueduct-build,
+//! linting it first: a finding fails the build.
 
 fn main() -> std::io::Result<()> {
-    aqueduct_build::compile(&["proto/chat/v1/chat.proto"], &["proto"])
+    aqueduct_build::configure()
+        .lint(true)
+        .compile(&["proto/chat/v1/chat.proto"], &["proto"])
 }

@@ -1,5 +1,8 @@
-//! Generates the Greeter service code from its .proto with aqueduct-build.
+//! Generates the GreeterService code from its .proto with aqueduct-build,
+//! linting it first: a finding fails the build.
 
 fn main() -> std::io::Result<()> {
-    aqueduct_build::compile(&["proto/helloworld/v1/helloworld.proto"], &["proto"])
+    aqueduct_build::configure()
+        .lint(true)
+        .compile(&["proto/helloworld/v1/helloworld.proto"], &["proto"])
 }

@@ -64,6 +64,7 @@ pub fn configure() -> Builder {
         build_client: true,
         out_dir: None,
         field_masks: Vec::new(),
+        lint: false,
     }
 }
 
@@ -75,6 +76,8 @@ pub struct Builder {
     build_client: bool,
     out_dir: Option<PathBuf>,
     field_masks: Vec<String>,
+    #[cfg_attr(not(feature = "lint"), allow(dead_code))]
+    lint: bool,
 }
 
 impl Builder {
@@ -97,6 +100,16 @@ impl Builder {
     pub fn field_masks<S: Into<String>>(mut self, packages: impl IntoIterator<Item = S>) -> Self {
         self.field_masks
             .extend(packages.into_iter().map(Into::into));
+        self
+    }
+
+    /// Lint the protos with `aqueduct-lint` first, and fail the build on any
+    /// finding (each printed as a cargo warning with file, line and column).
+    /// The configuration is `aqueduct-lint.toml` in the include directory
+    /// the proto is under, if there is one. Needs the `lint` feature.
+    #[cfg(feature = "lint")]
+    pub fn lint(mut self, yes: bool) -> Self {
+        self.lint = yes;
         self
     }
 
@@ -123,6 +136,10 @@ impl Builder {
                     io::Error::other("OUT_DIR is not set; call from build.rs or set out_dir")
                 })?,
         };
+        #[cfg(feature = "lint")]
+        if self.lint {
+            lint(protos, includes)?;
+        }
         let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
             .map_err(|e| io::Error::other(format!("{e:?}")))?;
         compiler.include_imports(true).include_source_info(true);
@@ -166,4 +183,38 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Lints each proto under the include directory it is in; an error listing
+/// the findings if there are any.
+#[cfg(feature = "lint")]
+fn lint(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
+    let mut findings = Vec::new();
+    for proto in protos {
+        let proto = proto.as_ref();
+        let Some((root, relative)) = includes
+            .iter()
+            .find_map(|root| Some((root.as_ref(), proto.strip_prefix(root.as_ref()).ok()?)))
+        else {
+            return Err(io::Error::other(format!(
+                "lint: {} is under none of the include directories",
+                proto.display()
+            )));
+        };
+        let config = aqueduct_lint::Config::discover(root).map_err(io::Error::other)?;
+        let found = aqueduct_lint::lint_files(root, &[relative.to_path_buf()], &config)
+            .map_err(io::Error::other)?;
+        findings.extend(found.into_iter().map(|mut finding| {
+            finding.file = root.join(&finding.file).display().to_string();
+            finding
+        }));
+    }
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let text = aqueduct_lint::render_text(&findings);
+    for line in text.lines() {
+        println!("cargo:warning={line}");
+    }
+    Err(io::Error::other(format!("aqueduct-lint:\n{text}")))
 }

@@ -70,6 +70,9 @@ fn lint(args: &LintArgs) -> Result<Vec<Finding>, aqueduct_lint::Error> {
     };
     let mut all = Vec::new();
     for path in &paths {
+        if !path.exists() {
+            return Err(format!("{}: no such file or directory", path.display()).into());
+        }
         let (root, findings) = if path.is_dir() {
             let config = config_for(args, path)?;
             (path.clone(), aqueduct_lint::lint_dir(path, &config)?)

@@ -1,0 +1,40 @@
+//! `configure().lint(true)`: a proto that breaks a rule fails the build with
+//! the finding; one that follows them all compiles.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../aqueduct-lint/tests/fixtures")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("aqueduct-build-lint-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn build(fixture: &str) -> std::io::Result<()> {
+    let root = fixtures().join(fixture);
+    aqueduct_build::configure()
+        .lint(true)
+        .out_dir(out_dir(fixture))
+        .compile(&[root.join("acme/library/v1/library.proto")], &[root])
+}
+
+#[test]
+fn a_finding_fails_the_build_and_names_the_rule_and_place() {
+    let error = build("service_suffix").unwrap_err().to_string();
+    assert!(
+        error.contains("acme/library/v1/library.proto:6:9: SERVICE_SUFFIX"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_clean_proto_builds() {
+    build("good").unwrap();
+    assert!(out_dir("good").join("acme.library.v1.rs").is_file());
+}
