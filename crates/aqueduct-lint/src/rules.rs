@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use heck::{ToShoutySnakeCase as _, ToUpperCamelCase as _};
+use heck::ToUpperCamelCase as _;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 
 use crate::Config;
@@ -153,6 +153,26 @@ pub(crate) fn is_upper_snake_case(name: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && !name.contains("__")
         && !name.ends_with('_')
+}
+
+/// `PhoneType` -> `PHONE_TYPE`, `HTTPStatus` -> `HTTP_STATUS`, `Mode2D` ->
+/// `MODE2D` (digits stay with the word before them, as buf has it).
+pub(crate) fn upper_snake(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            let before = chars[i - 1];
+            let after = chars.get(i + 1).copied();
+            let boundary = before.is_ascii_lowercase()
+                || (before.is_ascii_uppercase() && after.is_some_and(|a| a.is_ascii_lowercase()));
+            if boundary && !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 /// `v1`, `v2`, `v1alpha`, `v1beta1`, `v1p1beta1`, `v1test`, `v1alpha1test`...
@@ -379,7 +399,7 @@ fn check_enum_names(
             format!("enum {name:?} should be PascalCase"),
         );
     }
-    let prefix = format!("{}_", name.to_shouty_snake_case());
+    let prefix = format!("{}_", upper_snake(name));
     for (k, value) in e.value.iter().enumerate() {
         let value_name = value.name();
         let path = at(base, &[ENUM_VALUE, index(k), NAME]);
@@ -426,7 +446,7 @@ fn check_enum_zero(
             format!(
                 "the zero value of enum {} should end in {suffix:?}, such as {}{suffix}",
                 e.name(),
-                e.name().to_shouty_snake_case()
+                upper_snake(e.name())
             ),
         );
     }
@@ -574,6 +594,19 @@ mod tests {
             "v0", "v01", "version1", "v", "1", "v1gamma", "v1p1", "api", "v1_beta",
         ] {
             assert!(!is_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn upper_snake_as_buf_writes_it() {
+        for (name, want) in [
+            ("PhoneType", "PHONE_TYPE"),
+            ("HTTPStatus", "HTTP_STATUS"),
+            ("Mode2D", "MODE2D"),
+            ("Genre", "GENRE"),
+            ("genre_kind", "GENRE_KIND"),
+        ] {
+            assert_eq!(upper_snake(name), want);
         }
     }
 

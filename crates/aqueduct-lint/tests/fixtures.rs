@@ -12,6 +12,7 @@ use std::process::Command;
 use aqueduct_lint::{Config, Finding, RULES, lint_dir};
 
 const FILE: &str = "acme/library/v1/library.proto";
+const EDGE: &str = "acme/edge/v1/edge.proto";
 
 /// A finding a fixture must give: (file, line, column, rule).
 type Want = (&'static str, u32, u32, &'static str);
@@ -91,6 +92,19 @@ fn expected() -> Vec<(&'static str, Vec<Want>)> {
         (
             "enum_value_upper_snake_case",
             vec![(FILE, 28, 3, "ENUM_VALUE_UPPER_SNAKE_CASE")],
+        ),
+        (
+            // Where case conversions could disagree: digits, acronyms,
+            // leading underscores (checked against buf below).
+            "naming_edge_cases",
+            vec![
+                (EDGE, 9, 10, "FIELD_LOWER_SNAKE_CASE"),
+                (EDGE, 10, 10, "FIELD_LOWER_SNAKE_CASE"),
+                (EDGE, 13, 9, "MESSAGE_PASCAL_CASE"),
+                (EDGE, 18, 3, "ENUM_VALUE_PREFIX"),
+                (EDGE, 19, 3, "ENUM_VALUE_PREFIX"),
+                (EDGE, 25, 3, "ENUM_VALUE_PREFIX"),
+            ],
         ),
         (
             "file_lower_snake_case",
