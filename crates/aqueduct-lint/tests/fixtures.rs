@@ -158,8 +158,14 @@ fn each_rule_is_flagged_on_the_fixture_that_breaks_it_and_nowhere_else() {
 #[test]
 fn the_repositorys_example_protos_lint_clean() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for root in ["examples/helloworld/proto", "examples/chat/proto"] {
-        let findings = lint_dir(&repo.join(root), &Config::default()).unwrap();
+    // Notes (an AIP-style API) with its own aqueduct-lint.toml.
+    for root in [
+        "examples/helloworld/proto",
+        "examples/chat/proto",
+        "examples/notes/proto",
+    ] {
+        let root_dir = repo.join(root);
+        let findings = lint_dir(&root_dir, &Config::discover(&root_dir).unwrap()).unwrap();
         assert!(
             findings.is_empty(),
             "{root}:\n{}",
