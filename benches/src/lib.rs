@@ -87,3 +87,17 @@ pub fn flag(args: &[String], name: &str) -> Option<String> {
         }
     })
 }
+
+/// `--rounds N` from the command line, or `default`.
+pub fn rounds(default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    flag(&args, "rounds")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The median of `values` (the upper one of the middle two for an even count).
+pub fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
+    values.sort_unstable();
+    values[values.len() / 2]
+}

@@ -163,17 +163,8 @@ async fn run_handrolled(n: usize, messages: usize) -> Run {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip_while(|a| a != "--rounds")
-        .nth(1)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
+    let rounds = aqueduct_benches::rounds(7);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -200,7 +191,7 @@ fn main() {
             }
         });
     }
-    let mut get = |k: &str| median(results.remove(k).unwrap_or_default());
+    let mut get = |k: &str| aqueduct_benches::median(results.remove(k).unwrap_or_default());
     let (fan_hub, fan_hand) = (get("fan hub"), get("fan hand"));
     let (tp_hub, tp_hand) = (get("tp hub"), get("tp hand"));
     let rate = |d: Duration| THROUGHPUT_MESSAGES as f64 / d.as_secs_f64();
@@ -222,9 +213,8 @@ fn main() {
         rate(tp_hub) / rate(tp_hand)
     );
     let mut per_message = |k: &str| {
-        let mut counts = allocations.remove(k).unwrap_or_default();
-        counts.sort_unstable();
-        counts.get(counts.len() / 2).copied().unwrap_or(0) as f64 / THROUGHPUT_MESSAGES as f64
+        let counts = allocations.remove(k).unwrap_or_default();
+        aqueduct_benches::median(counts) as f64 / THROUGHPUT_MESSAGES as f64
     };
     let (alloc_hub, alloc_hand) = (per_message("tp hub"), per_message("tp hand"));
     println!(

@@ -124,17 +124,8 @@ fn measure(mut apply: impl FnMut()) -> Measured {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip_while(|a| a != "--rounds")
-        .nth(1)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
+    let rounds = aqueduct_benches::rounds(7);
     let fds = include_bytes!(concat!(
         env!("OUT_DIR"),
         "/aqueduct_file_descriptor_set.bin"
@@ -183,7 +174,10 @@ fn main() {
             reflected.push(r.per_apply);
             (generated_allocs, reflected_allocs) = (g.allocations, r.allocations);
         }
-        let (g, r) = (median(generated), median(reflected));
+        let (g, r) = (
+            aqueduct_benches::median(generated),
+            aqueduct_benches::median(reflected),
+        );
         println!(
             "| {label} | {} | {} | {:.2} | {generated_allocs:.1} | {reflected_allocs:.1} |",
             g.as_nanos(),
