@@ -101,7 +101,8 @@ pub struct Stats {
     pub subscribers: u64,
     /// Keys with at least one subscription.
     pub keys: u64,
-    /// `publish` and `publish_all` calls.
+    /// Messages fanned out: `publish` and `publish_all` calls (joined through
+    /// NATS: the messages that reached this replica, from every replica).
     pub published: u64,
     /// Messages handed to subscribers (`recv` returned them).
     pub delivered: u64,
@@ -111,6 +112,8 @@ pub struct Stats {
     pub coalesced: u64,
     /// Subscriptions ended by [`LagPolicy::Disconnect`].
     pub disconnected: u64,
+    /// Messages from NATS that did not decode and were dropped.
+    pub rejected: u64,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +123,7 @@ struct Counters {
     dropped_oldest: AtomicU64,
     coalesced: AtomicU64,
     disconnected: AtomicU64,
+    rejected: AtomicU64,
 }
 
 /// A broadcast hub: subscribers by key `K`, messages `M` (cloned once per

@@ -204,6 +204,7 @@ where
         tokio::spawn(relay::<K, M>(
             subscriber,
             hub.commands.clone(),
+            hub.counters.clone(),
             prefix.clone(),
             stopped,
         ));
@@ -240,6 +241,7 @@ fn check_prefix(prefix: &str) -> Result<(), Status> {
 async fn relay<K, M>(
     mut subscriber: async_nats::Subscriber,
     commands: mpsc::Sender<Command<K, M>>,
+    counters: Arc<crate::Counters>,
     prefix: String,
     mut stopped: oneshot::Receiver<()>,
 ) where
@@ -263,6 +265,9 @@ async fn relay<K, M>(
                 bytes = message.payload.len(),
                 "dropping a NATS message this hub cannot decode"
             );
+            counters
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             continue;
         };
         if commands.send(command).await.is_err() {

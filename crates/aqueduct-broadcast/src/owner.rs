@@ -176,6 +176,7 @@ impl<K: Hash + Eq + Clone, M: Clone> Owner<K, M> {
             dropped_oldest: counters.dropped_oldest.load(Ordering::Relaxed),
             coalesced: counters.coalesced.load(Ordering::Relaxed),
             disconnected: counters.disconnected.load(Ordering::Relaxed),
+            rejected: counters.rejected.load(Ordering::Relaxed),
         }
     }
 

@@ -127,6 +127,8 @@ async fn what_does_not_decode_is_dropped_and_the_hub_goes_on() {
         .await
         .unwrap();
     assert_eq!(next_message(&mut sub).await, "still here");
+    let stats = one.stats().await.unwrap();
+    assert_eq!((stats.rejected, stats.published), (3, 1), "{stats:?}");
 }
 
 #[tokio::test]
