@@ -302,6 +302,40 @@ fn invalid_paths_are_invalid_argument_naming_the_path_and_change_nothing() {
 }
 
 #[test]
+fn deep_and_long_paths_are_refused_before_any_recursion() {
+    // Through the recursive `sequel` field: at the limit it is fine...
+    let at_limit = format!("{}title", "sequel.".repeat(fieldmask::MAX_PATH_DEPTH - 1));
+    let mut book = stored();
+    book.apply_mask(&Book::default(), &mask(&[&at_limit]))
+        .unwrap();
+    // ...one deeper, and a peer's megabyte of them, are INVALID_ARGUMENT
+    // with a short message.
+    for depth in [fieldmask::MAX_PATH_DEPTH, 200_000] {
+        let deep = format!("{}title", "sequel.".repeat(depth));
+        let status = Book::validate_mask(&mask(&[&deep])).unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().contains("more than 64 fields"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().len() < 300,
+            "{} bytes",
+            status.message().len()
+        );
+    }
+    let long = "x".repeat(1 << 20);
+    let status = Book::validate_mask(&mask(&[&long])).unwrap_err();
+    assert!(status.message().len() < 300);
+    assert!(
+        status.message().contains("1048576 bytes"),
+        "{}",
+        status.message()
+    );
+}
+
+#[test]
 fn normalization_sorts_dedupes_and_drops_covered_paths() {
     assert_eq!(
         Book::normalize_mask(&mask(&[

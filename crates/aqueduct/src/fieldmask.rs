@@ -29,6 +29,14 @@ use crate::Status;
 
 pub use prost_types::FieldMask;
 
+/// The most fields a path may go through (`a.b.c` is 3). Deeper paths are
+/// `INVALID_ARGUMENT`: checking and copying recurse once per field, and a
+/// recursive message must not let a peer's mask run the stack out.
+pub const MAX_PATH_DEPTH: usize = 64;
+
+/// The longest path an error message quotes in full.
+const QUOTED_PATH: usize = 128;
+
 /// What generated code implements for a message with field masks.
 ///
 /// The methods starting with `mask_` are called by [`validate`] and
@@ -65,9 +73,16 @@ pub fn validate<M: FieldMasked>(mask: &FieldMask) -> Result<(), Status> {
         if path == "*" {
             continue;
         }
+        if path.split('.').nth(MAX_PATH_DEPTH).is_some() {
+            return Err(Status::invalid_argument(format!(
+                "field mask: {} goes through more than {MAX_PATH_DEPTH} fields",
+                quoted(path)
+            )));
+        }
         if !M::mask_path_is_valid(path) {
             return Err(Status::invalid_argument(format!(
-                "field mask: {path:?} does not name a field of {}",
+                "field mask: {} does not name a field of {}",
+                quoted(path),
                 short_type_name::<M>()
             )));
         }
@@ -140,6 +155,19 @@ pub fn split(path: &str) -> (&str, Option<&str>) {
 #[doc(hidden)]
 pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
+}
+
+/// `path` quoted, cut short if long (the status travels in a header).
+fn quoted(path: &str) -> String {
+    if path.len() <= QUOTED_PATH {
+        return format!("{path:?}");
+    }
+    let end = (0..=QUOTED_PATH)
+        .rev()
+        .find(|&i| path.is_char_boundary(i))
+        .unwrap_or(0);
+    let start = path.get(..end).unwrap_or_default();
+    format!("{start:?}... ({} bytes)", path.len())
 }
 
 fn short_type_name<M>() -> &'static str {
