@@ -124,14 +124,15 @@ pub fn lint_files(root: &Path, files: &[PathBuf], config: &Config) -> Result<Vec
         .iter()
         .map(|file| (file.name().to_owned(), file))
         .collect();
+    let spans: Vec<Spans<'_>> = named.iter().map(|(_, file)| spans(file)).collect();
     let mut findings: Vec<Finding> = rules::check(&named, config)
         .into_iter()
         .filter_map(|raw| {
-            let (name, file) = named.get(raw.file)?;
+            let (name, _) = named.get(raw.file)?;
             if !config.applies(raw.rule, name) {
                 return None;
             }
-            let (line, column) = locate(file, &raw.path);
+            let (line, column) = locate(spans.get(raw.file)?, &raw.path);
             Some(Finding {
                 file: name.clone(),
                 line,
@@ -146,15 +147,20 @@ pub fn lint_files(root: &Path, files: &[PathBuf], config: &Config) -> Result<Vec
     Ok(findings)
 }
 
-/// The 1-based line and column of the element at `path` (the file's start
-/// when the source info has no such element).
-fn locate(file: &prost_types::FileDescriptorProto, path: &[i32]) -> (u32, u32) {
-    let spans: HashMap<&[i32], &[i32]> = file
-        .source_code_info
+/// A file's source spans by element path (as in `SourceCodeInfo`).
+type Spans<'a> = HashMap<&'a [i32], &'a [i32]>;
+
+fn spans(file: &prost_types::FileDescriptorProto) -> Spans<'_> {
+    file.source_code_info
         .iter()
         .flat_map(|info| info.location.iter())
         .map(|l| (l.path.as_slice(), l.span.as_slice()))
-        .collect();
+        .collect()
+}
+
+/// The 1-based line and column of the element at `path` (the file's start
+/// when the source info has no such element).
+fn locate(spans: &Spans<'_>, path: &[i32]) -> (u32, u32) {
     let one_based = |n: i32| u32::try_from(n).map_or(1, |n| n.saturating_add(1));
     match spans.get(path) {
         Some([line, column, ..]) => (one_based(*line), one_based(*column)),
