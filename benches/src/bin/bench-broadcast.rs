@@ -6,6 +6,9 @@
 //!    subscriber has every message (queues large enough that nothing drops).
 //!
 //! The two alternate round by round; medians. `--rounds N` (default 7).
+//! With `--nats URL` (a running nats-server), also the throughput across two
+//! hubs joined through NATS (publisher on one, subscribers on the other), as
+//! two server replicas would be, against the in-process hub.
 //! Heap allocations are counted over the throughput runs' timed part.
 
 use std::collections::HashMap;
@@ -87,6 +90,32 @@ impl Handrolled {
 /// and the time to publish `messages` (until all delivered).
 async fn run_hub(n: usize, messages: usize) -> Run {
     let hub: Hub<u8, u64> = Hub::new();
+    run_hubs(&hub, &hub, n, messages).await
+}
+
+/// Two hubs joined through the NATS server at `url`, each on its own
+/// connection; subscribers on one, the publisher on the other.
+async fn run_nats(url: &str, n: usize, messages: usize) -> Run {
+    let replica = || async {
+        let client = aqueduct_broadcast::async_nats::connect(url)
+            .await
+            .expect("nats-server at --nats");
+        Hub::<u8, u64>::with_nats(client, "bench.broadcast")
+            .await
+            .expect("NATS subscription")
+    };
+    let (publisher, subscribers) = (replica().await, replica().await);
+    run_hubs(&publisher, &subscribers, n, messages).await
+}
+
+/// `n` subscribers on `subscribers`, `messages` published on `publisher`.
+async fn run_hubs(
+    publisher: &Hub<u8, u64>,
+    subscribers: &Hub<u8, u64>,
+    n: usize,
+    messages: usize,
+) -> Run {
+    let hub = subscribers;
     let done = Done::new(n * messages);
     let ready = Done::new(n);
     for _ in 0..n {
@@ -118,7 +147,7 @@ async fn run_hub(n: usize, messages: usize) -> Run {
     let allocations = aqueduct_benches::allocations();
     let start = Instant::now();
     for i in 0..messages {
-        hub.publish(0, i as u64).await.unwrap();
+        publisher.publish(0, i as u64).await.unwrap();
     }
     done.wait().await;
     Run {
@@ -170,10 +199,16 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let args: Vec<String> = std::env::args().collect();
+    let nats = aqueduct_benches::flag(&args, "nats");
     let mut results: HashMap<&str, Vec<Duration>> = HashMap::new();
     let mut allocations: HashMap<&str, Vec<u64>> = HashMap::new();
     for _ in 0..rounds {
         runtime.block_on(async {
+            if let Some(url) = &nats {
+                let run = run_nats(url, THROUGHPUT_SUBSCRIBERS, THROUGHPUT_MESSAGES).await;
+                results.entry("tp nats").or_default().push(run.elapsed);
+            }
             for (name, run) in [
                 ("fan hub", run_hub(FANOUT_SUBSCRIBERS, 1).await),
                 ("fan hand", run_handrolled(FANOUT_SUBSCRIBERS, 1).await),
@@ -212,6 +247,15 @@ fn main() {
         rate(tp_hand),
         rate(tp_hub) / rate(tp_hand)
     );
+    if nats.is_some() {
+        let tp_nats = get("tp nats");
+        println!(
+            "| messages/s to {THROUGHPUT_SUBSCRIBERS} subscribers on another replica, through NATS (vs the in-process hub) | {:.0} | {:.0} (hub) | {:.2} |",
+            rate(tp_nats),
+            rate(tp_hub),
+            rate(tp_nats) / rate(tp_hub)
+        );
+    }
     let mut per_message = |k: &str| {
         let counts = allocations.remove(k).unwrap_or_default();
         aqueduct_benches::median(counts) as f64 / THROUGHPUT_MESSAGES as f64
