@@ -39,6 +39,11 @@
 //! client streaming fn m(&self, Request<Streaming<Req>>) -> ... Result<Response<Resp>, Status>
 //! bidirectional    fn m(&self, Request<Streaming<Req>>, &mut ServerSink<Resp>) -> ... Result<(), Status>
 //! ```
+//!
+//! Opt-in, on [`configure`]: [`Builder::field_masks`] generates partial-update
+//! code (`apply_mask`, `validate_mask`, a constant per field path) for the
+//! messages of the packages it names; `Builder::lint` (feature `lint`) runs
+//! `aqueduct-lint` over the protos first and fails the build on findings.
 
 mod fieldmask;
 mod generator;
