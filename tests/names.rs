@@ -1,6 +1,7 @@
 //! A service whose methods are named Send, Status, Result, Request,
-//! Response, Streaming, ServerSink, Option, Sync and Future compiles, serves
-//! and is callable (the generated code spells every name out in full).
+//! Response, Streaming, ServerSink, Option, Sync and Future, and services
+//! named Status and Send, compile, serve and answer (the generated code
+//! spells every name out in full).
 
 #![allow(clippy::unwrap_used)]
 
@@ -58,6 +59,60 @@ impl NamesService for Echo {
     async fn future(&self, _: Request<Ping>) -> Result<Response<Ping>, Status> {
         echo("future")
     }
+}
+
+impl pb::status_server::Status for Echo {
+    async fn check(&self, _: Request<Ping>) -> Result<Response<Ping>, Status> {
+        echo("check")
+    }
+}
+
+impl pb::send_server::Send for Echo {
+    async fn result(
+        &self,
+        request: Request<Streaming<Ping>>,
+        out: &mut ServerSink<Ping>,
+    ) -> Result<(), Status> {
+        let mut pings = request.into_inner();
+        while let Some(ping) = pings.message().await? {
+            out.send(ping).await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn services_named_like_generated_code_uses_work() {
+    let listener = MemoryListener::anonymous();
+    let channel = Channel::memory(listener.connector());
+    tokio::spawn(
+        Server::builder()
+            .add_service(pb::status_server::StatusServer::new(Echo))
+            .add_service(pb::send_server::SendServer::new(Echo))
+            .serve(listener),
+    );
+    let status = pb::status_client::StatusClient::new(channel.clone());
+    assert_eq!(
+        status
+            .check(Ping { text: "x".into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .text,
+        "check"
+    );
+    let send = pb::send_client::SendClient::new(channel);
+    let mut call = send.result(aqueduct::CallOptions::new()).await.unwrap();
+    call.requests
+        .send(Ping {
+            text: "echo".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        call.responses.message().await.unwrap().unwrap().text,
+        "echo"
+    );
 }
 
 #[tokio::test]

@@ -67,6 +67,31 @@ fn doc(buf: &mut String, method: &Method) {
     buf.push_str(&comments);
 }
 
+/// A handler's parameters after the receiver, and its return type, with every
+/// name spelled out in full: generated names (services, the method marker
+/// structs) come from the proto and may be `Send`, `Status`, `Result`...
+fn signature(m: &Method, req: &str, resp: &str) -> (String, String) {
+    let request = if m.client_streaming {
+        format!("request: {CG}::Request<{CG}::Streaming<{req}>>")
+    } else {
+        format!("request: {CG}::Request<{req}>")
+    };
+    let (params, output) = if m.server_streaming {
+        (
+            format!("{request}, responses: &mut {CG}::ServerSink<{resp}>"),
+            "()".to_owned(),
+        )
+    } else {
+        (request, format!("{CG}::Response<{resp}>"))
+    };
+    (
+        params,
+        format!(
+            "impl ::core::future::Future<Output = ::core::result::Result<{output}, {CG}::Status>> + ::core::marker::Send"
+        ),
+    )
+}
+
 fn server(service: &Service, buf: &mut String) {
     let name = &service.name;
     let module = format!("{}_server", snake(name));
@@ -76,11 +101,7 @@ fn server(service: &Service, buf: &mut String) {
         "/// Server side of `{full}`: the trait to implement and its adapter."
     );
     let _ = writeln!(buf, "pub mod {module} {{");
-    let _ = writeln!(buf, "#![allow(unused_imports, clippy::all)]");
-    let _ = writeln!(
-        buf,
-        "use {CG}::{{Request, Response, ServerSink, Status, Streaming}};"
-    );
+    let _ = writeln!(buf, "#![allow(clippy::all)]");
     let _ = writeln!(buf);
     let mut trait_doc = String::new();
     service.comments.append_with_indent(0, &mut trait_doc);
@@ -89,38 +110,14 @@ fn server(service: &Service, buf: &mut String) {
     } else {
         buf.push_str(&trait_doc);
     }
-    let _ = writeln!(buf, "pub trait {name}: Send + Sync + 'static {{");
+    let _ = writeln!(
+        buf,
+        "pub trait {name}: ::core::marker::Send + ::core::marker::Sync + 'static {{"
+    );
     for m in &service.methods {
-        let req = rust_type(&m.input_type);
-        let resp = rust_type(&m.output_type);
+        let (params, output) = signature(m, &rust_type(&m.input_type), &rust_type(&m.output_type));
         doc(buf, m);
-        let fname = &m.name;
-        match (m.client_streaming, m.server_streaming) {
-            (false, false) => {
-                let _ = writeln!(
-                    buf,
-                    "fn {fname}(&self, request: Request<{req}>) -> impl ::std::future::Future<Output = Result<Response<{resp}>, Status>> + Send;"
-                );
-            }
-            (false, true) => {
-                let _ = writeln!(
-                    buf,
-                    "fn {fname}(&self, request: Request<{req}>, responses: &mut ServerSink<{resp}>) -> impl ::std::future::Future<Output = Result<(), Status>> + Send;"
-                );
-            }
-            (true, false) => {
-                let _ = writeln!(
-                    buf,
-                    "fn {fname}(&self, request: Request<Streaming<{req}>>) -> impl ::std::future::Future<Output = Result<Response<{resp}>, Status>> + Send;"
-                );
-            }
-            (true, true) => {
-                let _ = writeln!(
-                    buf,
-                    "fn {fname}(&self, request: Request<Streaming<{req}>>, responses: &mut ServerSink<{resp}>) -> impl ::std::future::Future<Output = Result<(), Status>> + Send;"
-                );
-            }
-        }
+        let _ = writeln!(buf, "fn {}(&self, {params}) -> {output};", m.name);
     }
     let _ = writeln!(buf, "}}");
     let _ = writeln!(buf);
@@ -128,7 +125,7 @@ fn server(service: &Service, buf: &mut String) {
         buf,
         "/// Mounts a [`{name}`] implementation on an `aqueduct::Server`."
     );
-    let _ = writeln!(buf, "#[derive(Debug)]");
+    let _ = writeln!(buf, "#[derive(::core::fmt::Debug)]");
     let _ = writeln!(
         buf,
         "pub struct {name}Server<T> {{ inner: ::std::sync::Arc<T> }}"
@@ -150,7 +147,7 @@ fn server(service: &Service, buf: &mut String) {
     let _ = writeln!(buf, "}}");
     let _ = writeln!(
         buf,
-        "impl<T> Clone for {name}Server<T> {{ fn clone(&self) -> Self {{ Self {{ inner: self.inner.clone() }} }} }}"
+        "impl<T> ::core::clone::Clone for {name}Server<T> {{ fn clone(&self) -> Self {{ Self {{ inner: ::std::sync::Arc::clone(&self.inner) }} }} }}"
     );
     let _ = writeln!(buf, "impl<T: {name}> {CG}::Service for {name}Server<T> {{");
     let _ = writeln!(buf, "    const NAME: &'static str = \"{full}\";");
@@ -161,13 +158,16 @@ fn server(service: &Service, buf: &mut String) {
         "    const FILE_DESCRIPTOR_SET: &'static [u8] = include_bytes!(\"{}\");",
         crate::FILE_DESCRIPTOR_SET
     );
-    let _ = writeln!(buf, "    fn routes(&self) -> Vec<{CG}::Route> {{");
-    let _ = writeln!(buf, "        vec![");
+    let _ = writeln!(
+        buf,
+        "    fn routes(&self) -> ::std::vec::Vec<{CG}::Route> {{"
+    );
+    let _ = writeln!(buf, "        ::std::vec![");
     for m in &service.methods {
         let kind = kind_fn(m);
         let _ = writeln!(
             buf,
-            "            {CG}::{kind}::<T, methods::{}>(\"{}\", self.inner.clone()),",
+            "            {CG}::{kind}::<T, methods::{}>(\"{}\", ::std::sync::Arc::clone(&self.inner)),",
             m.proto_name,
             path(service, m)
         );
@@ -176,8 +176,7 @@ fn server(service: &Service, buf: &mut String) {
     let _ = writeln!(buf, "    }}");
     let _ = writeln!(buf, "}}");
     let _ = writeln!(buf, "mod methods {{");
-    // Every name spelled out in full: the marker structs carry the proto's
-    // method names, which may be `Send`, `Status`, `Result`, `Request`...
+    // The marker structs carry the proto's method names.
     let _ = writeln!(buf, "    #![allow(non_camel_case_types)]");
     for m in &service.methods {
         let req = rust_type(&rust_type(&m.input_type));
@@ -185,36 +184,18 @@ fn server(service: &Service, buf: &mut String) {
         let pname = &m.proto_name;
         let fname = &m.name;
         let _ = writeln!(buf, "    pub(super) struct {pname};");
-        let (trait_name, sig, call) = match (m.client_streaming, m.server_streaming) {
-            (false, false) => (
-                "UnaryMethod",
-                format!(
-                    "request: {CG}::Request<{req}>) -> impl ::std::future::Future<Output = ::core::result::Result<{CG}::Response<{resp}>, {CG}::Status>> + ::core::marker::Send"
-                ),
-                "request",
-            ),
-            (false, true) => (
-                "ServerStreamingMethod",
-                format!(
-                    "request: {CG}::Request<{req}>, responses: &mut {CG}::ServerSink<{resp}>) -> impl ::std::future::Future<Output = ::core::result::Result<(), {CG}::Status>> + ::core::marker::Send"
-                ),
-                "request, responses",
-            ),
-            (true, false) => (
-                "ClientStreamingMethod",
-                format!(
-                    "request: {CG}::Request<{CG}::Streaming<{req}>>) -> impl ::std::future::Future<Output = ::core::result::Result<{CG}::Response<{resp}>, {CG}::Status>> + ::core::marker::Send"
-                ),
-                "request",
-            ),
-            (true, true) => (
-                "BidiStreamingMethod",
-                format!(
-                    "request: {CG}::Request<{CG}::Streaming<{req}>>, responses: &mut {CG}::ServerSink<{resp}>) -> impl ::std::future::Future<Output = ::core::result::Result<(), {CG}::Status>> + ::core::marker::Send"
-                ),
-                "request, responses",
-            ),
+        let trait_name = match (m.client_streaming, m.server_streaming) {
+            (false, false) => "UnaryMethod",
+            (false, true) => "ServerStreamingMethod",
+            (true, false) => "ClientStreamingMethod",
+            (true, true) => "BidiStreamingMethod",
         };
+        let call = if m.server_streaming {
+            "request, responses"
+        } else {
+            "request"
+        };
+        let (params, output) = signature(m, &req, &resp);
         let _ = writeln!(
             buf,
             "    impl<T: super::{name}> {CG}::{trait_name}<T> for {pname} {{"
@@ -223,7 +204,7 @@ fn server(service: &Service, buf: &mut String) {
         let _ = writeln!(buf, "        type Response = {resp};");
         let _ = writeln!(
             buf,
-            "        fn call(svc: &T, {sig} {{ svc.{fname}({call}) }}"
+            "        fn call(svc: &T, {params}) -> {output} {{ svc.{fname}({call}) }}"
         );
         let _ = writeln!(buf, "    }}");
     }
