@@ -3,11 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+#[path = "../../aqueduct-lint/tests/common/fixtures.rs"]
+mod fixtures;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../aqueduct-lint/tests/fixtures")
-}
+use std::path::PathBuf;
 
 fn out_dir(name: &str) -> PathBuf {
     let dir =
@@ -17,7 +16,8 @@ fn out_dir(name: &str) -> PathBuf {
 }
 
 fn build(fixture: &str) -> std::io::Result<()> {
-    let root = fixtures().join(fixture);
+    let written = fixtures::Fixtures::write(&[fixture]);
+    let root = written.root(fixture);
     aqueduct_build::configure()
         .lint(true)
         .out_dir(out_dir(fixture))

@@ -3,18 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+#[path = "../../aqueduct-lint/tests/common/fixtures.rs"]
+mod fixtures;
+
 use std::process::{Command, Output};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../aqueduct-lint/tests/fixtures")
-}
-
+/// `aqueduct lint ARGS` run from a directory holding every fixture.
 fn lint(args: &[&str]) -> Output {
+    let fixtures = fixtures::Fixtures::write(&[]);
     Command::new(env!("CARGO_BIN_EXE_aqueduct"))
         .arg("lint")
         .args(args)
-        .current_dir(fixtures())
+        .current_dir(fixtures.dir())
         .output()
         .unwrap()
 }

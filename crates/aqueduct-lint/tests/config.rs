@@ -3,14 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
 use std::path::{Path, PathBuf};
 
 use aqueduct_lint::{CONFIG_FILE, Config, lint_dir};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+/// Fixture `name`, written for this test (kept while the returned value lives).
+fn fixture(name: &str) -> (fixtures::Fixtures, PathBuf) {
+    let written = fixtures::Fixtures::write(&[name]);
+    let root = written.root(name);
+    (written, root)
 }
 
 fn rules(root: &Path, config: &Config) -> Vec<&'static str> {
@@ -39,25 +43,22 @@ fn root(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 #[test]
 fn disabled_rules_do_not_run() {
-    let suffix = fixture("service_suffix");
+    let (_written, suffix) = fixture("service_suffix");
     assert_eq!(rules(&suffix, &Config::default()), ["SERVICE_SUFFIX"]);
     assert!(rules(&suffix, &config(r#"disable = ["SERVICE_SUFFIX"]"#)).is_empty());
 }
 
 #[test]
 fn options_change_what_the_rules_want() {
-    let good = fixture("good");
+    let (_good, good) = fixture("good");
+    let (_suffix, suffix) = fixture("service_suffix");
+    let (_zero, zero) = fixture("enum_zero_value_suffix");
+    let (_errors, errors) = fixture("response_no_error_fields");
     assert_eq!(
         rules(&good, &config(r#"service_suffix = "Api""#)),
         ["SERVICE_SUFFIX"]
     );
-    assert!(
-        rules(
-            &fixture("service_suffix"),
-            &config(r#"service_suffix = """#)
-        )
-        .is_empty()
-    );
+    assert!(rules(&suffix, &config(r#"service_suffix = """#)).is_empty());
     // _UNKNOWN instead of _UNSPECIFIED (the fixture's zero value is GENRE_NONE).
     assert_eq!(
         rules(&good, &config(r#"enum_zero_value_suffix = "_UNKNOWN""#)),
@@ -65,19 +66,12 @@ fn options_change_what_the_rules_want() {
         "Genre and Book.Format"
     );
     // With _NONE the fixture's GENRE_NONE is right and FORMAT_UNSPECIFIED is not.
-    let findings = lint_dir(
-        &fixture("enum_zero_value_suffix"),
-        &config(r#"enum_zero_value_suffix = "_NONE""#),
-    )
-    .unwrap();
+    let findings = lint_dir(&zero, &config(r#"enum_zero_value_suffix = "_NONE""#)).unwrap();
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].message.contains("enum Format"), "{findings:?}");
     // Only these names count as error fields.
     assert_eq!(
-        rules(
-            &fixture("response_no_error_fields"),
-            &config(r#"error_field_names = ["code"]"#)
-        ),
+        rules(&errors, &config(r#"error_field_names = ["code"]"#)),
         ["RESPONSE_NO_ERROR_FIELDS"]
     );
 }
@@ -118,7 +112,7 @@ fn empty_is_allowed_by_option() {
 
 #[test]
 fn ignores_cover_a_directory_or_a_file_for_some_or_all_rules() {
-    let suffix = fixture("service_suffix");
+    let (_written, suffix) = fixture("service_suffix");
     for (text, clean) in [
         (
             "[[ignore]]\npath = \"acme/library\"\nrules = [\"SERVICE_SUFFIX\"]",
@@ -141,9 +135,8 @@ fn ignores_cover_a_directory_or_a_file_for_some_or_all_rules() {
 
 #[test]
 fn a_config_file_in_the_root_is_found() {
-    let text =
-        std::fs::read_to_string(fixture("service_suffix").join("acme/library/v1/library.proto"))
-            .unwrap();
+    let (_written, suffix) = fixture("service_suffix");
+    let text = std::fs::read_to_string(suffix.join("acme/library/v1/library.proto")).unwrap();
     let dir = root(
         "discover",
         &[
@@ -153,10 +146,7 @@ fn a_config_file_in_the_root_is_found() {
     );
     assert!(rules(&dir, &Config::discover(&dir).unwrap()).is_empty());
     assert_eq!(
-        rules(
-            &fixture("service_suffix"),
-            &Config::discover(&fixture("service_suffix")).unwrap()
-        ),
+        rules(&suffix, &Config::discover(&suffix).unwrap()),
         ["SERVICE_SUFFIX"],
         "no file: the defaults"
     );

@@ -1,15 +1,19 @@
-//! Each rule on a fixture that breaks it (tests/fixtures/<rule>), a fixture
-//! that follows them all (tests/fixtures/good), the repository's own
-//! examples, and the same fixtures through the real `buf lint` (STANDARD):
-//! where the rules overlap, the findings are the same, to the column.
+//! Each rule on a fixture that breaks it, a fixture that follows them all
+//! (`good`; see tests/common/fixtures.rs), the repository's own examples, and
+//! the same fixtures through the real `buf lint` (STANDARD): where the rules
+//! overlap, the findings are the same, to the column.
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use aqueduct_lint::{Config, Finding, RULES, lint_dir};
+use fixtures::Fixtures;
 
 const FILE: &str = "acme/library/v1/library.proto";
 const EDGE: &str = "acme/edge/v1/edge.proto";
@@ -118,14 +122,8 @@ fn expected() -> Vec<(&'static str, Vec<Want>)> {
     ]
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn lint(name: &str) -> Vec<Finding> {
-    lint_dir(&fixture(name), &Config::default()).unwrap()
+fn lint(root: &Path) -> Vec<Finding> {
+    lint_dir(root, &Config::default()).unwrap()
 }
 
 fn positions(findings: &[Finding]) -> Vec<(String, u32, u32, String)> {
@@ -137,9 +135,12 @@ fn positions(findings: &[Finding]) -> Vec<(String, u32, u32, String)> {
 
 #[test]
 fn each_rule_is_flagged_on_the_fixture_that_breaks_it_and_nowhere_else() {
+    let fixtures = Fixtures::write(&[]);
+    let names: Vec<&str> = expected().iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, fixtures::NAMES, "every fixture has its expectations");
     let mut covered = BTreeSet::new();
     for (name, want) in expected() {
-        let got = lint(name);
+        let got = lint(&fixtures.root(name));
         let want: Vec<(String, u32, u32, String)> = want
             .iter()
             .map(|(f, l, c, r)| ((*f).to_owned(), *l, *c, (*r).to_owned()))
@@ -209,9 +210,10 @@ fn findings_agree_with_buf_lint_where_the_rules_overlap() {
     // compile error to buf.
     let ours_only = ["RESPONSE_NO_ERROR_FIELDS"];
     let shared = |rule: &str| RULES.iter().any(|r| r.id == rule) && !ours_only.contains(&rule);
+    let fixtures = Fixtures::write(&[]);
     for (name, _) in expected() {
-        let root = fixture(name);
-        let mine: BTreeSet<_> = positions(&lint(name))
+        let root = fixtures.root(name);
+        let mine: BTreeSet<_> = positions(&lint(&root))
             .into_iter()
             .filter(|(_, _, _, rule)| shared(rule))
             .map(|(f, l, c, rule)| {
