@@ -8,44 +8,32 @@
 #[path = "../../../crates/aqueduct-broadcast/tests/common/nats_server.rs"]
 mod nats_server;
 
+// Child processes killed with the test, a server's first line.
+#[path = "../../../crates/aqueduct-cli/tests/common/mod.rs"]
+mod common;
+
 use std::io::{BufRead as _, BufReader, Lines};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 
 use aqueduct::{Channel, Code, Streaming};
 use chat::pb::chat_service_client::ChatServiceClient;
 use chat::pb::join_response::Event;
 use chat::pb::{ChatMessage, JoinRequest, JoinResponse, SendRequest};
+use common::Killed;
 use nats_server::NatsServer;
-
-/// A process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `chat-server ARGS...`; returns it and its address, read off its
 /// first line (`chat server NAME on ADDRESS`).
-fn chat_server(args: &[&str]) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+fn chat_server(args: &[&str]) -> (Killed, String) {
+    let (child, line) =
+        common::spawn_announcing(Command::new(env!("CARGO_BIN_EXE_chat-server")).args(args));
     assert!(line.starts_with("chat server "), "{line}");
     let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-    (Process(child), addr)
+    (Killed::new(child), addr)
 }
 
 /// A replica named `name` on a free port.
-fn replica(nats: &NatsServer, name: &str) -> (Process, String) {
+fn replica(nats: &NatsServer, name: &str) -> (Killed, String) {
     chat_server(&["--port", "0", "--nats", &nats.url, "--replica", name])
 }
 
@@ -225,19 +213,19 @@ fn the_readme_commands_talk_across_replicas() {
             ] => {
                 let args: Vec<String> = args.iter().map(|a| real(a, &addresses)).collect();
                 if args.get(1).map(String::as_str) == Some("join") {
-                    let mut process = Process(
-                        Command::new(env!("CARGO_BIN_EXE_chat-client"))
-                            .args(&args)
-                            .stdout(Stdio::piped())
-                            .stderr(Stdio::piped())
-                            .spawn()
-                            .unwrap(),
-                    );
-                    let mut out = BufReader::new(process.0.stdout.take().unwrap()).lines();
+                    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-client"))
+                        .args(&args)
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+                    let stderr = child.stderr.take().unwrap();
+                    let process = Killed::new(child);
                     // The subscription is live once `joined` is printed.
                     assert_eq!(next_line(&mut out), printed[0]);
                     lines = Some(out);
-                    joined = Some(process);
+                    joined = Some((process, stderr));
                 } else {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
                     assert_eq!(chat_client(&args), "");
@@ -246,7 +234,7 @@ fn the_readme_commands_talk_across_replicas() {
             other => panic!("the test does not know how to run {other:?}"),
         }
     }
-    let (Some(mut joined), Some(mut lines)) = (joined, lines) else {
+    let (Some((joined, mut joined_stderr)), Some(mut lines)) = (joined, lines) else {
         panic!("the README never joins a room");
     };
     for expected in &printed[1..] {
@@ -255,15 +243,15 @@ fn the_readme_commands_talk_across_replicas() {
 
     // Replica one shuts down (SIGTERM): its member's stream ends with the
     // hub's status, and the client exits non-zero.
-    let one = &mut servers[0].0;
+    let mut one = servers.remove(0).take();
     let pid = one.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     assert!(one.wait().unwrap().success());
     assert!(lines.next().is_none(), "no more lines");
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut joined.0.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!joined.0.wait().unwrap().success());
+    std::io::Read::read_to_string(&mut joined_stderr, &mut stderr).unwrap();
+    assert!(!joined.take().wait().unwrap().success());
     assert!(
         stderr.contains("UNAVAILABLE: the chat server is shutting down"),
         "{stderr}"

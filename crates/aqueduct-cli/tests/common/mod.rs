@@ -37,11 +37,17 @@ impl Drop for Killed {
 /// Starts a process that prints `... HOST:PORT` as its first line; returns it
 /// and the address.
 pub(crate) fn spawn_server(cmd: &mut Command) -> (Child, String) {
+    let (child, line) = spawn_announcing(cmd);
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    (child, addr)
+}
+
+/// Starts a process and returns it with the first line it prints.
+pub(crate) fn spawn_announcing(cmd: &mut Command) -> (Child, String) {
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-    (child, addr)
+    (child, line)
 }
