@@ -50,6 +50,9 @@ pub(crate) async fn run<K, M>(
         subscribers: 0,
         next_id: 0,
         counters,
+        run: Vec::new(),
+        later: Vec::new(),
+        messages: Vec::new(),
     };
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -79,16 +82,16 @@ pub(crate) async fn run<K, M>(
                     key: Some(key),
                     message,
                 } => {
-                    let mut run = vec![(key, message)];
+                    owner.run.push((key, message));
                     while let Some(Command::Publish {
                         key: Some(key),
                         message,
                     }) =
                         pending.next_if(|c| matches!(c, Command::Publish { key: Some(_), .. }))
                     {
-                        run.push((key, message));
+                        owner.run.push((key, message));
                     }
-                    owner.publish(run);
+                    owner.publish_run();
                 }
                 Command::Publish { key: None, message } => owner.publish_all(&message),
                 Command::Subscribe { key, slot, reply } => owner.subscribe(key, slot, reply),
@@ -115,6 +118,12 @@ struct Owner<K, M> {
     subscribers: u64,
     next_id: u64,
     counters: Arc<Counters>,
+    // Reused for every run of publishes, so that publishing allocates
+    // nothing once they have grown: the run, what waits for a later key,
+    // and one key's messages.
+    run: Vec<(K, M)>,
+    later: Vec<(K, M)>,
+    messages: Vec<M>,
 }
 
 impl<K: Hash + Eq + Clone, M: Clone> Owner<K, M> {
@@ -127,23 +136,28 @@ impl<K: Hash + Eq + Clone, M: Clone> Owner<K, M> {
         }
     }
 
-    /// Publishes `run` in order per key: each subscriber gets its key's
-    /// messages in one push.
-    fn publish(&mut self, mut run: Vec<(K, M)>) {
+    /// Publishes `self.run` in order per key: each subscriber gets its
+    /// key's messages in one push. Leaves the buffers empty.
+    fn publish_run(&mut self) {
         self.counters
             .published
-            .fetch_add(run.len() as u64, Ordering::Relaxed);
+            .fetch_add(self.run.len() as u64, Ordering::Relaxed);
         let mut cut_off = Vec::new();
-        while let Some((key, _)) = run.first() {
+        while let Some((key, _)) = self.run.first() {
             // The first key's messages, in order; the others wait their turn.
             let key = key.clone();
-            let (mine, others): (Vec<_>, Vec<_>) =
-                run.into_iter().partition(|(other, _)| *other == key);
-            run = others;
-            if let Some(subs) = self.map.get(&key) {
-                let messages: Vec<M> = mine.into_iter().map(|(_, message)| message).collect();
-                deliver(&self.counters, &key, subs, &messages, &mut cut_off);
+            for (other, message) in self.run.drain(..) {
+                if other == key {
+                    self.messages.push(message);
+                } else {
+                    self.later.push((other, message));
+                }
             }
+            std::mem::swap(&mut self.run, &mut self.later);
+            if let Some(subs) = self.map.get(&key) {
+                deliver(&self.counters, &key, subs, &self.messages, &mut cut_off);
+            }
+            self.messages.clear();
         }
         self.cut_off(cut_off);
     }
