@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use aqueduct::codegen::{self, Route, UnaryMethod};
+use aqueduct::codegen::{self, BidiStreamingMethod, ClientStreamingMethod, Route, UnaryMethod};
 use aqueduct::transport::direct::{DirectConnector, DirectListener};
 use aqueduct::{Channel, MemoryListener, Request, Response, ServerBuilder, Service, Status};
 use tokio::net::{TcpListener, UnixListener};
@@ -270,6 +270,16 @@ pub const PANIC: &str = "/test.v1.Probe/Panic";
 pub const DEADLINE: &str = "/test.v1.Probe/Deadline";
 /// Returns a string of as many bytes as the request asks for.
 pub const SIZED: &str = "/test.v1.Probe/Sized";
+/// Client streaming: reads one message and ends the call without reading more,
+/// with `ABORTED` ([`EARLY_MESSAGE`]) if that message is `"abort"`, else `OK`
+/// with the message as the response (trailing spaces trimmed: tests pad their
+/// messages, so that the window holds few DATA frames).
+pub const EARLY: &str = "/test.v1.Probe/Early";
+/// Bidirectional: reads one message, sends it back, and ends the call without
+/// reading more, as [`EARLY`] does.
+pub const EARLY_BIDI: &str = "/test.v1.Probe/EarlyBidi";
+/// The message of the `ABORTED` status [`EARLY`] and [`EARLY_BIDI`] end with.
+pub const EARLY_MESSAGE: &str = "the probe stopped reading";
 
 struct Hang;
 impl UnaryMethod<Probe> for Hang {
@@ -327,6 +337,48 @@ impl UnaryMethod<Probe> for Sized {
     }
 }
 
+/// The first message of a request stream, and how [`EARLY`] ends after it.
+async fn first_then_end(request: Request<codegen::Streaming<String>>) -> Result<String, Status> {
+    let first = request.into_inner().message().await?.unwrap_or_default();
+    let first = first.trim_end().to_owned();
+    if first == "abort" {
+        return Err(Status::aborted(EARLY_MESSAGE));
+    }
+    Ok(first)
+}
+
+struct Early;
+impl ClientStreamingMethod<Probe> for Early {
+    type Request = String;
+    type Response = String;
+    async fn call(
+        _svc: &Probe,
+        request: Request<codegen::Streaming<String>>,
+    ) -> Result<Response<String>, Status> {
+        first_then_end(request).await.map(Response::new)
+    }
+}
+
+struct EarlyBidi;
+impl BidiStreamingMethod<Probe> for EarlyBidi {
+    type Request = String;
+    type Response = String;
+    async fn call(
+        _svc: &Probe,
+        request: Request<codegen::Streaming<String>>,
+        responses: &mut codegen::ServerSink<String>,
+    ) -> Result<(), Status> {
+        let mut requests = request.into_inner();
+        let first = requests.message().await?.unwrap_or_default();
+        let first = first.trim_end().to_owned();
+        responses.send(first.clone()).await?;
+        if first == "abort" {
+            return Err(Status::aborted(EARLY_MESSAGE));
+        }
+        Ok(())
+    }
+}
+
 struct ProbeServer(Arc<Probe>);
 
 impl Service for ProbeServer {
@@ -338,6 +390,8 @@ impl Service for ProbeServer {
             codegen::unary::<Probe, Panic>(PANIC, self.0.clone()),
             codegen::unary::<Probe, Deadline>(DEADLINE, self.0.clone()),
             codegen::unary::<Probe, Sized>(SIZED, self.0.clone()),
+            codegen::client_streaming::<Probe, Early>(EARLY, self.0.clone()),
+            codegen::bidi_streaming::<Probe, EarlyBidi>(EARLY_BIDI, self.0.clone()),
         ]
     }
 }

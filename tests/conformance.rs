@@ -18,8 +18,8 @@ use aqueduct::reflection::{
 use aqueduct::{CallOptions, ServerBuilder};
 use aqueduct::{Code, Request};
 use aqueduct_conformance::{
-    Carrier, DEADLINE, HANG, PANIC, RELAY, RELAY_DETACHED, RELAY_DETACHED_DEADLINE, RELAY_SPAWN,
-    Relay, SIZED, SLOW, Served, wait_for,
+    Carrier, DEADLINE, EARLY, EARLY_BIDI, EARLY_MESSAGE, HANG, PANIC, RELAY, RELAY_DETACHED,
+    RELAY_DETACHED_DEADLINE, RELAY_SPAWN, Relay, SIZED, SLOW, Served, wait_for,
 };
 use aqueduct_conformance::{
     ClientRecorder, CountMessages, InterceptLog, Recorder, SCOPED_ONE, SCOPED_TWO, Scoped,
@@ -85,6 +85,9 @@ conformance_suite!(
     health_turns_not_serving_when_shutdown_starts,
     reflection_describes_exactly_the_mounted_services,
     reflection_streams_end_when_shutdown_starts,
+    a_send_on_a_call_an_interceptor_refused_returns_its_status,
+    a_send_over_the_servers_limit_returns_resource_exhausted,
+    a_send_after_the_server_finished_returns_the_final_status,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -1145,4 +1148,135 @@ async fn reflection_streams_end_when_shutdown_starts(carrier: Carrier) {
     // The open stream ends cleanly, so it does not hold up the drain.
     assert_eq!(reflect.0.responses.message().await.unwrap(), None);
     server.await.unwrap().unwrap();
+}
+
+/// A server interceptor that refuses every call as unauthenticated.
+struct RefuseAll;
+
+impl aqueduct::interceptor::Interceptor for RefuseAll {
+    async fn on_call(
+        &self,
+        _call: &mut aqueduct::interceptor::CallInfo<'_>,
+    ) -> Result<(), aqueduct::Status> {
+        Err(aqueduct::Status::unauthenticated("no credentials"))
+    }
+}
+
+/// Sends `message`, padded to 16 KiB, again and again until a send fails, and
+/// returns that failure. Once the server has stopped reading, one does: at the
+/// latest when the stream's flow-control window is used up, the send waits for
+/// the server's reset and fails. (The timeout only keeps a broken build from
+/// hanging the suite. The padding keeps the frames in flight few: h2, on the
+/// server, answers thousands of DATA frames on a stream it has reset with
+/// GOAWAY ENHANCE_YOUR_CALM, issue 19's business.)
+macro_rules! send_until_refused {
+    ($sink:expr, $message:expr) => {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let message = format!("{:<16384}", $message);
+            loop {
+                if let Err(status) = $sink.send(message.clone()).await {
+                    break status;
+                }
+            }
+        })
+        .await
+        .expect("every send succeeded for 20 s")
+    };
+}
+
+async fn open_early(served: &Served) -> aqueduct::ClientStreamingCall<String, String> {
+    served
+        .channel
+        .client_streaming::<String, String>(EARLY, CallOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn open_early_bidi(served: &Served) -> aqueduct::BidiCall<String, String> {
+    served
+        .channel
+        .bidi_streaming::<String, String>(EARLY_BIDI, CallOptions::default())
+        .await
+        .unwrap()
+}
+
+/// Regression test for issue 16 (1): `send` used to fail with `UNAVAILABLE: the
+/// peer reset the stream`, which retry logic takes for "try again".
+async fn a_send_on_a_call_an_interceptor_refused_returns_its_status(carrier: Carrier) {
+    let served = carrier.serve(|b| b.intercept(RefuseAll)).await;
+    let mut call = open_early(&served).await;
+    let status = send_until_refused!(call, "hello");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+    assert_eq!(status.message(), "no credentials");
+    let end = call.finish().await.unwrap_err();
+    assert_eq!(end.code(), Code::Unauthenticated, "{end}");
+
+    let mut bidi = open_early_bidi(&served).await;
+    let status = send_until_refused!(bidi.requests, "hello");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+    assert_eq!(status.message(), "no credentials");
+    // The response side reports the same status, untouched by the read-ahead.
+    let end = bidi.responses.message().await.unwrap_err();
+    assert_eq!(end.code(), Code::Unauthenticated, "{end}");
+    assert_eq!(end.message(), "no credentials");
+}
+
+async fn a_send_over_the_servers_limit_returns_resource_exhausted(carrier: Carrier) {
+    let served = carrier.serve(|b| b.max_recv_message_size(1024)).await;
+    let big = "x".repeat(32 * 1024);
+    let mut call = open_early(&served).await;
+    let status = send_until_refused!(call, big.as_str());
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    let end = call.finish().await.unwrap_err();
+    assert_eq!(end.code(), Code::ResourceExhausted, "{end}");
+
+    let mut bidi = open_early_bidi(&served).await;
+    let status = send_until_refused!(bidi.requests, big.as_str());
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    let end = bidi.responses.message().await.unwrap_err();
+    assert_eq!(end.code(), Code::ResourceExhausted, "{end}");
+}
+
+async fn a_send_after_the_server_finished_returns_the_final_status(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+
+    // Finished with an error status: the sink gets it, and the response side
+    // still has the message the server sent before it, then the status.
+    let mut bidi = open_early_bidi(&served).await;
+    let status = send_until_refused!(bidi.requests, "abort");
+    assert_eq!(status.code(), Code::Aborted, "{status}");
+    assert_eq!(status.message(), EARLY_MESSAGE);
+    assert_eq!(
+        bidi.responses.message().await.unwrap().as_deref(),
+        Some("abort")
+    );
+    let end = bidi.responses.message().await.unwrap_err();
+    assert_eq!(end.code(), Code::Aborted, "{end}");
+    assert_eq!(end.message(), EARLY_MESSAGE);
+    // Asked again, the sink answers the same.
+    let again = send_until_refused!(bidi.requests, "abort");
+    assert_eq!(again.code(), Code::Aborted, "{again}");
+
+    // Finished with OK: the sink says so, and the response is there.
+    let mut bidi = open_early_bidi(&served).await;
+    let status = send_until_refused!(bidi.requests, "fine");
+    assert_eq!(status.code(), Code::Ok, "{status}");
+    assert_eq!(
+        bidi.responses.message().await.unwrap().as_deref(),
+        Some("fine")
+    );
+    assert_eq!(bidi.responses.message().await.unwrap(), None);
+    assert!(bidi.responses.trailers().is_some());
+
+    let mut call = open_early(&served).await;
+    let status = send_until_refused!(call, "abort");
+    assert_eq!(status.code(), Code::Aborted, "{status}");
+    assert_eq!(status.message(), EARLY_MESSAGE);
+    let end = call.finish().await.unwrap_err();
+    assert_eq!(end.code(), Code::Aborted, "{end}");
+
+    let mut call = open_early(&served).await;
+    let status = send_until_refused!(call, "fine");
+    assert_eq!(status.code(), Code::Ok, "{status}");
+    assert_eq!(call.finish().await.unwrap().into_inner(), "fine");
 }

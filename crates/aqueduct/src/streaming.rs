@@ -5,7 +5,7 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Wake, Waker, ready};
 
 use aqueduct_wire::compression::Encoding;
 use aqueduct_wire::frame::{Decoder, Frame};
@@ -43,6 +43,15 @@ enum Source {
     /// into it whenever the call task wakes (see [`Inbound::pump`]). Locked only from
     /// the call's own task, so never contended.
     Shared(SharedInbound),
+    /// Client side, client-streaming and bidirectional calls: shared with the
+    /// call's [`RequestSink`](crate::RequestSink), which reads ahead to the final
+    /// status when a send fails because the server has ended the call. Headers
+    /// and trailers are moved out here as they arrive, so they can be lent out.
+    Call {
+        call: Arc<ClientCall>,
+        headers: Option<MetadataMap>,
+        trailers: Option<MetadataMap>,
+    },
 }
 
 /// An inbound half shared between a handler's [`Streaming`] and its call guard.
@@ -82,6 +91,12 @@ pub(crate) struct Inbound {
     messages: Option<Arc<MessageHooks>>,
     /// Client side, streaming calls: the interceptors owed the call's end.
     end: Option<Box<ClientHooks>>,
+    /// Client side: the trailers' status, read ahead of messages still in the
+    /// decoder by [`poll_final`](Self::poll_final) (`None` inside: `OK`).
+    ahead: Option<Option<Status>>,
+    /// Client side: the error the stream ended with, once returned to the
+    /// reader (the state no longer holds it).
+    outcome: Option<Status>,
 }
 
 enum State {
@@ -103,6 +118,18 @@ impl<T> Streaming<T> {
         }
     }
 
+    /// A client stream over an inbound half shared with the call's request sink.
+    pub(crate) fn client_call(call: Arc<ClientCall>) -> Self {
+        Self {
+            source: Source::Call {
+                call,
+                headers: None,
+                trailers: None,
+            },
+            _marker: PhantomData,
+        }
+    }
+
     /// A stream over an inbound half shared with the call guard.
     pub(crate) fn shared(shared: SharedInbound) -> Self {
         Self {
@@ -118,6 +145,7 @@ impl<T> Streaming<T> {
         match &self.source {
             Source::Owned(inner) => inner.headers.as_ref(),
             Source::Shared(_) => None,
+            Source::Call { headers, .. } => headers.as_ref(),
         }
     }
 
@@ -134,6 +162,16 @@ impl<T> Streaming<T> {
                 Ok(inner.headers.get_or_insert_with(MetadataMap::new))
             }
             Source::Shared(_) => Ok(&NONE),
+            Source::Call {
+                call,
+                headers,
+                trailers,
+            } => {
+                let polled = poll_fn(|cx| call.poll(cx, Side::Reader, Inbound::poll_headers)).await;
+                call.move_metadata(headers, trailers);
+                polled?;
+                Ok(headers.get_or_insert_with(MetadataMap::new))
+            }
         }
     }
 
@@ -143,6 +181,7 @@ impl<T> Streaming<T> {
         match &self.source {
             Source::Owned(inner) => inner.trailers.as_ref(),
             Source::Shared(_) => None,
+            Source::Call { trailers, .. } => trailers.as_ref(),
         }
     }
 
@@ -151,6 +190,17 @@ impl<T> Streaming<T> {
         match &mut self.source {
             Source::Owned(inner) => (inner.take_headers(), inner.take_trailers()),
             Source::Shared(_) => (MetadataMap::new(), MetadataMap::new()),
+            Source::Call {
+                call,
+                headers,
+                trailers,
+            } => {
+                call.move_metadata(headers, trailers);
+                (
+                    headers.take().unwrap_or_default(),
+                    trailers.take().unwrap_or_default(),
+                )
+            }
         }
     }
 
@@ -160,6 +210,7 @@ impl<T> Streaming<T> {
         match &self.source {
             Source::Owned(inner) => inner.last_compressed,
             Source::Shared(shared) => lock_inbound(shared).last_compressed,
+            Source::Call { call, .. } => call.lock().last_compressed,
         }
     }
 }
@@ -175,6 +226,17 @@ impl<T: prost::Message + Default + 'static> Streaming<T> {
         match &mut self.source {
             Source::Owned(inner) => poll_message_on(inner, cx),
             Source::Shared(shared) => poll_message_on(&mut lock_inbound(shared), cx),
+            Source::Call {
+                call,
+                headers,
+                trailers,
+            } => {
+                let polled = call.poll(cx, Side::Reader, poll_message_on);
+                if polled.is_ready() {
+                    call.move_metadata(headers, trailers);
+                }
+                polled
+            }
         }
     }
 }
@@ -220,6 +282,9 @@ impl<T> fmt::Debug for Streaming<T> {
                 .field("headers", &inner.headers)
                 .field("trailers", &inner.trailers),
             Source::Shared(_) => d.field("source", &"server request stream"),
+            Source::Call {
+                headers, trailers, ..
+            } => d.field("headers", headers).field("trailers", trailers),
         };
         d.finish_non_exhaustive()
     }
@@ -294,6 +359,8 @@ impl Inbound {
             body_error: None,
             messages: None,
             end: None,
+            ahead: None,
+            outcome: None,
         }
     }
 
@@ -314,6 +381,7 @@ impl Inbound {
     fn fail(&mut self, status: Status) -> Status {
         self.state = State::Done(None);
         self.end_hooks(status.code());
+        self.outcome = Some(status.clone());
         status
     }
 
@@ -409,6 +477,103 @@ impl Inbound {
         Ok(())
     }
 
+    /// Client side: the status the trailers give (`None`: `OK`); keeps them.
+    fn on_trailers(&mut self, polled: Result<Option<http::HeaderMap>, Status>) -> Option<Status> {
+        match polled {
+            Ok(Some(trailers)) => {
+                // The common case, `grpc-status: 0`, needs no Status built.
+                let ok = trailers.get(GRPC_STATUS).map(|v| v.as_bytes()) == Some(b"0");
+                let status = if ok {
+                    None
+                } else {
+                    Some(Status::from_trailers(&trailers).unwrap_or_else(|| {
+                        Status::internal("server sent trailers without grpc-status")
+                    }))
+                };
+                self.trailers = Some(MetadataMap::from_header_map(trailers));
+                status
+            }
+            Ok(None) => Some(Status::internal(
+                "server closed the stream without trailers",
+            )),
+            Err(status) => Some(status),
+        }
+    }
+
+    /// Client side: the call's final status, read ahead of the reader. Takes
+    /// the rest of the body into the decoder (flow control bounds it: window
+    /// goes back only for consumed messages) and reads the trailers, leaving
+    /// every message, and the status itself, for the reader to get as if
+    /// nothing had looked. For a request sink whose send failed because the
+    /// server has already ended the call.
+    pub(crate) fn poll_final(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
+        loop {
+            if let Some(status) = &self.outcome {
+                return Poll::Ready(status.clone());
+            }
+            // The timer is left running: the reader learns of it as well.
+            if let Some(sleep) = self.deadline.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Status::deadline_exceeded("deadline exceeded"));
+                }
+            }
+            match &mut self.state {
+                State::Pending(fut) => match ready!(fut.poll_response(cx)) {
+                    Ok(response) => {
+                        if let Err(status) = self.on_response(response) {
+                            self.state = State::Done(Some(status));
+                        }
+                    }
+                    Err(NoResponse { status, refused }) => {
+                        self.refused = refused;
+                        self.state = State::Done(Some(status));
+                    }
+                },
+                State::Body { recv, client } => {
+                    if let Some(status) = &self.body_error {
+                        return Poll::Ready(status.clone());
+                    }
+                    if let Some(status) = &self.ahead {
+                        return Poll::Ready(status.clone().unwrap_or_else(finished_ok));
+                    }
+                    if self.body_eof {
+                        let polled = ready!(recv.poll_trailers(cx));
+                        self.ahead = Some(self.on_trailers(polled));
+                        continue;
+                    }
+                    let client = *client;
+                    let pending = match recv.poll_data(cx, client) {
+                        Poll::Ready(Some(Ok(chunk))) => {
+                            self.read += chunk.len() as u64;
+                            self.decoder.push(chunk);
+                            false
+                        }
+                        Poll::Ready(Some(Err(status))) => {
+                            self.body_error = Some(status);
+                            false
+                        }
+                        Poll::Ready(None) => {
+                            self.body_eof = true;
+                            false
+                        }
+                        Poll::Pending => true,
+                    };
+                    settle_window(recv, &mut self.decoder, self.read, &mut self.released);
+                    if pending {
+                        return Poll::Pending;
+                    }
+                }
+                State::Trailers(recv) => {
+                    let polled = ready!(recv.poll_trailers(cx));
+                    let status = self.on_trailers(polled);
+                    self.state = State::Done(status);
+                }
+                State::Done(Some(status)) => return Poll::Ready(status.clone()),
+                State::Done(None) => return Poll::Ready(finished_ok()),
+            }
+        }
+    }
+
     /// The next whole frame, or the end of the stream.
     pub(crate) fn poll_frame(
         &mut self,
@@ -469,34 +634,24 @@ impl Inbound {
                         return Poll::Ready(Err(self.fail(Status::internal(e.to_string()))));
                     }
                     let state = std::mem::replace(&mut self.state, State::Done(None));
-                    if let State::Body { recv, client: true } = state {
+                    if let Some(status) = self.ahead.take() {
+                        // The trailers were read ahead (see `poll_final`).
+                        self.state = State::Done(status);
+                    } else if let State::Body { recv, client: true } = state {
                         self.state = State::Trailers(recv);
                     }
                 }
                 State::Trailers(recv) => {
-                    let status = match ready!(recv.poll_trailers(cx)) {
-                        Ok(Some(trailers)) => {
-                            // The common case, `grpc-status: 0`, needs no Status built.
-                            let ok = trailers.get(GRPC_STATUS).map(|v| v.as_bytes()) == Some(b"0");
-                            let status = if ok {
-                                None
-                            } else {
-                                Some(Status::from_trailers(&trailers).unwrap_or_else(|| {
-                                    Status::internal("server sent trailers without grpc-status")
-                                }))
-                            };
-                            self.trailers = Some(MetadataMap::from_header_map(trailers));
-                            self.state = State::Done(status);
-                            continue;
-                        }
-                        Ok(None) => Status::internal("server closed the stream without trailers"),
-                        Err(status) => status,
-                    };
-                    self.state = State::Done(Some(status));
+                    let polled = ready!(recv.poll_trailers(cx));
+                    let status = self.on_trailers(polled);
+                    self.state = State::Done(status);
                 }
                 State::Done(status) => {
                     let result = match status.take() {
-                        Some(s) if s.code() != Code::Ok => Err(s),
+                        Some(s) if s.code() != Code::Ok => {
+                            self.outcome = Some(s.clone());
+                            Err(s)
+                        }
                         _ => Ok(None),
                     };
                     self.end_hooks(result.as_ref().err().map_or(Code::Ok, Status::code));
@@ -537,6 +692,105 @@ impl Inbound {
         }
         settle_window(recv, &mut self.decoder, self.read, &mut self.released);
     }
+}
+
+/// The inbound half of a client-streaming or bidirectional call, shared by its
+/// response [`Streaming`] (the reader) and its request sink (which reads ahead
+/// to the final status when a send fails).
+///
+/// Both may poll it from different tasks, and the carrier keeps one waker per
+/// stream, so neither may register its own: each stores its waker here and
+/// polls with the joint waker, which wakes both. Without that, the sink's poll
+/// would replace the reader's waker and the reader would never learn of the
+/// data the sink's wake-up brought.
+pub(crate) struct ClientCall {
+    inbound: Mutex<Inbound>,
+    wakers: Arc<JointWaker>,
+    joint: Waker,
+}
+
+/// Which side of a [`ClientCall`] polls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Side {
+    Reader = 0,
+    Sink = 1,
+}
+
+/// The wakers of both sides of a [`ClientCall`]; waking it wakes both.
+#[derive(Default)]
+struct JointWaker(Mutex<[Option<Waker>; 2]>);
+
+impl Wake for JointWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let taken = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        for waker in taken.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+impl ClientCall {
+    pub(crate) fn new(inbound: Inbound) -> Arc<Self> {
+        let wakers = Arc::new(JointWaker::default());
+        Arc::new(Self {
+            inbound: Mutex::new(inbound),
+            joint: Waker::from(wakers.clone()),
+            wakers,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inbound> {
+        self.inbound.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Polls the inbound half for `side`, with the joint waker.
+    pub(crate) fn poll<R>(
+        &self,
+        cx: &mut Context<'_>,
+        side: Side,
+        f: impl FnOnce(&mut Inbound, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        {
+            let mut slots = self.wakers.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let slot = &mut slots[side as usize];
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
+        }
+        let mut joint = Context::from_waker(&self.joint);
+        f(&mut self.lock(), &mut joint)
+    }
+
+    /// Waits for the call's final status (see [`Inbound::poll_final`]).
+    pub(crate) async fn final_status(&self) -> Status {
+        poll_fn(|cx| self.poll(cx, Side::Sink, Inbound::poll_final)).await
+    }
+
+    /// Moves headers and trailers that have arrived into the reader's slots.
+    fn move_metadata(&self, headers: &mut Option<MetadataMap>, trailers: &mut Option<MetadataMap>) {
+        if headers.is_some() && trailers.is_some() {
+            return;
+        }
+        let mut inbound = self.lock();
+        if headers.is_none() {
+            *headers = inbound.headers.take();
+        }
+        if trailers.is_none() {
+            *trailers = inbound.trailers.take();
+        }
+    }
+}
+
+/// The final status of a call the server finished with `OK`.
+fn finished_ok() -> Status {
+    Status::new(
+        Code::Ok,
+        "the server already finished the call with OK; its response has the result",
+    )
 }
 
 /// The one message of a unary or server-streaming request, read straight from h2.

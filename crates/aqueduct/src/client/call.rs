@@ -19,7 +19,7 @@ use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request, Response};
 use crate::status::{Code, Status};
-use crate::streaming::{Inbound, Streaming};
+use crate::streaming::{ClientCall, Inbound, Streaming};
 use crate::transport::Target;
 
 /// Attempts for a call whose stream the server refused unprocessed.
@@ -32,8 +32,20 @@ const USER_AGENT_VALUE: &str = concat!("aqueduct/", env!("CARGO_PKG_VERSION"));
 /// [`send`](Self::send) waits for HTTP/2 flow control. Dropping the sink, or
 /// [`close`](Self::close), half-closes the request stream: the server sees the end of
 /// its inbound messages.
+///
+/// When the server has already ended the call (an interceptor refused it, a
+/// message was over its limit, or the handler simply returned), sending fails
+/// with the call's final status: the code and message of the server's
+/// trailers, the same status the response side reports. So `send(..).await?`
+/// propagates `UNAUTHENTICATED`, say, and not a transport error that retry
+/// logic would take for "try again". A call the server finished with `OK`
+/// gives a status with code [`Code::Ok`]: the message was not sent, and the
+/// response side has the result.
 pub struct RequestSink<T> {
     stream: Option<SendBody>,
+    /// The response side, shared: read ahead to the final status when a send
+    /// fails.
+    call: Arc<ClientCall>,
     encoding: Option<Encoding>,
     limit: usize,
     /// Messages fed but not yet flushed: several small messages share one DATA
@@ -51,8 +63,10 @@ impl<T: prost::Message + 'static> RequestSink<T> {
     /// Sends one message (compressed if the call set compression): queues it and
     /// flushes, waiting for HTTP/2 flow control.
     ///
-    /// An error means the stream can take no more messages, usually because the
-    /// server already ended the call; read the response side for its status.
+    /// An error means the stream can take no more messages. If the server
+    /// ended the call, it is the call's final status (see the type's docs);
+    /// otherwise it says why the message could not go (over the send limit,
+    /// refused by an interceptor, the connection failed).
     pub async fn send(&mut self, msg: T) -> Result<(), Status> {
         self.send_with(msg, true).await
     }
@@ -96,7 +110,11 @@ impl<T: prost::Message + 'static> RequestSink<T> {
             return Err(Status::failed_precondition("request stream already closed"));
         };
         let mut data = self.out.split().freeze();
-        poll_fn(|cx| stream.poll_send(&mut data, false, cx)).await
+        let sent = poll_fn(|cx| stream.poll_send(&mut data, false, cx)).await;
+        match sent {
+            Err(_) => Err(self.call.final_status().await),
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Cancels the whole call: sends `RST_STREAM(CANCEL)`. The server's handler is
@@ -509,17 +527,19 @@ impl Channel {
                 return Err(status);
             }
         };
+        let inbound = Inbound::client(response, self.config().max_recv_message_size, deadline)
+            .with_hooks(messages.clone(), hooks);
+        let call = ClientCall::new(inbound);
         let sink = RequestSink {
             stream: Some(stream),
+            call: call.clone(),
             out: BytesMut::new(),
             encoding: options.compression.filter(|e| *e != Encoding::Identity),
             limit: self.config().max_send_message_size,
-            messages: messages.clone(),
+            messages,
             _marker: PhantomData,
         };
-        let inbound = Inbound::client(response, self.config().max_recv_message_size, deadline)
-            .with_hooks(messages, hooks);
-        Ok((sink, Streaming::new(inbound)))
+        Ok((sink, Streaming::client_call(call)))
     }
 }
 
