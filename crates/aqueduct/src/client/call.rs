@@ -351,10 +351,15 @@ impl Channel {
         ))
     }
 
-    /// The call's deadline: its own timeout, or the inherited deadline of the
-    /// call being served (see [`context`](crate::context)), whichever is earlier.
-    fn deadline(options: &CallOptions) -> Option<Instant> {
-        let own = options.timeout.and_then(|t| Instant::now().checked_add(t));
+    /// The call's deadline: the earliest of its own timeout, the channel's
+    /// default timeout, and the inherited deadline of the call being served
+    /// (see [`context`](crate::context)).
+    fn deadline(&self, options: &CallOptions) -> Option<Instant> {
+        let timeout = match (options.timeout, self.config().timeout) {
+            (Some(own), Some(default)) => Some(own.min(default)),
+            (own, default) => own.or(default),
+        };
+        let own = timeout.and_then(|t| Instant::now().checked_add(t));
         if options.detached {
             return own;
         }
@@ -404,8 +409,29 @@ impl Channel {
         }
     }
 
-    /// A unary call. Used by generated clients.
-    #[doc(hidden)]
+    /// A unary call to the method at `path` (`/package.Service/Method`), with any
+    /// `prost` messages: what generated clients call, and the way in for code
+    /// that picks methods at run time (gateways, dynamic clients, tests).
+    ///
+    /// The path is `&'static str` because generated code passes constants; a
+    /// gateway that learns its methods at run time can intern each path once
+    /// (`Box::leak`, bounded by the methods it knows). The request's
+    /// [`CallOptions`] (metadata, timeout, compression) apply as for a
+    /// generated client, and so do the channel's interceptors and timeout.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), aqueduct::Status> {
+    /// use aqueduct::{Channel, Request};
+    ///
+    /// let channel = Channel::from_uri("http://127.0.0.1:50051").unwrap();
+    /// // google.protobuf.StringValue in, StringValue out: prost's `String`.
+    /// let reply = channel
+    ///     .unary::<String, String>("/echo.v1.Echo/Echo", Request::new("hi".to_owned()))
+    ///     .await?;
+    /// println!("{}", reply.into_inner());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn unary<Req, Resp>(
         &self,
         path: &'static str,
@@ -416,7 +442,7 @@ impl Channel {
         Resp: prost::Message + Default + 'static,
     {
         let (mut options, mut message) = request.into_parts();
-        let deadline = Self::deadline(&options);
+        let deadline = self.deadline(&options);
         let mut hooks = self.hooks(path);
         let call = async {
             let messages = intercept(&mut hooks, &mut options.metadata, deadline).await?;
@@ -437,9 +463,10 @@ impl Channel {
         result
     }
 
-    /// A server-streaming call. Used by generated clients. Returns once the response
-    /// headers have arrived, so a call the server refuses fails here.
-    #[doc(hidden)]
+    /// A server-streaming call to the method at `path`, with any `prost`
+    /// messages (see [`unary`](Self::unary)). Returns once the response headers
+    /// have arrived, so a call the server refuses fails here; read the responses
+    /// from the returned [`Streaming`].
     pub async fn server_streaming<Req, Resp>(
         &self,
         path: &'static str,
@@ -450,7 +477,7 @@ impl Channel {
         Resp: prost::Message + Default + 'static,
     {
         let (mut options, mut message) = request.into_parts();
-        let deadline = Self::deadline(&options);
+        let deadline = self.deadline(&options);
         let mut hooks = self.hooks(path);
         let call = async {
             let messages = intercept(&mut hooks, &mut options.metadata, deadline).await?;
@@ -473,8 +500,9 @@ impl Channel {
         }
     }
 
-    /// A client-streaming call. Used by generated clients.
-    #[doc(hidden)]
+    /// A client-streaming call to the method at `path`, with any `prost`
+    /// messages (see [`unary`](Self::unary)): send requests on the returned
+    /// call, then [`finish`](ClientStreamingCall::finish) it for the response.
     pub async fn client_streaming<Req, Resp>(
         &self,
         path: &'static str,
@@ -488,8 +516,26 @@ impl Channel {
         Ok(ClientStreamingCall { requests, response })
     }
 
-    /// A bidirectional-streaming call. Used by generated clients.
-    #[doc(hidden)]
+    /// A bidirectional-streaming call to the method at `path`, with any `prost`
+    /// messages (see [`unary`](Self::unary)): the returned call's two halves
+    /// can be used from different tasks.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), aqueduct::Status> {
+    /// use aqueduct::{CallOptions, Channel};
+    ///
+    /// let channel = Channel::from_uri("http://127.0.0.1:50051").unwrap();
+    /// let mut call = channel
+    ///     .bidi_streaming::<String, String>("/echo.v1.Echo/Chat", CallOptions::default())
+    ///     .await?;
+    /// call.requests.send("hello".to_owned()).await?;
+    /// call.requests.close();
+    /// while let Some(reply) = call.responses.message().await? {
+    ///     println!("{reply}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bidi_streaming<Req, Resp>(
         &self,
         path: &'static str,
@@ -511,7 +557,7 @@ impl Channel {
         path: &'static str,
         mut options: CallOptions,
     ) -> Result<(RequestSink<Req>, Streaming<Resp>), Status> {
-        let deadline = Self::deadline(&options);
+        let deadline = self.deadline(&options);
         let mut hooks = self.hooks(path);
         let call = async {
             let messages = intercept(&mut hooks, &mut options.metadata, deadline).await?;

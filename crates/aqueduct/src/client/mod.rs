@@ -1,10 +1,13 @@
 //! The gRPC client: a [`Channel`] to one server, shared by every generated client.
 //!
-//! A channel connects lazily on its first call and keeps one multiplexed HTTP/2
-//! connection. When the connection fails it reconnects on a later call, waiting an
-//! exponential backoff between failed attempts; calls made during the backoff fail
-//! fast with `UNAVAILABLE`. Cloning a channel is cheap and clones share the
-//! connection.
+//! A channel keeps one multiplexed HTTP/2 connection. Built with
+//! [`ChannelBuilder::build`] (or [`Channel::from_uri`]) it connects lazily, on
+//! its first call; [`ChannelBuilder::connect`] connects before it returns the
+//! channel, and fails if it cannot. When the connection fails the channel
+//! reconnects on a later call, waiting an exponential backoff between failed
+//! attempts; calls made during the backoff fail fast with `UNAVAILABLE`, saying
+//! so and when the next attempt may be made. Cloning a channel is cheap and
+//! clones share the connection.
 
 mod call;
 
@@ -21,9 +24,9 @@ pub use call::{BidiCall, ClientStreamingCall, RequestSink};
 
 use crate::interceptor::{ClientChain, ClientHooks, ClientInterceptor, DynClientInterceptor};
 use crate::status::Status;
-use crate::transport::Target;
 use crate::transport::direct::{DirectClient, DirectConnector};
 use crate::transport::memory::MemoryConnector;
+use crate::transport::{Connector, CustomConnector, Target};
 
 /// The target URI could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelConfig {
     pub(crate) connect_timeout: Duration,
+    /// A deadline for every call, unless the call's own is sooner.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) max_recv_message_size: usize,
@@ -82,6 +87,7 @@ impl Default for ChannelConfig {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(20),
+            timeout: None,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(120),
             max_recv_message_size: aqueduct_wire::DEFAULT_MAX_RECV_MESSAGE_SIZE,
@@ -108,12 +114,14 @@ enum State {
 
 impl Channel {
     /// A channel to `uri` with default settings; no connection is made until the
-    /// first call.
+    /// first call (use [`ChannelBuilder::connect`] to connect first).
     ///
-    /// Accepted forms: `http://host:port` (port 80 if absent), `unix:/path`,
-    /// `unix:///path`, and `mem://name` for the [`MemoryListener`] bound to `name`
-    /// in this process (dialing a name nobody listens on fails at call time with
-    /// `UNAVAILABLE`, as a refused TCP connection does).
+    /// Accepted forms: `http://host:port` (port 80 if absent), `unix:path`
+    /// (relative or absolute), `unix:///absolute/path`, and `mem://name` for the
+    /// [`MemoryListener`] bound to `name` in this process (dialing a name nobody
+    /// listens on fails at call time with `UNAVAILABLE`, as a refused TCP
+    /// connection does). `unix://tmp/app.sock` is refused: after `unix://` the
+    /// path must be absolute.
     ///
     /// [`MemoryListener`]: crate::MemoryListener
     pub fn from_uri(uri: &str) -> Result<Channel, InvalidUri> {
@@ -188,7 +196,7 @@ impl Channel {
             .map(|chain| ClientHooks::new(chain.clone(), method))
     }
 
-    /// Connects now instead of at the first call.
+    /// Connects now instead of at the first call (a no-op if connected).
     pub async fn connect(&self) -> Result<(), Status> {
         if let Target::Direct(connector) = &self.inner.target {
             return self.direct_client(connector).await.map(drop);
@@ -243,8 +251,8 @@ impl Channel {
         let result = match attempt {
             Ok(r) => r,
             Err(_) => Err(format!(
-                "connect timed out after {:?}",
-                self.inner.config.connect_timeout
+                "timed out after {}",
+                seconds(self.inner.config.connect_timeout)
             )),
         };
         let mut state = self.lock();
@@ -263,7 +271,7 @@ impl Channel {
                     }
                     _ => self.inner.config.initial_backoff,
                 };
-                let message = format!("failed to connect to {}: {error}", self.inner.authority);
+                let message = format!("failed to connect to {}: {error}", self.inner.target);
                 *state = State::Backoff {
                     until: Instant::now() + delay,
                     delay,
@@ -279,8 +287,14 @@ impl Channel {
     fn current(&self) -> Result<Option<(SendRequest<Bytes>, u64)>, Status> {
         match &*self.lock() {
             State::Ready { sender, generation } => Ok(Some((sender.clone(), *generation))),
-            State::Backoff { until, error, .. } if Instant::now() < *until => {
-                Err(Status::unavailable(error.clone()))
+            State::Backoff { until, error, .. } => {
+                match until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Err(Status::unavailable(format!(
+                        "{error} (backing off: the next connection attempt is in {})",
+                        seconds(left)
+                    ))),
+                    _ => Ok(None),
+                }
             }
             _ => Ok(None),
         }
@@ -291,7 +305,7 @@ impl Channel {
         let io = self
             .inner
             .target
-            .connect()
+            .connect(self.inner.authority.as_str())
             .await
             .map_err(|e| e.to_string())?;
         let config = &self.inner.config;
@@ -381,6 +395,36 @@ impl ChannelBuilder {
         self
     }
 
+    /// A timeout for every call on the channel: each call's deadline is this
+    /// long after it starts, unless the call's own timeout (or the deadline it
+    /// inherits from the call being served) is sooner. A per-call timeout can
+    /// shorten it, never lengthen it, so leave it unset on a channel that
+    /// carries long-lived streams. Default: none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aqueduct::Channel;
+    ///
+    /// let channel = Channel::builder("http://127.0.0.1:50051")
+    ///     .unwrap()
+    ///     .timeout(Duration::from_secs(5))
+    ///     .build();
+    /// # drop(channel);
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = Some(timeout);
+        self
+    }
+
+    /// Dials with `connector` instead of the transport the URI names: for a
+    /// transport, proxy or TLS stack of your own. The connector gets the
+    /// channel's authority; the URI's scheme and authority still go to the
+    /// server in each request. See [`Connector`].
+    pub fn connector(mut self, connector: impl Connector) -> Self {
+        self.target = Target::Custom(CustomConnector(Arc::new(connector)));
+        self
+    }
+
     /// How long one connection attempt (dial and HTTP/2 handshake) may take. Default
     /// 20 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -421,7 +465,18 @@ impl ChannelBuilder {
         self
     }
 
-    /// The channel. No connection is made until the first call.
+    /// The channel, connected and ready: fails with `UNAVAILABLE` (naming the
+    /// target and the cause) if the first connection attempt does, instead of
+    /// leaving that to the first call. [`build`](Self::build) is the lazy form.
+    pub async fn connect(self) -> Result<Channel, Status> {
+        let channel = self.build();
+        channel.connect().await?;
+        Ok(channel)
+    }
+
+    /// The channel, not yet connected: it connects on its first call, so
+    /// building it never fails and needs no runtime. Use
+    /// [`connect`](Self::connect) to connect first.
     pub fn build(self) -> Channel {
         let scheme = Scheme::HTTP;
         Channel {
@@ -439,10 +494,30 @@ impl ChannelBuilder {
     }
 }
 
+/// A duration for people: `1.6 s`, `250 ms`.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis().max(1))
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
 fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
     let bad = |why: &str| InvalidUri(format!("{uri:?}: {why}"));
     if let Some(rest) = uri.strip_prefix("unix:") {
-        let path = rest.strip_prefix("//").unwrap_or(rest);
+        let path = match rest.strip_prefix("//") {
+            // `unix://tmp/app.sock` names no absolute path (a common typo of
+            // `unix:///tmp/app.sock`): refuse it rather than dial `tmp/app.sock`.
+            Some(path) if !path.starts_with('/') => {
+                return Err(bad(
+                    "after unix:// the socket path must be absolute; write \
+                     unix:/path/to.sock or unix:///path/to.sock (or unix:relative/path)",
+                ));
+            }
+            Some(path) => path,
+            None => rest,
+        };
         if path.is_empty() {
             return Err(bad("no socket path"));
         }
@@ -523,6 +598,13 @@ mod tests {
             Target::Unix("/tmp/x.sock".into())
         );
         assert!(parse_target("unix:").is_err());
+        assert_eq!(
+            parse_target("unix:run/x.sock").unwrap().0,
+            Target::Unix("run/x.sock".into())
+        );
+        let typo = parse_target("unix://tmp/x.sock").unwrap_err().to_string();
+        assert!(typo.contains("unix:///path/to.sock"), "{typo}");
+        assert!(typo.contains("unix:/path/to.sock"), "{typo}");
         assert_eq!(
             parse_target("mem://orders").unwrap().0,
             Target::Memory("orders".into())

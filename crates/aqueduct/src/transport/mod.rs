@@ -6,14 +6,17 @@
 //! | TCP | `tokio::net::TcpListener` | `http://host:port` |
 //! | Unix socket | `tokio::net::UnixListener` | `unix:/path` |
 //! | memory pipe | [`MemoryListener`] | `mem://name`, or [`Channel::memory`](crate::Channel::memory) |
+//! | anything else | any [`Listener`] | a [`Connector`], through [`ChannelBuilder::connector`](crate::ChannelBuilder::connector) |
 
 pub mod direct;
 pub mod memory;
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -62,6 +65,83 @@ impl Listener for MemoryListener {
     }
 }
 
+/// Dials the byte stream a channel runs HTTP/2 over: for transports, proxies
+/// or TLS stacks of your own. Give one to
+/// [`ChannelBuilder::connector`](crate::ChannelBuilder::connector).
+///
+/// Any `Fn(&str) -> impl Future<Output = io::Result<Io>>` is a connector: it
+/// gets the channel's authority (`host:port` from its URI) and returns the
+/// connection. The channel calls it for its first call and again whenever it
+/// reconnects, under the channel's connect timeout and backoff.
+///
+/// ```
+/// use aqueduct::Channel;
+/// use tokio::net::TcpStream;
+///
+/// // Every connection goes to one address, whatever the URI names; the URI's
+/// // authority still goes to the server as `:authority`.
+/// let channel = Channel::builder("http://orders.internal:50051")
+///     .unwrap()
+///     .connector(|authority: &str| {
+///         let _ = authority; // "orders.internal:50051"
+///         TcpStream::connect("127.0.0.1:50051")
+///     })
+///     .build();
+/// # drop(channel);
+/// ```
+pub trait Connector: Send + Sync + 'static {
+    /// The connection type.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Opens a new connection for a channel whose authority is `authority`.
+    fn connect(
+        &self,
+        authority: &str,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static;
+}
+
+impl<F, Fut, Io> Connector for F
+where
+    F: Fn(&str) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<Io>> + Send + 'static,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Io = Io;
+
+    fn connect(&self, authority: &str) -> impl Future<Output = io::Result<Io>> + Send + 'static {
+        self(authority)
+    }
+}
+
+/// A boxed connection from a user's [`Connector`].
+pub(crate) trait AnyIo: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AnyIo for T {}
+
+type BoxConnect = Pin<Box<dyn Future<Output = io::Result<Box<dyn AnyIo>>> + Send>>;
+
+/// A [`Connector`] with its connection type erased.
+pub(crate) trait DynConnector: Send + Sync {
+    fn connect(&self, authority: &str) -> BoxConnect;
+}
+
+impl<C: Connector> DynConnector for C {
+    fn connect(&self, authority: &str) -> BoxConnect {
+        let fut = Connector::connect(self, authority);
+        Box::pin(async move { Ok(Box::new(fut.await?) as Box<dyn AnyIo>) })
+    }
+}
+
+/// A user's connector, shared by a channel's clones.
+#[derive(Clone)]
+pub(crate) struct CustomConnector(pub(crate) Arc<dyn DynConnector>);
+
+impl fmt::Debug for CustomConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
 /// Where a channel connects to.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
@@ -76,6 +156,23 @@ pub(crate) enum Target {
     Connector(MemoryConnector),
     /// A direct-carrier listener: calls, not bytes (see [`direct`]).
     Direct(direct::DirectConnector),
+    /// A user's connector, given the channel's authority.
+    Custom(CustomConnector),
+}
+
+impl fmt::Display for Target {
+    /// What the target is, in the words of the URI that names it, for errors.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Target::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+            Target::Memory(name) => write!(f, "mem://{name}"),
+            Target::Connector(_) => f.write_str("a memory listener"),
+            Target::Direct(_) => f.write_str("a direct listener"),
+            Target::Custom(_) => f.write_str("the channel's connector"),
+        }
+    }
 }
 
 impl PartialEq for Target {
@@ -88,6 +185,7 @@ impl PartialEq for Target {
             (Target::Memory(a), Target::Memory(b)) => a == b,
             (Target::Connector(a), Target::Connector(b)) => a.same_listener(b),
             (Target::Direct(a), Target::Direct(b)) => a.same_listener(b),
+            (Target::Custom(a), Target::Custom(b)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
     }
@@ -99,10 +197,17 @@ pub(crate) enum ClientIo {
     Tcp(TcpStream),
     Unix(UnixStream),
     Memory(MemoryStream),
+    Custom(Box<dyn AnyIo>),
+}
+
+impl fmt::Debug for dyn AnyIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Io")
+    }
 }
 
 impl Target {
-    pub(crate) async fn connect(&self) -> io::Result<ClientIo> {
+    pub(crate) async fn connect(&self, authority: &str) -> io::Result<ClientIo> {
         match self {
             Target::Tcp { host, port } => {
                 let stream = TcpStream::connect((host.as_str(), *port)).await?;
@@ -116,6 +221,9 @@ impl Target {
                 io::ErrorKind::Unsupported,
                 "the direct carrier carries calls, not a byte stream",
             )),
+            Target::Custom(connector) => {
+                Ok(ClientIo::Custom(connector.0.connect(authority).await?))
+            }
         }
     }
 }
@@ -126,6 +234,7 @@ macro_rules! delegate {
             ClientIo::Tcp($s) => $e,
             ClientIo::Unix($s) => $e,
             ClientIo::Memory($s) => $e,
+            ClientIo::Custom($s) => $e,
         }
     };
 }
@@ -170,6 +279,7 @@ impl AsyncWrite for ClientIo {
             ClientIo::Tcp(s) => s.is_write_vectored(),
             ClientIo::Unix(s) => s.is_write_vectored(),
             ClientIo::Memory(s) => s.is_write_vectored(),
+            ClientIo::Custom(s) => s.is_write_vectored(),
         }
     }
 }
