@@ -1280,3 +1280,15 @@ async fn a_send_after_the_server_finished_returns_the_final_status(carrier: Carr
     assert_eq!(status.code(), Code::Ok, "{status}");
     assert_eq!(call.finish().await.unwrap().into_inner(), "fine");
 }
+
+/// `intercept_method` takes the method's name as the `.proto` spells it; a
+/// name that is not the service's stops the server at startup, naming the
+/// methods it has and the one meant.
+#[test]
+#[should_panic(expected = "did you mean \"Two\"?); its methods: One, Two")]
+fn a_method_interceptor_named_the_rust_way_is_refused_with_the_proto_name() {
+    let log = std::sync::Arc::new(InterceptLog::default());
+    let scoped = ScopedServer(std::sync::Arc::new(Scoped(log)));
+    let _ = aqueduct::Server::builder()
+        .add_service_with(scoped, |s| s.intercept_method("two", RefuseAll));
+}

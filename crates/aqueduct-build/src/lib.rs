@@ -15,7 +15,9 @@
 //! }
 //! ```
 //!
-//! and in the crate:
+//! and in the crate (not compiled as a doctest: the module is the code your
+//! build script writes into `OUT_DIR`, and a doctest has no build script;
+//! `examples/helloworld` is this, compiled and tested):
 //!
 //! ```ignore
 //! pub mod pb {

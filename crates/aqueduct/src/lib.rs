@@ -21,6 +21,11 @@
 //!
 //! # A server and a client
 //!
+//! Not compiled as a doctest: `GreeterService` and its server and client are
+//! the code `aqueduct-build` generates from a `.proto` in a build script, which
+//! a doctest does not have. `examples/helloworld` is this example, compiled and
+//! tested.
+//!
 //! ```ignore
 //! // build.rs: aqueduct_build::compile(&["proto/helloworld.proto"], &["proto"])?;
 //! struct MyGreeter;
@@ -92,6 +97,9 @@ pub use transport::direct::DirectListener;
 pub use transport::memory::MemoryListener;
 
 /// Includes the code `aqueduct-build` generated for a protobuf package.
+///
+/// (Not compiled as a doctest: the file is written into `OUT_DIR` by a build
+/// script, which a doctest does not have.)
 ///
 /// ```ignore
 /// pub mod pb {

@@ -25,6 +25,11 @@
 //! deadline for time limits. A call still waiting in middleware (for a permit,
 //! say) when its deadline passes ends with `DEADLINE_EXCEEDED`.
 //!
+//! (Not compiled as a doctest: it needs the `tower` crate's middleware, which
+//! this crate does not depend on, and a generated service. The conformance
+//! suite runs these very layers, `tests/conformance.rs`
+//! `tower_layers_see_and_refuse_calls`.)
+//!
 //! ```ignore
 //! use tower::limit::ConcurrencyLimitLayer;
 //! use tower::load_shed::LoadShedLayer;

@@ -43,6 +43,23 @@ pub(crate) struct Scoped {
 pub(crate) type Wrap =
     Arc<dyn Fn(&'static str, Arc<dyn Handler>) -> Arc<dyn Handler> + Send + Sync>;
 
+/// The panic message for an interceptor scoped to a method the service does
+/// not have: the methods it has, and the proto name meant if it was written in
+/// Rust's snake case (`record_route` for `RecordRoute`).
+fn unknown_method(service: &str, method: &str, routes: &[Route]) -> String {
+    let names: Vec<&str> = routes.iter().map(|r| method_name(r.path)).collect();
+    let folded = |s: &str| s.replace('_', "").to_ascii_lowercase();
+    let meant = names.iter().find(|n| folded(n) == folded(method));
+    let hint = match meant {
+        Some(name) => format!(" (methods are named as in the .proto: did you mean {name:?}?)"),
+        None => String::new(),
+    };
+    format!(
+        "an interceptor is scoped to method {method:?}, which service {service} does not have{hint}; its methods: {}",
+        names.join(", ")
+    )
+}
+
 impl Router {
     /// Adds a service's routes with its scoped interceptors; panics if the service
     /// is already there or an interceptor names a method the service does not
@@ -60,10 +77,9 @@ impl Router {
             "service {service} was added to the server twice"
         );
         for (method, _) in &scoped.methods {
-            assert!(
-                routes.iter().any(|r| method_name(r.path) == method),
-                "an interceptor is scoped to method {method:?}, which service {service} does not have"
-            );
+            if !routes.iter().any(|r| method_name(r.path) == method) {
+                panic!("{}", unknown_method(service, method, &routes));
+            }
         }
         #[cfg(feature = "tower")]
         let wrap = std::mem::take(&mut scoped.layers).into_wrap();
