@@ -48,8 +48,15 @@
 //!
 //! # What this crate does not do (yet)
 //!
-//! No TLS yet: a later milestone adds it behind the same call model. The
-//! standard [`health`] and [`reflection`] services are here.
+//! - No TLS yet: plaintext HTTP/2 only. Terminate TLS in front, or bring a TLS
+//!   stack through a [`Listener`] of your own and
+//!   [`ChannelBuilder::connector`].
+//! - No keepalive pings or their enforcement, no connection idle or age limits.
+//! - A [`Channel`] dials one address: no resolver, load balancing or retries
+//!   beyond the transparent retry of a stream the server refused unprocessed.
+//! - No OpenTelemetry metrics yet; [`interceptor::Trace`] gives `tracing` spans.
+//!
+//! The README's "Status and what's not there yet" is kept current with these.
 //!
 //! # Feature flags
 //!
