@@ -12,6 +12,18 @@ pub mod tonic_pb {
     tonic::include_proto!("helloworld.v1");
 }
 
+/// Ends a binary: exit 0, or print `{program}: {error:#}` (the error and
+/// its causes as one sentence, never a `Debug` dump) and exit 1.
+pub fn exit(program: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{program}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Counts heap allocations, for allocations-per-call figures.
 pub struct CountingAlloc;
 

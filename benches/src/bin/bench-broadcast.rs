@@ -97,9 +97,13 @@ async fn run_hub(n: usize, messages: usize) -> Run {
 /// connection; subscribers on one, the publisher on the other.
 async fn run_nats(url: &str, n: usize, messages: usize) -> Run {
     let replica = || async {
-        let client = aqueduct_broadcast::async_nats::connect(url)
-            .await
-            .expect("nats-server at --nats");
+        let client = match aqueduct_broadcast::async_nats::connect(url).await {
+            Ok(client) => client,
+            Err(error) => {
+                eprintln!("bench-broadcast: cannot reach NATS at {url}: {error}");
+                std::process::exit(1);
+            }
+        };
         Hub::<u8, u64>::with_nats(client, "bench.broadcast")
             .await
             .expect("NATS subscription")

@@ -277,7 +277,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    aqueduct_benches::exit("bench-carriers", run())
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds: usize = flag(&args, "rounds").map_or(Ok(3), |v| v.parse())?;
     anyhow::ensure!(rounds > 0, "--rounds must be at least 1");

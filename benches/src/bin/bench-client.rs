@@ -13,7 +13,11 @@ use aqueduct_benches::{CountingAlloc, RuntimeKind, allocations, flag};
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    aqueduct_benches::exit("bench-client", run())
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = flag(&args, "impl").unwrap_or_else(|| "aqueduct".into());
     let target = flag(&args, "target").unwrap_or_else(|| "http://127.0.0.1:50051".into());

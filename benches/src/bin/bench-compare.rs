@@ -401,7 +401,11 @@ fn server_allocations(ctx: &Ctx, which: &str, calls: u64) -> anyhow::Result<f64>
         .context("server printed no allocation count")? as f64)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    aqueduct_benches::exit("bench-compare", run())
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -2,9 +2,10 @@
 //! [--runtime current|multi] [--threads N]`: the Greeter on one implementation
 //! (`aqueduct-intercepted`: Aqueduct with a chain of three empty server-wide
 //! interceptors, for the cost of interception). Prints `listening on ADDR`
-//! first; on SIGINT it shuts down and prints `allocations N` (heap allocations over
-//! the process's life) to stderr.
+//! first; on SIGINT or SIGTERM it shuts down and prints `allocations N` (heap
+//! allocations over the process's life) to stderr.
 
+use anyhow::Context as _;
 use aqueduct_benches::{CountingAlloc, RuntimeKind, allocations, flag};
 
 #[global_allocator]
@@ -15,21 +16,30 @@ struct Empty;
 
 impl aqueduct::interceptor::Interceptor for Empty {}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    aqueduct_benches::exit("bench-server", run())
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = flag(&args, "impl").unwrap_or_else(|| "aqueduct".into());
-    let port: u16 = flag(&args, "port").map_or(Ok(0), |p| p.parse())?;
-    let threads: usize = flag(&args, "threads").map_or(Ok(1), |p| p.parse())?;
+    let port: u16 = flag(&args, "port")
+        .map_or(Ok(0), |p| p.parse())
+        .context("--port")?;
+    let threads: usize = flag(&args, "threads")
+        .map_or(Ok(1), |p| p.parse())
+        .context("--threads")?;
     let runtime = RuntimeKind::parse(
         &flag(&args, "runtime").unwrap_or_else(|| "current".into()),
         threads,
     )?;
-    runtime.build()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let runtime = runtime.build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let stop = aqueduct::shutdown_signal();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
         println!("listening on {}", listener.local_addr()?);
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
         match which.as_str() {
             "aqueduct" => {
                 use helloworld::pb::greeter_service_server::GreeterServiceServer;

@@ -413,11 +413,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let spec = call_spec(&args)?;
     let channels = (0..args.connections)
         .map(|_| Channel::from_uri(&args.target))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("--target {}", args.target))?;
     for c in &channels {
         c.connect()
             .await
-            .with_context(|| format!("connecting to {}", args.target))?;
+            .with_context(|| format!("cannot connect to {}", args.target))?;
     }
     let start = Instant::now();
     let warmup = Duration::from_secs_f64(args.warmup.max(0.0));

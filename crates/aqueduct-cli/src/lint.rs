@@ -9,14 +9,17 @@ use aqueduct_lint::{Config, Finding};
 #[derive(clap::Args, Debug)]
 pub(crate) struct LintArgs {
     /// Directories, each a lint root (the include path, with the .proto files
-    /// below it), or single .proto files. Default: the current directory.
+    /// below it), or single .proto files, linted from the root (`--root`, or
+    /// the current directory). With `--root`, a directory is linted from the
+    /// root too. Default: the current directory.
     paths: Vec<PathBuf>,
     /// The configuration file (default: `aqueduct-lint.toml` in each root, if
     /// there is one).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The root (include path) for .proto files named one by one (default:
-    /// the file's own directory).
+    /// The root (include path, where package directories start) for every
+    /// path named (default: the current directory for files; a directory is
+    /// its own root).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
     /// How findings are printed.
@@ -68,30 +71,27 @@ fn lint(args: &LintArgs) -> Result<Vec<Finding>, aqueduct_lint::Error> {
     } else {
         args.paths.clone()
     };
+    let cwd = std::env::current_dir().map_err(|error| {
+        aqueduct_lint::Error::from(format!("cannot read the current directory: {error}"))
+    })?;
     let mut all = Vec::new();
     for path in &paths {
         if !path.exists() {
             return Err(format!("{}: no such file or directory", path.display()).into());
         }
-        let (root, findings) = if path.is_dir() {
-            let config = config_for(args, path)?;
-            (path.clone(), aqueduct_lint::lint_dir(path, &config)?)
-        } else {
-            let root = args
-                .root
-                .clone()
-                .or_else(|| path.parent().map(Path::to_path_buf))
-                .unwrap_or_else(|| PathBuf::from("."));
-            let relative = path.strip_prefix(&root).map_err(|_| {
-                aqueduct_lint::Error::from(format!(
-                    "{} is not under the root {}",
-                    path.display(),
-                    root.display()
-                ))
-            })?;
-            let config = config_for(args, &root)?;
-            let findings = aqueduct_lint::lint_files(&root, &[relative.to_path_buf()], &config)?;
-            (root, findings)
+        let (root, findings) = match &args.root {
+            // A directory on its own is a lint root.
+            None if path.is_dir() => {
+                let config = config_for(args, path)?;
+                (path.as_path(), aqueduct_lint::lint_dir(path, &config)?)
+            }
+            // A file is named from the current directory, as buf does with a
+            // buf.yaml there: `aqueduct lint acme/shop/v1/shop.proto`.
+            None => (
+                Path::new("."),
+                lint_under(args, Path::new("."), path, &cwd)?,
+            ),
+            Some(root) => (root.as_path(), lint_under(args, root, path, &cwd)?),
         };
         // Paths as the user can open them.
         all.extend(findings.into_iter().map(|mut finding| {
@@ -105,6 +105,38 @@ fn lint(args: &LintArgs) -> Result<Vec<Finding>, aqueduct_lint::Error> {
         }));
     }
     Ok(all)
+}
+
+/// Lints the file `path`, or the files under the directory `path`, named
+/// from `root`.
+fn lint_under(
+    args: &LintArgs,
+    root: &Path,
+    path: &Path,
+    cwd: &Path,
+) -> Result<Vec<Finding>, aqueduct_lint::Error> {
+    let relative = aqueduct_lint::relative_to(root, path, cwd).map_err(|error| {
+        if args.root.is_some() {
+            error
+        } else {
+            format!(
+                "{error} (the current directory, the default): run from the directory its \
+                 package path starts from, or give that directory as --root DIR"
+            )
+            .into()
+        }
+    })?;
+    let files = if path.is_dir() {
+        let files = aqueduct_lint::proto_files(root, &relative)?;
+        if files.is_empty() {
+            return Err(format!("no .proto files under {}", path.display()).into());
+        }
+        files
+    } else {
+        vec![relative]
+    };
+    let config = config_for(args, root)?;
+    aqueduct_lint::lint_files(root, &files, &config)
 }
 
 fn config_for(args: &LintArgs, root: &Path) -> Result<Config, aqueduct_lint::Error> {

@@ -5,7 +5,9 @@
 //!   prints each call's result;
 //! - `aqueduct serve --port P`: runs the gRPC interop test service and the
 //!   notes example service on `127.0.0.1:P`, with health and reflection, so
-//!   `grpcurl` and `buf curl` can explore it at once;
+//!   `grpcurl` and `buf curl` can explore it at once; SIGINT or SIGTERM
+//!   drains it (health `NOT_SERVING`, GOAWAY, calls in flight finish) and it
+//!   exits 0;
 //! - `aqueduct serve --handoff SOCKET`: the same, serving connections handed
 //!   over on a Unix socket;
 //! - `aqueduct route --service NAME=SOCKET ...`: a front that hands each TCP
@@ -42,7 +44,8 @@ enum Command {
     },
     /// Serve the gRPC interop test service (grpc.testing.TestService) and the
     /// notes example (notes.v1.Notes), with health checking (grpc.health.v1)
-    /// and server reflection (grpc.reflection.v1 and v1alpha).
+    /// and server reflection (grpc.reflection.v1 and v1alpha). SIGINT or
+    /// SIGTERM drains it: health turns NOT_SERVING, calls in flight finish.
     Serve {
         /// TCP port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 50051)]
@@ -194,7 +197,8 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
     let (uri, server) = match transport {
         Transport::Mem => {
             let name = format!("aqueduct-demo-{}", std::process::id());
-            let listener = aqueduct::MemoryListener::bind(&name)?;
+            let listener = aqueduct::MemoryListener::bind(&name)
+                .with_context(|| format!("cannot listen on mem://{name}"))?;
             let uri = format!("mem://{name}");
             let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
             (uri, server)
@@ -202,8 +206,11 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
         Transport::Tcp => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
-                .context("binding 127.0.0.1:0")?;
-            let uri = format!("http://{}", listener.local_addr()?);
+                .context("cannot listen on 127.0.0.1:0")?;
+            let addr = listener
+                .local_addr()
+                .context("cannot read the address of the listener on 127.0.0.1:0")?;
+            let uri = format!("http://{addr}");
             let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
             (uri, server)
         }
@@ -211,7 +218,7 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
             let dir = TempDir::new("aqueduct-demo")?;
             let path = dir.0.join("greeter.sock");
             let listener = tokio::net::UnixListener::bind(&path)
-                .with_context(|| format!("binding {}", path.display()))?;
+                .with_context(|| format!("cannot listen on {}", path.display()))?;
             socket_dir = Some(dir);
             let uri = format!("unix:{}", path.display());
             let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
@@ -258,7 +265,7 @@ impl TempDir {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
+            .with_context(|| format!("cannot create the directory {}", path.display()))?;
         Ok(Self(path))
     }
 }
@@ -303,40 +310,55 @@ fn serve(port: u16, threads: Option<usize>, services: &[String]) -> anyhow::Resu
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let server = serve_builder(services)?
-        .serve_thread_per_core(addr, threads)
-        .with_context(|| format!("binding {addr}"))?;
-    println!("aqueduct serve listening on {}", server.local_addr());
-    eprintln!("{threads} server threads, one single-threaded runtime each; Ctrl-C stops");
+    // Only waits for the signal: the server threads bring their own runtimes.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    server.shutdown()?;
+        .build()
+        .context("cannot start the async runtime")?;
+    // Before the address is printed: from then on, SIGTERM drains.
+    let stop = {
+        let _in_runtime = runtime.enter();
+        aqueduct::shutdown_signal()
+    };
+    let server = serve_builder(services)?
+        .serve_thread_per_core(addr, threads)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!("aqueduct serve listening on {}", server.local_addr());
+    eprintln!(
+        "{threads} server threads, one single-threaded runtime each; Ctrl-C or SIGTERM stops"
+    );
+    runtime.block_on(stop);
+    eprintln!("{DRAINING}");
+    server.shutdown().context("a server thread failed")?;
     Ok(())
 }
 
+/// What `aqueduct serve` prints (to stderr) when a signal starts its graceful
+/// shutdown.
+const DRAINING: &str = "aqueduct serve: stopping: health is NOT_SERVING, calls in flight finish";
+
+/// `shutdown_signal`, saying on stderr when it has come.
+async fn announced(stop: impl std::future::Future<Output = ()>) {
+    stop.await;
+    eprintln!("{DRAINING}");
+}
+
 /// `aqueduct serve --handoff SOCKET`: serves connections other processes hand
-/// over, until Ctrl-C; removes the socket file when it stops.
+/// over, until Ctrl-C or SIGTERM; removes the socket file when it stops.
 async fn serve_handoff(socket: PathBuf, services: Vec<String>) -> anyhow::Result<()> {
     let builder = serve_builder(&services)?;
+    let stop = aqueduct::shutdown_signal();
     let listener = aqueduct_handoff::HandoffListener::bind(&socket)
-        .with_context(|| format!("listening for hand-offs on {}", socket.display()))?;
+        .with_context(|| format!("cannot listen for hand-offs on {}", socket.display()))?;
     println!("aqueduct serve taking hand-offs on {}", socket.display());
-    let served = builder
-        .serve_with_shutdown(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    let served = builder.serve_with_shutdown(listener, announced(stop)).await;
     let _ = std::fs::remove_file(&socket);
     served.context("server failed")
 }
 
 /// `aqueduct serve --control SOCKET`: serves one TCP listener, inherited from
-/// the process holding the control socket or bound anew, until Ctrl-C or until
-/// a successor takes it over; then drains and exits.
+/// the process holding the control socket or bound anew, until Ctrl-C, SIGTERM
+/// or a successor takes it over; then drains and exits.
 async fn serve_restartable(
     port: u16,
     control: PathBuf,
@@ -347,23 +369,33 @@ async fn serve_restartable(
     use std::os::fd::AsFd as _;
 
     let builder = serve_builder(&services)?;
+    let stop_signal = aqueduct::shutdown_signal();
     let inherited = take_over(&control, &PeerPolicy::SameUser)
         .await
         .with_context(|| format!("taking over from {}", control.display()))?;
     let listener = match &inherited {
-        Some(inherited) => inherited.listener(LISTENER_NAME)?,
+        Some(inherited) => inherited
+            .listener(LISTENER_NAME)
+            .with_context(|| format!("the listener handed over on {}", control.display()))?,
         None => {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            let listener =
-                std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-            listener.set_nonblocking(true)?;
+            let listener = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            listener
+                .set_nonblocking(true)
+                .with_context(|| format!("cannot make the listener on {addr} non-blocking"))?;
             listener
         }
     };
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listener's address")?;
     // The same socket, kept to hand to the next process.
-    let keep = listener.try_clone()?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let addr = listener.local_addr()?;
+    let keep = listener
+        .try_clone()
+        .with_context(|| format!("cannot duplicate the listener on {addr}"))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .with_context(|| format!("cannot register the listener on {addr}"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(builder.serve_with_shutdown(listener, async {
         let _ = stopped.await;
@@ -376,7 +408,7 @@ async fn serve_restartable(
         .with_context(|| format!("control socket {}", control.display()))?;
     let to_hand_over = [(LISTENER_NAME, keep.as_fd())];
     let handed_over = tokio::select! {
-        _ = tokio::signal::ctrl_c() => false,
+        () = announced(stop_signal) => false,
         handed = handover.wait_for_successor(&to_hand_over) => {
             handed.context("waiting for a successor")?;
             eprintln!("a successor serves {addr}: draining");
@@ -405,7 +437,7 @@ fn route_pair(arg: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// `aqueduct route`: the peek-and-route front, until Ctrl-C.
+/// `aqueduct route`: the peek-and-route front, until Ctrl-C or SIGTERM.
 async fn route(
     port: u16,
     services: Vec<(String, PathBuf)>,
@@ -426,14 +458,16 @@ async fn route(
         routes = routes.authority(&authority, socket);
     }
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stop = aqueduct::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding {addr}"))?;
-    println!("aqueduct route listening on {}", listener.local_addr()?);
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener
+        .local_addr()
+        .with_context(|| format!("cannot read the address of the listener on {addr}"))?;
+    println!("aqueduct route listening on {local}");
     let config = FrontConfig { peek_timeout };
-    aqueduct_handoff::route::serve(listener, routes, config, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .context("route failed")
+    aqueduct_handoff::route::serve(listener, routes, config, stop)
+        .await
+        .with_context(|| format!("aqueduct route on {local} failed"))
 }

@@ -1,20 +1,27 @@
-//! `aqueduct lint`: text and JSON output, exit codes, single files, the
-//! rule list, and errors.
+//! `aqueduct lint`: text and JSON output, exit codes, single files and the
+//! root they are named from (run from inside repositories laid out as real
+//! ones are), the rule list, and errors.
 
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../aqueduct-lint/tests/common/fixtures.rs"]
 mod fixtures;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// `aqueduct lint ARGS` run from a directory holding every fixture.
 fn lint(args: &[&str]) -> Output {
     let fixtures = fixtures::Fixtures::write(&[]);
+    lint_in(fixtures.dir(), args)
+}
+
+/// `aqueduct lint ARGS` run from `dir`.
+fn lint_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aqueduct"))
         .arg("lint")
         .args(args)
-        .current_dir(fixtures.dir())
+        .current_dir(dir)
         .output()
         .unwrap()
 }
@@ -71,10 +78,6 @@ fn a_clean_tree_exits_0_and_a_single_file_takes_a_root() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("PACKAGE_DIRECTORY_MATCH"));
-    // Without --root, the file's directory is the root: then its package
-    // is never in the right directory.
-    let out = lint(&["good/acme/library/v1/library.proto"]);
-    assert!(stdout(&out).contains("PACKAGE_DIRECTORY_MATCH"), "{out:?}");
 }
 
 #[test]
@@ -103,4 +106,131 @@ fn errors_exit_2_with_a_message() {
     let out = lint(&["--config", "nope.toml", "good"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+}
+
+/// A repository as many are laid out: `proto/acme/library/v1/library.proto`
+/// (fixture `name` under `proto/`) and a `tools/` directory beside it.
+fn repository(name: &str) -> fixtures::Fixtures {
+    let fixtures = fixtures::Fixtures::write(&[name]);
+    std::fs::rename(fixtures.root(name), fixtures.dir().join("proto")).unwrap();
+    std::fs::create_dir(fixtures.dir().join("tools")).unwrap();
+    fixtures
+}
+
+fn assert_clean(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout(out), "");
+}
+
+#[test]
+fn regression_16_a_named_file_is_linted_from_the_current_directory() {
+    // Protos at the top of the repository (buf's layout), linted from there.
+    let fixtures = fixtures::Fixtures::write(&["good"]);
+    let repo = fixtures.root("good");
+    let file = "acme/library/v1/library.proto";
+    assert_clean(&lint_in(&repo, &[file]));
+    // --root spelled every way: ".", "./", absolute; the file too.
+    let absolute_repo = repo.to_str().unwrap();
+    let absolute_file = repo.join(file);
+    let absolute_file = absolute_file.to_str().unwrap();
+    for args in [
+        &["--root", ".", file][..],
+        &["--root", "./", file],
+        &["--root", absolute_repo, file],
+        &[absolute_file],
+        &["--root", ".", absolute_file],
+        &["./acme/library/../library/v1/library.proto"],
+        // A directory with --root: its files, named from the root.
+        &["--root", ".", "acme"],
+        &["--root", "./", "acme/library/"],
+    ] {
+        assert_clean(&lint_in(&repo, args));
+    }
+}
+
+#[test]
+fn regression_16_a_root_above_the_current_directory() {
+    let fixtures = repository("good");
+    let tools = fixtures.dir().join("tools");
+    let file = "../proto/acme/library/v1/library.proto";
+    assert_clean(&lint_in(&tools, &["--root", "../proto", file]));
+    assert_clean(&lint_in(&tools, &["--root", "../proto/", "../proto"]));
+    assert_clean(&lint_in(&tools, &["--root", "../tools/../proto", file]));
+    // From the repository's top, with the proto directory as the root.
+    let file = "proto/acme/library/v1/library.proto";
+    assert_clean(&lint_in(fixtures.dir(), &["--root", "proto", file]));
+}
+
+#[test]
+fn regression_16_findings_name_the_file_as_given_from_the_current_directory() {
+    let fixtures = repository("package_directory_match");
+    let tools = fixtures.dir().join("tools");
+    let out = lint_in(
+        &tools,
+        &["--root", "../proto", "../proto/acme/books/v1/library.proto"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stdout(&out).lines().next(),
+        Some(
+            "../proto/acme/books/v1/library.proto:3:1: PACKAGE_DIRECTORY_MATCH files of \
+             package \"acme.library.v1\" should be in directory \"acme/library/v1\", not \
+             \"acme/books/v1\""
+        )
+    );
+}
+
+#[test]
+fn regression_16_a_file_outside_the_root_says_how_to_give_one() {
+    let fixtures = repository("good");
+    let tools = fixtures.dir().join("tools");
+    let file = "../proto/acme/library/v1/library.proto";
+    let out = lint_in(&tools, &[file]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "aqueduct lint: {file} is not under the root . (the current directory, the \
+             default): run from the directory its package path starts from, or give that \
+             directory as --root DIR"
+        )),
+        "{stderr}"
+    );
+    // A --root given is named as given.
+    let out = lint_in(&tools, &["--root", "../tools", file]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("aqueduct lint: {file} is not under the root ../tools\n")
+    );
+}
+
+#[test]
+fn regression_16_named_files_take_the_configuration_in_the_current_directory() {
+    let fixtures = fixtures::Fixtures::write(&["service_suffix"]);
+    let repo = fixtures.root("service_suffix");
+    let file = "acme/library/v1/library.proto";
+    let out = lint_in(&repo, &[file]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stdout(&out).contains("SERVICE_SUFFIX"), "{out:?}");
+    std::fs::write(
+        repo.join("aqueduct-lint.toml"),
+        "disable = [\"SERVICE_SUFFIX\"]\n",
+    )
+    .unwrap();
+    assert_clean(&lint_in(&repo, &[file]));
+}
+
+#[test]
+fn regression_16_a_root_through_a_symbolic_link() {
+    let fixtures = repository("good");
+    let linked = fixtures.dir().join("linked");
+    std::os::unix::fs::symlink("proto", &linked).unwrap();
+    // The paths as written do not nest; their real paths do.
+    let file = "proto/acme/library/v1/library.proto";
+    assert_clean(&lint_in(fixtures.dir(), &["--root", "linked", file]));
+    assert_clean(&lint_in(
+        fixtures.dir(),
+        &["--root", "proto", "linked/acme/library/v1/library.proto"],
+    ));
 }

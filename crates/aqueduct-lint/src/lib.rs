@@ -15,12 +15,15 @@
 //!
 //! Files are compiled with `protox` (no `protoc`), relative to a root
 //! directory that is also the include path: a file of package `a.b.v1` is
-//! expected at `a/b/v1/` under it. A file that does not compile is one
+//! expected at `a/b/v1/` under it. [`relative_to`] names a file from a root
+//! however either is spelled (`.`, `..`, absolute), and [`proto_files`] lists
+//! the files under a directory of it. A file that does not compile is one
 //! finding (`COMPILE`, or `ENUM_DUPLICATE_NUMBER` for two enum values with one
 //! number and no `allow_alias`). The rules and what they check:
 //! [`RULES`]; `docs/lint.md` in the repository compares them with `buf lint`.
 
 mod config;
+mod paths;
 mod rules;
 
 use std::collections::HashMap;
@@ -28,6 +31,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use config::{CONFIG_FILE, Config, Ignore};
+pub use paths::{proto_files, relative_to};
 pub use rules::{RULES, Rule, find as rule};
 
 /// One finding.
@@ -76,34 +80,14 @@ impl From<String> for Error {
 ///
 /// `root` cannot be read or holds no `.proto` file.
 pub fn lint_dir(root: &Path, config: &Config) -> Result<Vec<Finding>, Error> {
-    let mut files = Vec::new();
-    collect(root, Path::new(""), &mut files)
-        .map_err(|error| Error::new(format!("cannot read {}: {error}", root.display())))?;
+    let files = proto_files(root, Path::new(""))?;
     if files.is_empty() {
         return Err(Error::new(format!(
             "no .proto files under {}",
             root.display()
         )));
     }
-    files.sort();
     lint_files(root, &files, config)
-}
-
-fn collect(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(root.join(relative))? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let path = relative.join(&*name);
-        if entry.file_type()?.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                collect(root, &path, out)?;
-            }
-        } else if name.ends_with(".proto") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Lints `files` (relative to `root`, which is also the include path).

@@ -93,7 +93,9 @@ pub use metadata::{MetadataError, MetadataMap, MetadataValue};
 #[doc(inline)]
 pub use request::{CallOptions, IntoRequest, Request, Response};
 #[doc(inline)]
-pub use server::{Server, ServerBuilder, ServerSink, Service, ServiceScope, ThreadPerCoreServer};
+pub use server::{
+    Server, ServerBuilder, ServerSink, Service, ServiceScope, ThreadPerCoreServer, shutdown_signal,
+};
 #[doc(inline)]
 pub use status::{Code, Status};
 #[doc(inline)]

@@ -1,12 +1,28 @@
 //! Calls each Greeter method once against 127.0.0.1:50051 (or the given port).
 
+use std::process::ExitCode;
+
 use aqueduct::Channel;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("helloworld client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
     let port = std::env::args().nth(1).unwrap_or_else(|| "50051".into());
-    let channel = Channel::from_uri(&format!("http://127.0.0.1:{port}"))?;
-    for line in helloworld::run_client(channel).await? {
+    let uri = format!("http://127.0.0.1:{port}");
+    let channel = Channel::from_uri(&uri).map_err(|e| e.to_string())?;
+    let lines = helloworld::run_client(channel)
+        .await
+        .map_err(|status| format!("calling the Greeter at {uri}: {status}"))?;
+    for line in lines {
         println!("{line}");
     }
     Ok(())

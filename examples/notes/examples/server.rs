@@ -1,5 +1,6 @@
 //! Serves the note store with health and reflection on 127.0.0.1:50052 (or the
-//! port given as the first argument), until Ctrl-C. Then, from another shell:
+//! port given as the first argument), until Ctrl-C or SIGTERM. Then, from
+//! another shell:
 //!
 //! ```text
 //! grpcurl -plaintext 127.0.0.1:50052 list
@@ -10,20 +11,37 @@
 //!     http://127.0.0.1:50052/notes.v1.Notes/ListNotes
 //! ```
 
+use std::process::ExitCode;
+
 use aqueduct::Server;
 use aqueduct::health::HealthReporter;
 use notes::NoteStore;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("notes server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
     let port: u16 = match std::env::args().nth(1) {
-        Some(port) => port
-            .parse()
-            .map_err(|_| std::io::Error::other(format!("not a port: {port}")))?,
+        Some(port) => port.parse().map_err(|_| format!("not a port: {port}"))?,
         None => 50052,
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("notes server on {}", listener.local_addr()?);
+    // Installed now, so a signal from here on drains instead of killing.
+    let stop = aqueduct::shutdown_signal();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the address of the listener on 127.0.0.1:{port}: {e}"))?;
+    println!("notes server on {addr}");
 
     let health = HealthReporter::new();
     health.set_serving("notes.v1.Notes");
@@ -32,8 +50,8 @@ async fn main() -> std::io::Result<()> {
         .add_health(health)
         // Describes every service above, imports and well-known types included.
         .add_reflection()
-        .serve_with_shutdown(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // Ctrl-C or SIGTERM: health turns NOT_SERVING, calls in flight finish.
+        .serve_with_shutdown(listener, stop)
         .await
+        .map_err(|e| format!("serving {addr} failed: {e}"))
 }

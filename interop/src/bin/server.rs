@@ -1,46 +1,84 @@
 //! `interop-server --port P`: serves grpc.testing.TestService on 127.0.0.1:P.
 //! With `--port 0` it picks a free port; either way it prints the address it
-//! listens on as its first line.
+//! listens on as its first line. SIGINT or SIGTERM starts a graceful shutdown
+//! (announced on stderr): calls in flight finish, then it exits 0. `--help`
+//! prints the flags; an unknown flag is an error (exit 2).
 
 use std::process::ExitCode;
 
+use interop::flags::{Flag, Parsed, USE_TLS};
+
+const SYNOPSIS: &str = "interop-server --port P";
+
+const FLAGS: &[Flag] = &[
+    Flag {
+        name: "port",
+        value: "PORT",
+        help: "the TCP port on 127.0.0.1, 0 for a free one (default 50051)",
+    },
+    USE_TLS,
+];
+
+/// What the server prints (to stderr) when a signal starts its graceful
+/// shutdown.
+const DRAINING: &str = "interop-server: stopping: calls in flight finish";
+
+/// A usage mistake: the message, then the usage; exit 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!(
+        "interop-server: {message}\n{}",
+        interop::flags::usage(SYNOPSIS, FLAGS)
+    );
+    ExitCode::from(2)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let flags = match interop::flags::parse(std::env::args().skip(1)) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("interop-server: {e}\nusage: interop-server --port P");
-            return ExitCode::from(2);
+    let flags = match interop::flags::parse(std::env::args().skip(1), FLAGS) {
+        Ok(Parsed::Run(flags)) => flags,
+        Ok(_) => {
+            print!("{}", interop::flags::usage(SYNOPSIS, FLAGS));
+            return ExitCode::SUCCESS;
         }
+        Err(e) => return usage_error(&e),
     };
+    if let Err(e) = interop::flags::plaintext_only(&flags) {
+        return usage_error(&e);
+    }
     let port: u16 = match flags.get("port").map(|p| p.parse()) {
         Some(Ok(p)) => p,
         None => 50051,
-        Some(Err(_)) => {
-            eprintln!("interop-server: --port must be a number from 0 to 65535");
-            return ExitCode::from(2);
-        }
+        Some(Err(_)) => return usage_error("--port must be a number from 0 to 65535"),
     };
+    // Before the address is printed: from then on, SIGTERM drains.
+    let stop = aqueduct::shutdown_signal();
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("interop-server: cannot bind 127.0.0.1:{port}: {e}");
+            eprintln!("interop-server: cannot listen on 127.0.0.1:{port}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => eprintln!("interop-server: {e}"),
-    }
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!(
+                "interop-server: cannot read the address of the listener on 127.0.0.1:{port}: {e}"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {addr}");
     let served = interop::server::builder()
         .serve_with_shutdown(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
+            stop.await;
+            eprintln!("{DRAINING}");
         })
         .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("interop-server: {e}");
+            eprintln!("interop-server: serving {addr} failed: {e}");
             ExitCode::FAILURE
         }
     }

@@ -15,6 +15,7 @@ pub(crate) mod call;
 mod conn;
 mod direct;
 pub(crate) mod router;
+mod signal;
 mod sink;
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use call::ServerCall;
+pub use signal::shutdown_signal;
 pub use sink::ServerSink;
 
 use crate::codegen::Route;
@@ -362,6 +364,7 @@ impl ServerBuilder {
     /// 3. cancel whatever is still running and close the connections.
     ///
     /// Returns once every connection is closed, so the process can exit.
+    /// [`shutdown_signal`] is the usual `signal`: SIGINT or SIGTERM.
     pub async fn serve_with_shutdown<L: Listener, F: Future<Output = ()> + Send>(
         self,
         listener: L,

@@ -10,9 +10,10 @@
 //! are shared with every replica on that NATS server. Shutting down ends every
 //! joined stream with UNAVAILABLE.
 
+use std::process::ExitCode;
+
 use aqueduct::{Server, Status};
 use chat::ChatRooms;
-use tokio::signal::unix::{SignalKind, signal};
 
 struct Args {
     port: u16,
@@ -46,30 +47,49 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chat-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves until a signal; every error a sentence naming what failed.
+async fn run() -> Result<(), String> {
     let args = parse(std::env::args().skip(1))?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
-    let addr = listener.local_addr()?;
+    // Before the address is printed: from then on, SIGTERM drains.
+    let stop = aqueduct::shutdown_signal();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|error| format!("cannot listen on 127.0.0.1:{}: {error}", args.port))?;
+    let addr = listener.local_addr().map_err(|error| {
+        format!(
+            "cannot read the address of the listener on 127.0.0.1:{}: {error}",
+            args.port
+        )
+    })?;
     let replica = args.replica.unwrap_or_else(|| addr.to_string());
     let rooms = match &args.nats {
-        Some(url) => ChatRooms::joined(url, replica.clone()).await?,
+        // The status names the NATS URL.
+        Some(url) => ChatRooms::joined(url, replica.clone())
+            .await
+            .map_err(|status| status.to_string())?,
         None => ChatRooms::local(replica.clone()),
     };
     let hub = rooms.hub().clone();
     println!("chat server {replica} on {addr}");
 
-    let mut terminate = signal(SignalKind::terminate())?;
     Server::builder()
         .add_service(rooms.service())
         .add_reflection()
         .serve_with_shutdown(listener, async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
+            stop.await;
             hub.shutdown(Status::unavailable("the chat server is shutting down"))
                 .await;
         })
-        .await?;
-    Ok(())
+        .await
+        .map_err(|error| format!("serving {addr} failed: {error}"))
 }
