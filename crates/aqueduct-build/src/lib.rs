@@ -148,7 +148,7 @@ impl Builder {
             lint(protos, includes)?;
         }
         let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
-            .map_err(|e| io::Error::other(format!("{e:?}")))?;
+            .map_err(|e| io::Error::other(format!("bad include directory: {e}")))?;
         compiler.include_imports(true).include_source_info(true);
         compiler
             .open_files(protos.iter().map(AsRef::as_ref))
@@ -197,20 +197,23 @@ impl Builder {
 #[cfg(feature = "lint")]
 fn lint(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
     let mut findings = Vec::new();
+    // Paths are compared after resolving `.` and `..` (so `./proto` and
+    // `proto` are one include directory), from the build script's directory.
+    let base = std::env::current_dir()?;
     for proto in protos {
         let proto = proto.as_ref();
-        let Some((root, relative)) = includes
-            .iter()
-            .find_map(|root| Some((root.as_ref(), proto.strip_prefix(root.as_ref()).ok()?)))
-        else {
+        let Some((root, relative)) = includes.iter().find_map(|root| {
+            let relative = aqueduct_lint::relative_to(root.as_ref(), proto, &base).ok()?;
+            Some((root.as_ref(), relative))
+        }) else {
             return Err(io::Error::other(format!(
                 "lint: {} is under none of the include directories",
                 proto.display()
             )));
         };
         let config = aqueduct_lint::Config::discover(root).map_err(io::Error::other)?;
-        let found = aqueduct_lint::lint_files(root, &[relative.to_path_buf()], &config)
-            .map_err(io::Error::other)?;
+        let found =
+            aqueduct_lint::lint_files(root, &[relative], &config).map_err(io::Error::other)?;
         findings.extend(found.into_iter().map(|mut finding| {
             finding.file = root.join(&finding.file).display().to_string();
             finding

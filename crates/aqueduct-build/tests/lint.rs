@@ -38,3 +38,24 @@ fn a_clean_proto_builds() {
     build("good").unwrap();
     assert!(out_dir("good").join("acme.library.v1.rs").is_file());
 }
+
+/// Issue 16 (6): include directories and protos are matched after resolving
+/// `.` and `..`, so the finding is still found, under its include directory.
+#[test]
+fn include_paths_with_dots_and_dot_dots_still_lint() {
+    let written = fixtures::Fixtures::write(&["service_suffix"]);
+    let root = written.root("service_suffix");
+    let error = aqueduct_build::configure()
+        .lint(true)
+        .out_dir(out_dir("dots"))
+        .compile(
+            &[root.join("acme/library/../library/v1/library.proto")],
+            &[root.join("acme/..")],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("acme/library/v1/library.proto:6:9: SERVICE_SUFFIX"),
+        "{error}"
+    );
+}
