@@ -59,6 +59,7 @@ mod hpack;
 mod huffman;
 mod listener;
 pub mod peek;
+mod preface;
 pub mod restart;
 pub mod route;
 mod wire;
@@ -112,6 +113,11 @@ pub struct HandedConnection {
     pub local: SocketAddr,
     /// The client's address.
     pub peer: SocketAddr,
+    /// The sender wrote the HTTP/2 server preface to the client
+    /// ([`HandoffSender::send_connection_after_preface`]): serve it through
+    /// [`Prefixed::after_server_preface`], which drops the client's
+    /// acknowledgement of it ([`HandoffListener`] does).
+    pub preface_sent: bool,
 }
 
 /// A descriptor handed over under a name.

@@ -14,6 +14,7 @@ use std::fmt;
 use std::ops::ControlFlow;
 
 use crate::MAX_PEEKED;
+pub use crate::preface::SERVER_PREFACE;
 
 /// The HTTP/2 client connection preface.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
