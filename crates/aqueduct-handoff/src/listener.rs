@@ -81,11 +81,7 @@ impl HandoffListener {
     }
 }
 
-async fn accept_senders(
-    listener: UnixListener,
-    policy: PeerPolicy,
-    tx: mpsc::Sender<Incoming>,
-) {
+async fn accept_senders(listener: UnixListener, policy: PeerPolicy, tx: mpsc::Sender<Incoming>) {
     let slots = Arc::new(Semaphore::new(MAX_SENDERS));
     let mut senders = JoinSet::new();
     loop {
@@ -114,11 +110,7 @@ async fn accept_senders(
     }
 }
 
-async fn read_sender(
-    stream: UnixStream,
-    policy: &PeerPolicy,
-    tx: mpsc::Sender<Incoming>,
-) {
+async fn read_sender(stream: UnixStream, policy: &PeerPolicy, tx: mpsc::Sender<Incoming>) {
     let Ok(mut receiver) = HandoffReceiver::new(stream, policy) else {
         return; // refused and logged
     };
@@ -162,10 +154,9 @@ impl aqueduct::Listener for HandoffListener {
     async fn accept(&mut self) -> io::Result<(Prefixed<TcpStream>, Option<SocketAddr>)> {
         match self.incoming.recv().await {
             Some((stream, peeked, peer, false)) => Ok((Prefixed::new(peeked, stream), Some(peer))),
-            Some((stream, peeked, peer, true)) => Ok((
-                Prefixed::after_server_preface(peeked, stream),
-                Some(peer),
-            )),
+            Some((stream, peeked, peer, true)) => {
+                Ok((Prefixed::after_server_preface(peeked, stream), Some(peer)))
+            }
             None => Err(io::Error::other("the hand-off listener stopped")),
         }
     }
@@ -283,5 +274,98 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+    use crate::peek::PREFACE;
+
+    const ACK: [u8; 9] = [0, 0, 0, 4, 1, 0, 0, 0, 0];
+
+    fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        out.extend_from_slice(&[kind, flags]);
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Reads `prefixed` to its end, while `writes` go into the other end of
+    /// its socket one by one (most reads see them apart; the bytes read must
+    /// not depend on how they are split).
+    async fn read_all(prefix: Vec<u8>, writes: Vec<Vec<u8>>) -> Vec<u8> {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut prefixed = Prefixed::after_server_preface(prefix.into(), server);
+        let writer = tokio::spawn(async move {
+            let mut client = client;
+            for w in writes {
+                client.write_all(&w).await.unwrap();
+                client.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut out = Vec::new();
+        let read = prefixed.read_to_end(&mut out);
+        tokio::time::timeout(std::time::Duration::from_secs(10), read)
+            .await
+            .unwrap()
+            .unwrap();
+        writer.await.unwrap();
+        out
+    }
+
+    fn start() -> Vec<u8> {
+        let mut start = PREFACE.to_vec();
+        start.extend(frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]));
+        start.extend(frame(1, 4, 1, b"\x83\x86"));
+        start
+    }
+
+    #[tokio::test]
+    async fn an_ack_in_the_peeked_bytes_is_left_out() {
+        let mut peeked = PREFACE.to_vec();
+        peeked.extend(frame(4, 0, 0, &[]));
+        let mut expected = peeked.clone();
+        peeked.extend(ACK);
+        let headers = frame(1, 4, 1, b"\x83\x86");
+        peeked.extend(&headers);
+        expected.extend(&headers);
+        let later = frame(0, 1, 1, b"\0\0\0\0\0");
+        expected.extend(&later);
+        assert_eq!(read_all(peeked, vec![later]).await, expected);
+    }
+
+    #[tokio::test]
+    async fn an_ack_read_from_the_socket_later_is_left_out() {
+        let data = frame(0, 0, 1, &[9; 40_000]);
+        let window = frame(8, 0, 0, &1000u32.to_be_bytes());
+        // DATA first, the ACK alone in its own write, split in two, then more.
+        let writes = vec![
+            data.clone(),
+            ACK[..4].to_vec(),
+            ACK[4..].to_vec(),
+            window.clone(),
+            ACK.to_vec(),
+        ];
+        let mut expected = start();
+        expected.extend(&data);
+        expected.extend(&window);
+        // The second ACK answers the backend's SETTINGS: it stays.
+        expected.extend(ACK);
+        assert_eq!(read_all(start(), writes).await, expected);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_ends_before_its_ack_reads_to_its_end() {
+        let cut = ACK[..5].to_vec();
+        let mut expected = start();
+        expected.extend(&cut);
+        assert_eq!(read_all(start(), vec![cut]).await, expected);
     }
 }

@@ -68,7 +68,10 @@ enum State {
     /// Bytes of the client preface still to pass.
     Preface(usize),
     /// A frame header being gathered.
-    Header { header: [u8; FRAME_HEADER], have: usize },
+    Header {
+        header: [u8; FRAME_HEADER],
+        have: usize,
+    },
     /// Bytes of a frame's payload still to pass.
     Payload(usize),
     /// The ACK was dropped (or the search given up): everything passes.

@@ -184,8 +184,7 @@ async fn route_one(
         stream.write_all(&SERVER_PREFACE).await?;
         read_first_request(&mut stream, &mut peeked).await
     };
-    let first = match tokio::time::timeout(config.peek_timeout, start).await
-    {
+    let first = match tokio::time::timeout(config.peek_timeout, start).await {
         Ok(Ok(first)) => first,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "route: closed a connection");

@@ -1,10 +1,14 @@
 //! The peek-and-route front in one process: a call reaches the backend that
-//! serves its service; an unknown service, or a backend that is not running,
-//! gets UNAVAILABLE with a message, read by a real HTTP/2 gRPC client.
+//! serves its service, from our client (which sends its request at once),
+//! Python `grpcio` and `grpcurl` (which wait for the server's SETTINGS first);
+//! an unknown service, or a backend that is not running, gets UNAVAILABLE
+//! with a message, read by a real HTTP/2 gRPC client.
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
 use aqueduct::health::{self, HealthCheckRequest, HealthCheckResponse, HealthReporter};
 use aqueduct::{Channel, Code, Request, Server};
@@ -20,6 +24,12 @@ fn socket_path(name: &str) -> PathBuf {
 
 /// Starts the front with `routes`; returns a channel to it.
 async fn front(routes: Routes) -> Channel {
+    let addr = front_addr(routes).await;
+    Channel::from_uri(&format!("http://{addr}")).unwrap()
+}
+
+/// Starts the front with `routes`; returns its address.
+async fn front_addr(routes: Routes) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(route::serve(
@@ -28,7 +38,92 @@ async fn front(routes: Routes) -> Channel {
         FrontConfig::default(),
         std::future::pending(),
     ));
-    Channel::from_uri(&format!("http://{addr}")).unwrap()
+    addr
+}
+
+/// A peer program from `env` (set by `scripts/test`); never skipped.
+fn peer(env: &str) -> PathBuf {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{env} is not set: run scripts/test, which installs the peers"));
+    assert!(path.exists(), "{env}={} does not exist", path.display());
+    path
+}
+
+/// Runs `cmd` off the runtime, within a minute; returns its stdout, or
+/// fails the test with its output.
+async fn run_peer(mut cmd: Command) -> String {
+    let run = tokio::task::spawn_blocking(move || cmd.output());
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the peer ran over a minute")
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} failed:\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Python `grpcio`: three health checks on one channel, one line each.
+const GRPCIO_CHECKS: &str = "\
+import sys, grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+with grpc.insecure_channel(sys.argv[1]) as channel:
+    stub = health_pb2_grpc.HealthStub(channel)
+    for _ in range(3):
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=''), timeout=10)
+        print(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+";
+
+/// A backend with health and reflection taking hand-offs at `socket`.
+fn spawn_backend(socket: &Path) {
+    let listener = HandoffListener::bind(socket).unwrap();
+    tokio::spawn(
+        Server::builder()
+            .add_health(HealthReporter::new())
+            .add_reflection()
+            .serve(listener),
+    );
+}
+
+/// Issue 16, item 9: clients that wait for the server's SETTINGS before
+/// their first request got nothing from the front and timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_wait_for_the_servers_settings_get_through() {
+    let backend = socket_path("peers");
+    spawn_backend(&backend);
+    let routes = Routes::new()
+        .service("grpc.health.v1.Health", &backend)
+        .service("grpc.reflection.v1alpha.ServerReflection", &backend)
+        .service("grpc.reflection.v1.ServerReflection", &backend);
+    let addr = front_addr(routes).await.to_string();
+
+    let mut grpcio = Command::new(peer("AQUEDUCT_PYTHON"));
+    grpcio.args(["-c", GRPCIO_CHECKS, &addr]);
+    assert_eq!(run_peer(grpcio).await, "SERVING\nSERVING\nSERVING\n");
+
+    // grpcurl resolves the method by reflection on the connection's first
+    // call, then calls Check on the same connection.
+    let mut grpcurl = Command::new(peer("AQUEDUCT_GRPCURL"));
+    grpcurl.args([
+        "-plaintext",
+        "-max-time",
+        "30",
+        &addr,
+        "grpc.health.v1.Health/Check",
+    ]);
+    let reply = run_peer(grpcurl).await;
+    assert!(reply.contains("\"status\": \"SERVING\""), "{reply}");
+
+    // And our own client, on the same front.
+    let channel = Channel::from_uri(&format!("http://{addr}")).unwrap();
+    assert_eq!(check(&channel).await.unwrap(), 1, "SERVING");
+    let _ = std::fs::remove_file(&backend);
 }
 
 async fn check(channel: &Channel) -> Result<i32, aqueduct::Status> {
@@ -44,12 +139,7 @@ async fn check(channel: &Channel) -> Result<i32, aqueduct::Status> {
 #[tokio::test]
 async fn a_call_reaches_the_backend_of_its_service() {
     let backend = socket_path("health");
-    let listener = HandoffListener::bind(&backend).unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_health(HealthReporter::new())
-            .serve(listener),
-    );
+    spawn_backend(&backend);
     let channel = front(Routes::new().service("grpc.health.v1.Health", &backend)).await;
     for _ in 0..3 {
         assert_eq!(check(&channel).await.unwrap(), 1, "SERVING");
