@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aqueduct::health::{self, HealthCheckRequest, HealthCheckResponse, HealthReporter};
@@ -147,6 +149,64 @@ async fn a_call_reaches_the_backend_of_its_service() {
     // A second connection goes the same way.
     let second = front(Routes::new().service("grpc.health.v1.Health", &backend)).await;
     assert_eq!(check(&second).await.unwrap(), 1);
+    let _ = std::fs::remove_file(&backend);
+}
+
+/// Counts the connections a listener hands to the server.
+struct Counting(HandoffListener, Arc<AtomicUsize>);
+
+impl aqueduct::Listener for Counting {
+    type Io = <HandoffListener as aqueduct::Listener>::Io;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, Option<std::net::SocketAddr>)> {
+        let accepted = self.0.accept().await?;
+        self.1.fetch_add(1, Ordering::SeqCst);
+        Ok(accepted)
+    }
+}
+
+/// `grpc.health.v1.HealthCheckRequest` with a field the server skips.
+#[derive(Clone, PartialEq, prost::Message)]
+struct PaddedCheck {
+    #[prost(string, tag = "1")]
+    service: String,
+    #[prost(bytes = "vec", tag = "15")]
+    padding: Vec<u8>,
+}
+
+/// Our client sends its first request at once, and a large one with a whole
+/// window of DATA (64 KiB) before it acknowledges the front's SETTINGS: past
+/// what the front reads, so the backend's side drops that ACK from the socket.
+/// Had it reached the backend's HTTP/2 stack, the stack would have failed the
+/// connection (PROTOCOL_ERROR) and the client would have had to reconnect.
+#[tokio::test]
+async fn a_large_first_request_keeps_its_connection() {
+    let backend = socket_path("large");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let listener = Counting(HandoffListener::bind(&backend).unwrap(), accepted.clone());
+    tokio::spawn(
+        Server::builder()
+            .add_health(HealthReporter::new())
+            .serve(listener),
+    );
+    let channel = front(Routes::new().service("grpc.health.v1.Health", &backend)).await;
+    let large = Request::new(PaddedCheck {
+        service: String::new(),
+        padding: vec![0; 200_000],
+    });
+    let reply = channel
+        .unary::<_, HealthCheckResponse>(health::CHECK, large)
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().status, 1, "SERVING");
+    for _ in 0..3 {
+        assert_eq!(check(&channel).await.unwrap(), 1, "SERVING");
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection throughout"
+    );
     let _ = std::fs::remove_file(&backend);
 }
 
