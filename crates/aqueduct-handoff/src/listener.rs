@@ -18,13 +18,14 @@ use crate::{HandedConnection, Handoff, HandoffReceiver, PeerPolicy};
 
 /// Connections received but not yet accepted by the server.
 const BACKLOG: usize = 64;
+/// Senders connected at once; more wait to be accepted.
+const MAX_SENDERS: usize = 64;
 /// Bytes read from the socket at a time while a SETTINGS ACK is looked for.
 const STRIP_CHUNK: usize = 4096;
 
-/// A handed-off connection waiting for the server to accept it.
+/// A handed-off connection waiting for the server to accept it: the socket,
+/// the peeked bytes, the peer, and whether the sender wrote the server preface.
 type Incoming = (TcpStream, Bytes, SocketAddr, bool);
-/// Senders connected at once; more wait to be accepted.
-const MAX_SENDERS: usize = 64;
 
 /// An [`aqueduct::Listener`] whose connections are handed over by other
 /// processes through a Unix socket: serve it like any listener.
