@@ -9,30 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-/// A tool from `env`, or where `scripts/test` installs it; never skipped.
-fn tool(env: &str, installed_at: &str) -> PathBuf {
-    let path = std::env::var_os(env).map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .join(installed_at)
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "{} not found ({env} unset or wrong): run scripts/test, which installs it",
-        path.display()
-    );
-    path
-}
-
-fn grpcurl_path() -> PathBuf {
-    tool("AQUEDUCT_GRPCURL", ".venv/bin/grpcurl")
-}
+use common::{grpcurl_path, tool};
 
 fn buf() -> PathBuf {
     tool("AQUEDUCT_BUF", "interop/node/node_modules/.bin/buf")

@@ -1,7 +1,8 @@
 //! `aqueduct route` in front of two backend processes (`aqueduct serve
 //! --handoff`), each serving a different service: generated clients reach both
-//! through it, an unknown service gets UNAVAILABLE, and so does a service whose
-//! backend has stopped.
+//! through it, and so do `grpcurl` (grpc-go) and Python `grpcio`, which send no
+//! request before they have the server's SETTINGS; an unknown service gets
+//! UNAVAILABLE, and so does a service whose backend has stopped.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,12 +10,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use common::Killed;
 
 use aqueduct::{Channel, Code, Request};
 use interop::pb::test_service_client::TestServiceClient;
-use interop::pb::{Empty, SimpleRequest};
+use interop::pb::{Empty, Payload, SimpleRequest};
 use notes::pb::notes_client::NotesClient;
 use notes::pb::{CreateNoteRequest, GetNoteRequest};
 
@@ -34,6 +36,9 @@ fn backend(socket: &Path, service: &str) -> Killed {
     ])
     .0
 }
+
+/// Every peer program finishes within this.
+const LIMIT: Duration = Duration::from_secs(120);
 
 /// A private directory for the sockets, removed on drop.
 struct Dir(PathBuf);
@@ -61,8 +66,57 @@ fn route_hands_each_connection_to_the_backend_of_its_service() {
         &format!("notes.v1.Notes={}", notes_socket.display()),
         "--service",
         &format!("grpc.testing.TestService={}", test_socket.display()),
+        // So grpcurl can ask the test backend what it serves.
+        "--service",
+        &format!(
+            "grpc.reflection.v1alpha.ServerReflection={}",
+            test_socket.display()
+        ),
     ]);
     let uri = format!("http://{addr}");
+
+    // Issue 16, item 9: clients that wait for the server's SETTINGS.
+    // grpcurl by reflection to the test backend, then with the proto to notes.
+    let grpcurl = || {
+        let mut cmd = Command::new(common::grpcurl_path());
+        cmd.args(["-plaintext", "-max-time", "30"]);
+        cmd
+    };
+    let reply = common::run_within(
+        grpcurl().args([
+            "-d",
+            r#"{"response_size": 5}"#,
+            &addr,
+            "grpc.testing.TestService/UnaryCall",
+        ]),
+        LIMIT,
+    );
+    assert!(reply.contains(r#""body": "AAAAAAA=""#), "{reply}");
+    let notes_proto = common::repo_file("examples/notes/proto");
+    let reply = common::run_within(
+        grpcurl().args([
+            "-import-path",
+            notes_proto.to_str().unwrap(),
+            "-proto",
+            "notes/v1/notes.proto",
+            "-d",
+            r#"{"title": "from grpcurl"}"#,
+            &addr,
+            "notes.v1.Notes/CreateNote",
+        ]),
+        LIMIT,
+    );
+    assert!(reply.contains("from grpcurl"), "{reply}");
+    // grpcio: every interop case, on one channel through the router.
+    let port = addr.rsplit(':').next().unwrap();
+    let out = common::run_within(
+        Command::new(common::python())
+            .arg(common::repo_file("interop/python/client.py"))
+            .args(["--server_host", "127.0.0.1", "--server_port", port])
+            .args(["--test_case", "all"]),
+        LIMIT,
+    );
+    assert!(out.contains(" 0 failed"), "{out}");
 
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         // The notes backend, through the router, with the generated client.
@@ -81,6 +135,24 @@ fn route_hands_each_connection_to_the_backend_of_its_service() {
             .unwrap()
             .into_inner();
         assert_eq!(got.title, "routed");
+
+        // A first call larger than what the front reads gets through (our
+        // client acknowledges the front's SETTINGS after a window of DATA;
+        // the hand-off crate's route tests check the connection survives).
+        let large = TestServiceClient::new(Channel::from_uri(&uri).unwrap());
+        let reply = large
+            .unary_call(SimpleRequest {
+                response_size: 7,
+                payload: Some(Payload {
+                    body: vec![1; 200_000],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.payload.unwrap().body.len(), 7);
 
         // The test backend on another connection: every interop case passes.
         let test_channel = Channel::from_uri(&uri).unwrap();

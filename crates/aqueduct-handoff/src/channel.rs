@@ -71,6 +71,31 @@ impl HandoffSender {
             local,
             peer,
             peeked,
+            preface_sent: false,
+        };
+        self.send(&frame, socket.as_fd()).await
+    }
+
+    /// Hands over an HTTP/2 connection to which this process has written the
+    /// server preface ([`SERVER_PREFACE`](crate::peek::SERVER_PREFACE), an
+    /// empty SETTINGS frame) and nothing else, as a front must before most
+    /// clients send a request. `peeked` are the bytes read from its start.
+    /// The receiver drops the client's acknowledgement of those SETTINGS,
+    /// wherever it comes (in `peeked` or later), so its HTTP/2 stack sees
+    /// only acknowledgements of its own. Otherwise as
+    /// [`send_connection`](Self::send_connection).
+    pub async fn send_connection_after_preface(
+        &mut self,
+        socket: impl AsFd,
+        peeked: &[u8],
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> io::Result<()> {
+        let frame = Frame::Connection {
+            local,
+            peer,
+            peeked,
+            preface_sent: true,
         };
         self.send(&frame, socket.as_fd()).await
     }
@@ -272,6 +297,7 @@ fn into_handoff(frame: Frame<'_>, fd: OwnedFd) -> io::Result<Handoff> {
             local,
             peer,
             peeked,
+            preface_sent,
         } => {
             let kind = rustix::net::sockopt::socket_type(&fd)
                 .map_err(|_| invalid("a handed-off connection is not a socket"))?;
@@ -283,6 +309,7 @@ fn into_handoff(frame: Frame<'_>, fd: OwnedFd) -> io::Result<Handoff> {
                 peeked: Bytes::copy_from_slice(peeked),
                 local,
                 peer,
+                preface_sent,
             })
         }
         Frame::Listener { name } => Handoff::Listener(Named {

@@ -22,14 +22,16 @@
 //! - [`PeerPolicy`]: the receiver checks the sending process's user
 //!   (`SO_PEERCRED`): by default only the same user may hand over descriptors.
 //! - [`HandoffListener`]: an [`aqueduct::Listener`] fed by hand-offs; each
-//!   connection replays its peeked bytes first, then reads the socket.
+//!   connection replays its peeked bytes first, then reads the socket (less
+//!   the client's ACK of the SETTINGS a front sent it, see [`route`]).
 //! - [`peek`]: reads a connection's first gRPC request (`:path`,
 //!   `:authority`) from its first bytes, for a front that routes by service.
 //! - [`restart`]: a new process takes the running one's listening sockets over
 //!   a control socket, and the old one stops accepting only once the new one
 //!   is ready: restarts that refuse no connection.
-//! - [`route`]: that front: accepts TCP, peeks, hands each connection to the
-//!   backend process that serves its service (`aqueduct route`).
+//! - [`route`]: that front: accepts TCP, sends the HTTP/2 server preface
+//!   (most clients wait for it), peeks, hands each connection to the backend
+//!   process that serves its service (`aqueduct route`).
 //!
 //! Every length and count from the peer is bounded (payload 64 KiB, peeked
 //! bytes [`MAX_PEEKED`], names [`MAX_NAME`], one descriptor per message, a few
@@ -59,6 +61,7 @@ mod hpack;
 mod huffman;
 mod listener;
 pub mod peek;
+mod preface;
 pub mod restart;
 pub mod route;
 mod wire;
@@ -112,6 +115,11 @@ pub struct HandedConnection {
     pub local: SocketAddr,
     /// The client's address.
     pub peer: SocketAddr,
+    /// The sender wrote the HTTP/2 server preface to the client
+    /// ([`HandoffSender::send_connection_after_preface`]): serve it through
+    /// [`Prefixed::after_server_preface`], which drops the client's
+    /// acknowledgement of it ([`HandoffListener`] does).
+    pub preface_sent: bool,
 }
 
 /// A descriptor handed over under a name.

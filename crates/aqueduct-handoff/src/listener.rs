@@ -13,12 +13,19 @@ use tokio::net::{TcpStream, UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use crate::preface::AckStrip;
 use crate::{HandedConnection, Handoff, HandoffReceiver, PeerPolicy};
 
 /// Connections received but not yet accepted by the server.
 const BACKLOG: usize = 64;
 /// Senders connected at once; more wait to be accepted.
 const MAX_SENDERS: usize = 64;
+/// Bytes read from the socket at a time while a SETTINGS ACK is looked for.
+const STRIP_CHUNK: usize = 4096;
+
+/// A handed-off connection waiting for the server to accept it: the socket,
+/// the peeked bytes, the peer, and whether the sender wrote the server preface.
+type Incoming = (TcpStream, Bytes, SocketAddr, bool);
 
 /// An [`aqueduct::Listener`] whose connections are handed over by other
 /// processes through a Unix socket: serve it like any listener.
@@ -33,13 +40,19 @@ const MAX_SENDERS: usize = 64;
 /// # }
 /// ```
 ///
+/// A connection whose sender wrote the HTTP/2 server preface
+/// ([`HandoffSender::send_connection_after_preface`](crate::HandoffSender::send_connection_after_preface),
+/// as `aqueduct route` does) is served through
+/// [`Prefixed::after_server_preface`]: the server never sees the client's
+/// acknowledgement of SETTINGS it did not send.
+///
 /// Each sender is checked against the [`PeerPolicy`] when it connects. A
 /// sender whose message is malformed is disconnected (its descriptors closed)
 /// and logged; the listener goes on with the others. Listeners and files
 /// handed to it are closed and logged: it takes connections only.
 #[derive(Debug)]
 pub struct HandoffListener {
-    incoming: mpsc::Receiver<(TcpStream, Bytes, SocketAddr)>,
+    incoming: mpsc::Receiver<Incoming>,
     /// Accepts senders and runs one reader per sender; aborted on drop.
     _tasks: JoinSet<()>,
 }
@@ -69,11 +82,7 @@ impl HandoffListener {
     }
 }
 
-async fn accept_senders(
-    listener: UnixListener,
-    policy: PeerPolicy,
-    tx: mpsc::Sender<(TcpStream, Bytes, SocketAddr)>,
-) {
+async fn accept_senders(listener: UnixListener, policy: PeerPolicy, tx: mpsc::Sender<Incoming>) {
     let slots = Arc::new(Semaphore::new(MAX_SENDERS));
     let mut senders = JoinSet::new();
     loop {
@@ -102,11 +111,7 @@ async fn accept_senders(
     }
 }
 
-async fn read_sender(
-    stream: UnixStream,
-    policy: &PeerPolicy,
-    tx: mpsc::Sender<(TcpStream, Bytes, SocketAddr)>,
-) {
+async fn read_sender(stream: UnixStream, policy: &PeerPolicy, tx: mpsc::Sender<Incoming>) {
     let Ok(mut receiver) = HandoffReceiver::new(stream, policy) else {
         return; // refused and logged
     };
@@ -137,11 +142,11 @@ async fn read_sender(
     }
 }
 
-fn into_tokio(conn: HandedConnection) -> io::Result<(TcpStream, Bytes, SocketAddr)> {
+fn into_tokio(conn: HandedConnection) -> io::Result<Incoming> {
     conn.socket.set_nonblocking(true)?;
     let stream = TcpStream::from_std(conn.socket)?;
     stream.set_nodelay(true)?;
-    Ok((stream, conn.peeked, conn.peer))
+    Ok((stream, conn.peeked, conn.peer, conn.preface_sent))
 }
 
 impl aqueduct::Listener for HandoffListener {
@@ -149,7 +154,10 @@ impl aqueduct::Listener for HandoffListener {
 
     async fn accept(&mut self) -> io::Result<(Prefixed<TcpStream>, Option<SocketAddr>)> {
         match self.incoming.recv().await {
-            Some((stream, peeked, peer)) => Ok((Prefixed::new(peeked, stream), Some(peer))),
+            Some((stream, peeked, peer, false)) => Ok((Prefixed::new(peeked, stream), Some(peer))),
+            Some((stream, peeked, peer, true)) => {
+                Ok((Prefixed::after_server_preface(peeked, stream), Some(peer)))
+            }
             None => Err(io::Error::other("the hand-off listener stopped")),
         }
     }
@@ -161,12 +169,36 @@ impl aqueduct::Listener for HandoffListener {
 pub struct Prefixed<S> {
     prefix: Bytes,
     inner: S,
+    /// Drops the client's ACK of a front's SETTINGS, until it has; boxed, as
+    /// most connections never need it.
+    strip: Option<Box<AckStrip>>,
 }
 
 impl<S> Prefixed<S> {
     /// Reads `prefix`, then `inner`.
     pub fn new(prefix: Bytes, inner: S) -> Self {
-        Self { prefix, inner }
+        Self {
+            prefix,
+            inner,
+            strip: None,
+        }
+    }
+
+    /// Reads `prefix`, then `inner`, for an HTTP/2 connection to which the
+    /// sender wrote the server preface
+    /// ([`SERVER_PREFACE`](crate::peek::SERVER_PREFACE)), `prefix` being the
+    /// bytes it read from the connection's start: the client's first SETTINGS
+    /// acknowledgement, which answers that preface, is left out, wherever it
+    /// comes. Bytes are looked at (and copied once more) only until then.
+    pub fn after_server_preface(prefix: Bytes, inner: S) -> Self {
+        let mut strip = AckStrip::new();
+        let mut kept = Vec::with_capacity(prefix.len());
+        strip.feed(&prefix, &mut kept);
+        Self {
+            prefix: kept.into(),
+            inner,
+            strip: (!strip.is_done()).then(|| Box::new(strip)),
+        }
     }
 
     /// The inner stream.
@@ -181,13 +213,38 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.prefix.is_empty() {
-            return Pin::new(&mut self.inner).poll_read(cx, buf);
+        let this = &mut *self;
+        loop {
+            if !this.prefix.is_empty() {
+                let n = this.prefix.len().min(buf.remaining());
+                buf.put_slice(this.prefix.get(..n).unwrap_or_default());
+                this.prefix.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            let Some(strip) = this.strip.as_mut() else {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            };
+            // Still looking for the ACK: read into our own buffer, keep what
+            // passes as the new prefix, and go round (a read that only held
+            // back or dropped bytes must not look like the end of the stream).
+            let mut chunk = [0; STRIP_CHUNK];
+            let mut read = ReadBuf::new(&mut chunk);
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+            let mut kept = Vec::with_capacity(read.filled().len());
+            let eof = read.filled().is_empty();
+            if eof {
+                strip.finish(&mut kept);
+            } else {
+                strip.feed(read.filled(), &mut kept);
+            }
+            if strip.is_done() {
+                this.strip = None;
+            }
+            this.prefix = kept.into();
+            if eof && this.prefix.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
         }
-        let n = self.prefix.len().min(buf.remaining());
-        buf.put_slice(self.prefix.get(..n).unwrap_or_default());
-        self.prefix.advance(n);
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -218,5 +275,98 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+    use crate::peek::PREFACE;
+
+    const ACK: [u8; 9] = [0, 0, 0, 4, 1, 0, 0, 0, 0];
+
+    fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        out.extend_from_slice(&[kind, flags]);
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Reads `prefixed` to its end, while `writes` go into the other end of
+    /// its socket one by one (most reads see them apart; the bytes read must
+    /// not depend on how they are split).
+    async fn read_all(prefix: Vec<u8>, writes: Vec<Vec<u8>>) -> Vec<u8> {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mut prefixed = Prefixed::after_server_preface(prefix.into(), server);
+        let writer = tokio::spawn(async move {
+            let mut client = client;
+            for w in writes {
+                client.write_all(&w).await.unwrap();
+                client.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut out = Vec::new();
+        let read = prefixed.read_to_end(&mut out);
+        tokio::time::timeout(std::time::Duration::from_secs(10), read)
+            .await
+            .unwrap()
+            .unwrap();
+        writer.await.unwrap();
+        out
+    }
+
+    fn start() -> Vec<u8> {
+        let mut start = PREFACE.to_vec();
+        start.extend(frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]));
+        start.extend(frame(1, 4, 1, b"\x83\x86"));
+        start
+    }
+
+    #[tokio::test]
+    async fn an_ack_in_the_peeked_bytes_is_left_out() {
+        let mut peeked = PREFACE.to_vec();
+        peeked.extend(frame(4, 0, 0, &[]));
+        let mut expected = peeked.clone();
+        peeked.extend(ACK);
+        let headers = frame(1, 4, 1, b"\x83\x86");
+        peeked.extend(&headers);
+        expected.extend(&headers);
+        let later = frame(0, 1, 1, b"\0\0\0\0\0");
+        expected.extend(&later);
+        assert_eq!(read_all(peeked, vec![later]).await, expected);
+    }
+
+    #[tokio::test]
+    async fn an_ack_read_from_the_socket_later_is_left_out() {
+        let data = frame(0, 0, 1, &[9; 40_000]);
+        let window = frame(8, 0, 0, &1000u32.to_be_bytes());
+        // DATA first, the ACK alone in its own write, split in two, then more.
+        let writes = vec![
+            data.clone(),
+            ACK[..4].to_vec(),
+            ACK[4..].to_vec(),
+            window.clone(),
+            ACK.to_vec(),
+        ];
+        let mut expected = start();
+        expected.extend(&data);
+        expected.extend(&window);
+        // The second ACK answers the backend's SETTINGS: it stays.
+        expected.extend(ACK);
+        assert_eq!(read_all(start(), writes).await, expected);
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_ends_before_its_ack_reads_to_its_end() {
+        let cut = ACK[..5].to_vec();
+        let mut expected = start();
+        expected.extend(&cut);
+        assert_eq!(read_all(start(), vec![cut]).await, expected);
     }
 }

@@ -14,6 +14,7 @@ use std::fmt;
 use std::ops::ControlFlow;
 
 use crate::MAX_PEEKED;
+pub use crate::preface::SERVER_PREFACE;
 
 /// The HTTP/2 client connection preface.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -261,6 +262,21 @@ mod tests {
         assert_eq!(first.authority.as_deref(), Some("notes.internal:50051"));
         assert_eq!(first.service(), Some("notes.v1.Notes"));
         assert_eq!(first.stream_id, 1);
+    }
+
+    /// grpc-go's and grpcio's order: SETTINGS, then the ACK of the front's
+    /// SETTINGS (and maybe a PING) once they have it, then the request.
+    #[test]
+    fn frames_a_waiting_client_sends_before_its_request_are_skipped() {
+        let block = block("/grpc.health.v1.Health/Check", "127.0.0.1:50050");
+        let mut bytes = PREFACE.to_vec();
+        bytes.extend(frame_bytes(0x4, 0, 0, &[0, 2, 0, 0, 0, 0]));
+        bytes.extend(frame_bytes(0x4, 0x1, 0, &[]));
+        bytes.extend(frame_bytes(0x6, 0, 0, &[1; 8]));
+        bytes.extend(frame_bytes(0x8, 0, 0, &65_535u32.to_be_bytes()));
+        bytes.extend(frame_bytes(HEADERS, END_HEADERS, 1, &block));
+        let first = peek_first_request(&bytes).unwrap().unwrap();
+        assert_eq!(first.service(), Some("grpc.health.v1.Health"));
     }
 
     #[test]

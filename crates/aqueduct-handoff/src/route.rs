@@ -9,6 +9,17 @@
 //! should use one channel per service (gRPC clients usually do: one channel per
 //! target).
 //!
+//! The front writes the HTTP/2 server preface (an empty SETTINGS frame,
+//! [`SERVER_PREFACE`]) the moment it accepts a connection: most clients
+//! (grpc-go, so `grpcurl`; grpc-core, so Python `grpcio`) send no request
+//! before they have the server's SETTINGS. It hands the connection over with
+//! [`HandoffSender::send_connection_after_preface`], and the backend's
+//! [`HandoffListener`](crate::HandoffListener) drops the client's ACK of those
+//! SETTINGS (see [`Prefixed::after_server_preface`](crate::Prefixed::after_server_preface)),
+//! so the backend's HTTP/2 stack sees only the ACK of its own. Everything else
+//! the client sent (its SETTINGS, WINDOW_UPDATE, PING) reaches the backend,
+//! which answers it.
+//!
 //! A connection whose first request names no known service, or whose backend
 //! is not running, gets a real gRPC answer, `UNAVAILABLE` with a message, in a
 //! minimal HTTP/2 response, then a GOAWAY; one that is not HTTP/2, is
@@ -30,7 +41,7 @@ use tokio::task::JoinSet;
 
 use crate::HandoffSender;
 use crate::MAX_PEEKED;
-use crate::peek::{FirstRequest, PeekError, peek_first_request};
+use crate::peek::{FirstRequest, PeekError, SERVER_PREFACE, peek_first_request};
 
 /// Connections being peeked at once; more wait in the kernel's accept queue.
 const MAX_PEEKING: usize = 1024;
@@ -99,7 +110,8 @@ impl Routes {
 /// The front's settings.
 #[derive(Debug, Clone)]
 pub struct FrontConfig {
-    /// How long a client has to send its first request. Default 5 s.
+    /// How long a client has to send its first request (from when the front
+    /// has accepted it and sent its SETTINGS). Default 5 s.
     pub peek_timeout: Duration,
 }
 
@@ -168,12 +180,11 @@ async fn route_one(
     config: &FrontConfig,
 ) {
     let mut peeked = Vec::with_capacity(1024);
-    let first = match tokio::time::timeout(
-        config.peek_timeout,
-        read_first_request(&mut stream, &mut peeked),
-    )
-    .await
-    {
+    let start = async {
+        stream.write_all(&SERVER_PREFACE).await?;
+        read_first_request(&mut stream, &mut peeked).await
+    };
+    let first = match tokio::time::timeout(config.peek_timeout, start).await {
         Ok(Ok(first)) => first,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "route: closed a connection");
@@ -260,7 +271,8 @@ async fn hand_off(
                 channel.insert(sender)
             }
         };
-        match sender.send_connection(stream, peeked, local, peer).await {
+        let sent = sender.send_connection_after_preface(stream, peeked, local, peer);
+        match sent.await {
             Ok(()) => return Ok(()),
             Err(_) => *channel = None,
         }
@@ -284,9 +296,10 @@ async fn refuse(mut stream: TcpStream, first: &FirstRequest, message: &str) {
     let _ = tokio::time::timeout(LINGER, answered).await;
 }
 
-/// The server's side of an HTTP/2 connection that answers one request with
-/// gRPC status 14 and goes away: SETTINGS, the ACK of the client's, a
-/// trailers-only response on `stream_id`, GOAWAY.
+/// The rest of the server's side (after [`SERVER_PREFACE`]) of an HTTP/2
+/// connection that answers one request with gRPC status 14 and goes away: the
+/// ACK of the client's SETTINGS, a trailers-only response on `stream_id`,
+/// GOAWAY.
 pub(crate) fn unavailable_response(stream_id: u32, message: &str) -> Vec<u8> {
     const SETTINGS: u8 = 0x4;
     const HEADERS: u8 = 0x1;
@@ -304,7 +317,6 @@ pub(crate) fn unavailable_response(stream_id: u32, message: &str) -> Vec<u8> {
     goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
     let mut out = Vec::new();
     for (kind, flags, id, payload) in [
-        (SETTINGS, 0, 0, &[][..]),
         (SETTINGS, ACK, 0, &[][..]),
         (HEADERS, END_STREAM_AND_HEADERS, stream_id, &block[..]),
         (GOAWAY, 0, 0, &goaway[..]),

@@ -4,6 +4,7 @@
 //! ```text
 //!  header (8 bytes)                         payload (len bytes)
 //!  "AQH1" | kind u8 | fds u8 | len u16 LE | connection: local addr, peer addr, u16 n, n peeked bytes
+//!                                          |   (kind 1, or kind 4: the sender wrote the HTTP/2 server preface)
 //!                                          | listener / file: u16 n, n bytes of UTF-8 name
 //!  addr: 4 | 4 bytes ip | u16 port   or   6 | 16 bytes ip | u16 port | u32 scope id
 //! ```
@@ -30,6 +31,9 @@ pub(crate) const FDS_PER_MESSAGE: usize = 1;
 const KIND_CONNECTION: u8 = 1;
 const KIND_LISTENER: u8 = 2;
 const KIND_FILE: u8 = 3;
+/// A connection the sender already wrote the HTTP/2 server preface to
+/// (`preface::SERVER_PREFACE`): the client's ACK of it is still to come.
+const KIND_CONNECTION_PREFACED: u8 = 4;
 
 /// A message without its descriptor, borrowing its bytes: from the caller
 /// when sending, from the receive buffer when decoding.
@@ -40,6 +44,8 @@ pub(crate) enum Frame<'a> {
         local: SocketAddr,
         peer: SocketAddr,
         peeked: &'a [u8],
+        /// The sender wrote the server preface to the client.
+        preface_sent: bool,
     },
     /// A listening socket, by name.
     Listener { name: &'a str },
@@ -92,6 +98,7 @@ pub(crate) fn encode(frame: &Frame<'_>) -> Result<Vec<u8>, WireError> {
             local,
             peer,
             peeked,
+            preface_sent,
         } => {
             if peeked.len() > MAX_PEEKED {
                 return Err(WireError::BadLength("peeked bytes"));
@@ -99,7 +106,11 @@ pub(crate) fn encode(frame: &Frame<'_>) -> Result<Vec<u8>, WireError> {
             put_addr(&mut payload, local);
             put_addr(&mut payload, peer);
             put_bytes(&mut payload, peeked);
-            KIND_CONNECTION
+            if *preface_sent {
+                KIND_CONNECTION_PREFACED
+            } else {
+                KIND_CONNECTION
+            }
         }
         Frame::Listener { name } | Frame::File { name } => {
             if name.len() > MAX_NAME {
@@ -161,7 +172,10 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, WireError
     let kind = r.u8()?;
     let fds = r.u8()?;
     let len = usize::from(r.u16()?);
-    if !matches!(kind, KIND_CONNECTION | KIND_LISTENER | KIND_FILE) {
+    if !matches!(
+        kind,
+        KIND_CONNECTION | KIND_CONNECTION_PREFACED | KIND_LISTENER | KIND_FILE
+    ) {
         return Err(WireError::UnknownKind(kind));
     }
     if usize::from(fds) != FDS_PER_MESSAGE {
@@ -172,7 +186,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, WireError
     };
     let mut r = Reader(payload);
     let frame = match kind {
-        KIND_CONNECTION => {
+        KIND_CONNECTION | KIND_CONNECTION_PREFACED => {
             let local = r.addr()?;
             let peer = r.addr()?;
             let peeked = r.bytes("peeked bytes", MAX_PEEKED)?;
@@ -180,6 +194,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, WireError
                 local,
                 peer,
                 peeked,
+                preface_sent: kind == KIND_CONNECTION_PREFACED,
             }
         }
         _ => {
@@ -265,6 +280,13 @@ mod tests {
                 local: "127.0.0.1:50051".parse().unwrap(),
                 peer: "[::1%3]:40000".parse().unwrap(),
                 peeked: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                preface_sent: false,
+            },
+            Frame::Connection {
+                local: "10.0.0.1:443".parse().unwrap(),
+                peer: "10.0.0.2:40000".parse().unwrap(),
+                peeked: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\x01\0\0\0\0",
+                preface_sent: true,
             },
             Frame::Listener { name: "grpc" },
             Frame::File { name: "state.json" },
@@ -290,6 +312,7 @@ mod tests {
             local: "127.0.0.1:1".parse().unwrap(),
             peer: "127.0.0.1:2".parse().unwrap(),
             peeked: &[0; MAX_PEEKED + 1],
+            preface_sent: false,
         };
         assert_eq!(encode(&big), Err(WireError::BadLength("peeked bytes")));
         let mut forged = encode(&Frame::File { name: "x" }).unwrap();
@@ -332,7 +355,7 @@ mod tests {
         for round in 0..20_000 {
             let mut bytes = if round % 2 == 0 {
                 // Valid messages with bytes flipped, cut or appended.
-                let mut b = valid[(rng.next() % 3) as usize].clone();
+                let mut b = valid[(rng.next() as usize) % valid.len()].clone();
                 for _ in 0..1 + rng.next() % 4 {
                     let at = (rng.next() as usize) % b.len();
                     b[at] = rng.next() as u8;

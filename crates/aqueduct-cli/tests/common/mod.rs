@@ -4,7 +4,44 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+/// A peer program from `env`, or where `scripts/test` installs it (a path
+/// relative to the repository); never skipped.
+pub(crate) fn tool(env: &str, installed_at: &str) -> PathBuf {
+    let path = std::env::var_os(env).map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(installed_at)
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "{} not found ({env} unset or wrong): run scripts/test, which installs it",
+        path.display()
+    );
+    path
+}
+
+/// `grpcurl`, from `AQUEDUCT_GRPCURL`.
+pub(crate) fn grpcurl_path() -> PathBuf {
+    tool("AQUEDUCT_GRPCURL", ".venv/bin/grpcurl")
+}
+
+/// The Python with `grpcio`, from `AQUEDUCT_PYTHON`.
+pub(crate) fn python() -> PathBuf {
+    tool("AQUEDUCT_PYTHON", ".venv/bin/python")
+}
+
+/// A file of the repository, by its path from the root.
+pub(crate) fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
 
 /// A child process, killed when dropped unless taken back first.
 pub(crate) struct Killed(Option<Child>);
@@ -50,4 +87,32 @@ pub(crate) fn spawn_announcing(cmd: &mut Command) -> (Child, String) {
         .read_line(&mut line)
         .unwrap();
     (child, line)
+}
+
+/// Runs `cmd` to its end within `limit` (killed past it, failing the test);
+/// asserts it succeeded and returns its stdout.
+pub(crate) fn run_within(cmd: &mut Command, limit: std::time::Duration) -> String {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(output) = rx.recv_timeout(limit) else {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        panic!("{cmd:?} did not finish within {limit:?}");
+    };
+    let output = output.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }

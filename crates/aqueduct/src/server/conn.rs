@@ -82,7 +82,11 @@ pub(crate) async fn serve_connection<IO>(
                 return;
             }
         },
-        _ = phase.wait_for(|p| *p != Phase::Serving) => return,
+        // Draining does not end a handshake: the client may have sent its
+        // request already, and a connection closed without a GOAWAY fails it
+        // (UNAVAILABLE). Once the handshake is done the loop below sends the
+        // GOAWAY; the handshake timeout and the drain deadline bound the wait.
+        _ = phase.wait_for(|p| *p == Phase::Stopped) => return,
     };
 
     let limits = CallLimits {
