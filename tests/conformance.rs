@@ -1075,7 +1075,8 @@ impl Reflect {
 
 /// The notes service is added after the reflection line, with no registration:
 /// both reflection versions list it and describe its method down to the
-/// well-known types its messages import. A server without it knows nothing of it.
+/// well-known types its messages import. A server without it knows nothing of it,
+/// but describes the `google.rpc` error details.
 async fn reflection_describes_exactly_the_mounted_services(carrier: Carrier) {
     let served = carrier
         .serve(|b| b.add_reflection().add_service(notes::NoteStore::service()))
@@ -1138,6 +1139,24 @@ async fn reflection_describes_exactly_the_mounted_services(carrier: Carrier) {
         reflect.files_for("notes.v1.Notes").await.unwrap_err(),
         Code::NotFound
     );
+    // The error details are served whatever is mounted (issue 16, item 5),
+    // each file with the well-known type it imports.
+    for (symbol, file, import) in [
+        (
+            "google.rpc.ErrorInfo",
+            "google/rpc/error_details.proto",
+            "google/protobuf/duration.proto",
+        ),
+        (
+            "google.rpc.Status",
+            "google/rpc/status.proto",
+            "google/protobuf/any.proto",
+        ),
+    ] {
+        let files = reflect.files_for(symbol).await.unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name()).collect();
+        assert_eq!(names, [file, import], "{symbol}");
+    }
 }
 
 async fn reflection_streams_end_when_shutdown_starts(carrier: Carrier) {

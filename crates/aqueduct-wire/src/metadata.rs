@@ -2,7 +2,10 @@
 //! ASCII values are checked and how `-bin` values are base64-encoded.
 //!
 //! Binary values are sent as unpadded base64 and accepted padded or unpadded, as the
-//! gRPC spec asks.
+//! gRPC spec asks. One received `-bin` header may hold several values joined with
+//! `,` (HTTP/2 lets intermediaries join duplicate fields); the spec says to split on
+//! `,` before decoding, so [`binary_values`] does, and [`validate_binary`] checks
+//! every part.
 
 use std::fmt;
 
@@ -111,6 +114,52 @@ const DECODER: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
+/// The parts of a received `-bin` header value: split on `,`, each part with
+/// the optional whitespace HTTP allows around list members (space, tab)
+/// trimmed. A value without commas is one part, an empty value one empty part.
+///
+/// ```
+/// use aqueduct_wire::metadata::binary_values;
+/// let parts: Vec<&[u8]> = binary_values(b"AQI, AQID").collect();
+/// assert_eq!(parts, [&b"AQI"[..], &b"AQID"[..]]);
+/// ```
+pub fn binary_values(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(|part| part.trim_ascii())
+}
+
+/// Checks a received `-bin` header value without decoding it: every part
+/// ([`binary_values`]) must be standard base64, padded or not, exactly what
+/// [`decode_binary`] accepts. grpc-go fails a call with such a value
+/// (`INTERNAL`); this is the check for doing the same.
+///
+/// ```
+/// use aqueduct_wire::metadata::validate_binary;
+/// assert!(validate_binary(b"AQI").is_ok());
+/// assert!(validate_binary(b"AQI=,AQID").is_ok());
+/// assert!(validate_binary(b"AQI,A!").is_err());
+/// ```
+pub fn validate_binary(value: &[u8]) -> Result<(), MetadataError> {
+    binary_values(value).try_for_each(validate_part)
+}
+
+/// One part: every whole group of four before the last is four alphabet
+/// characters (padding can only end the value); the last group, padded or
+/// not, must decode on its own. Decoding group by group is equivalent to
+/// decoding the whole part, and needs no allocation.
+fn validate_part(part: &[u8]) -> Result<(), MetadataError> {
+    let last = part.len().saturating_sub(1) / 4 * 4;
+    let (body, tail) = part.split_at(last);
+    let in_alphabet = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/');
+    if !body.iter().all(in_alphabet) {
+        return Err(MetadataError::InvalidBase64);
+    }
+    let mut out = [0u8; 3];
+    DECODER
+        .decode_slice(tail, &mut out)
+        .map(drop)
+        .map_err(|_| MetadataError::InvalidBase64)
+}
+
 /// Decodes a binary value from the wire, padded or not.
 ///
 /// ```
@@ -175,6 +224,61 @@ mod tests {
         assert_eq!(decode_binary(b"a"), Err(MetadataError::InvalidBase64));
         assert_eq!(decode_binary(b"ab-_"), Err(MetadataError::InvalidBase64));
         assert_eq!(decode_binary(b"ab=c"), Err(MetadataError::InvalidBase64));
+    }
+
+    #[test]
+    fn validating_agrees_with_decoding_each_part() {
+        let mut rng = crate::test_rng::Rng::new(7);
+        let mut accepted = 0;
+        for _ in 0..50_000 {
+            let len = rng.below(14);
+            let v: Vec<u8> = (0..len).map(|_| rng.byte_from(b"AQaz9+/=!-, ")).collect();
+            let decodes = binary_values(&v).all(|part| decode_binary(part).is_ok());
+            assert_eq!(
+                validate_binary(&v).is_ok(),
+                decodes,
+                "{:?}",
+                String::from_utf8_lossy(&v)
+            );
+            accepted += usize::from(decodes);
+        }
+        // The alphabet above makes both outcomes common.
+        assert!(accepted > 1_000, "{accepted}");
+    }
+
+    #[test]
+    fn joined_values_split_and_padding_is_optional() {
+        for ok in [
+            &b""[..],
+            b"AQI",
+            b"AQI=",
+            b"AQID",
+            b"AQIDBA",
+            b"AQIDBA==",
+            b"AQI,AQID",
+            b"AQI=, AQID",
+            b" AQI\t,\tAQID ",
+            b"AQI,",
+        ] {
+            validate_binary(ok).unwrap();
+        }
+        for bad in [
+            &b"A"[..],
+            b"AQI==",
+            b"AQ=I",
+            b"AQI=AQID",
+            b"ab-_",
+            b"AQI,A",
+            b"AQ I",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                validate_binary(bad),
+                Err(MetadataError::InvalidBase64),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

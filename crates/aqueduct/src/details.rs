@@ -41,6 +41,12 @@ use crate::status::{Code, Status};
 
 const TYPE_PREFIX: &str = "type.googleapis.com/";
 
+/// The encoded `FileDescriptorSet` of `google/rpc/status.proto` and
+/// `google/rpc/error_details.proto` (with the well-known types they import),
+/// which reflection serves whenever it is on, so tools such as `grpcurl`
+/// decode the details a handler attached.
+pub(crate) const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("../descriptors/error_details.bin");
+
 /// `google.protobuf.Any`: a packed message and its type URL.
 #[derive(Clone, PartialEq, Message)]
 struct Any {

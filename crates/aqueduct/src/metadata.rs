@@ -9,12 +9,19 @@ use http::header::{HeaderName, HeaderValue};
 use aqueduct_wire::metadata as rules;
 pub use aqueduct_wire::metadata::MetadataError;
 
+use crate::status::Status;
+
 /// Custom metadata: ASCII values under ordinary keys, binary values under keys that
 /// end in `-bin`.
 ///
 /// Keys are lower-case `0-9 a-z _ - .`; keys the protocol owns (`grpc-*`,
 /// `content-type`, `te`, ...) are refused on insert and left out when received.
 /// A key may hold several values.
+///
+/// Binary values are sent as unpadded base64 and read padded or unpadded,
+/// several values joined with `,` in one header included. A request whose
+/// `-bin` value is not base64 never reaches a handler: the server fails the
+/// call `INTERNAL`, naming the key, as grpc-go does.
 ///
 /// ```
 /// use aqueduct::MetadataMap;
@@ -142,24 +149,26 @@ impl MetadataMap {
     }
 
     /// The first value of a `-bin` key, decoded. `None` if absent or not base64.
+    ///
+    /// Received values may arrive joined in one header (`AQI,AQID`, as HTTP/2
+    /// intermediaries may join duplicates): the first of them is the first value.
     #[must_use]
     pub fn get_bin(&self, key: &str) -> Option<Vec<u8>> {
-        if !rules::is_binary_key(key) || !is_user_key(key) {
-            return None;
-        }
-        self.headers
-            .get(key)
-            .and_then(|v| rules::decode_binary(v.as_bytes()).ok())
+        self.get_all_bin(key).next()
     }
 
-    /// Every value of a `-bin` key, decoded; values that are not base64 are skipped.
+    /// Every value of a `-bin` key, decoded, in order; a received header
+    /// holding values joined with `,` gives each of them. Values that are not
+    /// base64 are skipped (a server never lets a call with one reach its
+    /// handler: it fails the call `INTERNAL`).
     pub fn get_all_bin<'a>(&'a self, key: &str) -> impl Iterator<Item = Vec<u8>> + 'a {
         let binary = rules::is_binary_key(key) && is_user_key(key);
         self.headers
             .get_all(key)
             .iter()
             .filter(move |_| binary)
-            .filter_map(|v| rules::decode_binary(v.as_bytes()).ok())
+            .flat_map(|v| rules::binary_values(v.as_bytes()))
+            .filter_map(|v| rules::decode_binary(v).ok())
     }
 
     /// Whether the key has at least one value.
@@ -248,6 +257,35 @@ impl MetadataMap {
     }
 }
 
+/// Checks one received header as user metadata: a `-bin` key (that is not the
+/// protocol's own) must hold base64, each of its `,`-joined values padded or
+/// not. The error is `INTERNAL` naming the key (not quoting the value), as
+/// grpc-go fails such a call. ASCII keys are not checked: values that are not
+/// visible ASCII are left out of the map instead, as the spec allows.
+///
+/// The server runs it on every request header before routing; the client can
+/// run it on response headers and trailers ([`check_received_headers`]).
+pub(crate) fn check_received(name: &HeaderName, value: &HeaderValue) -> Result<(), Status> {
+    let key = name.as_str();
+    if !rules::is_binary_key(key) || !is_user_key(key) {
+        return Ok(());
+    }
+    rules::validate_binary(value.as_bytes()).map_err(|e| {
+        Status::internal(format!(
+            "malformed binary metadata {key:?}: {e} (standard alphabet, padded or not)"
+        ))
+    })
+}
+
+/// [`check_received`] for every header of a received map: the first bad
+/// `-bin` value fails it.
+#[allow(dead_code, reason = "for the client's response headers and trailers")]
+pub(crate) fn check_received_headers(headers: &HeaderMap) -> Result<(), Status> {
+    headers
+        .iter()
+        .try_for_each(|(name, value)| check_received(name, value))
+}
+
 impl PartialEq for MetadataMap {
     fn eq(&self, other: &Self) -> bool {
         let mut a: Vec<_> = self.iter().collect();
@@ -304,5 +342,42 @@ mod tests {
         assert_eq!(md.len(), 2);
         assert_eq!(md.get("x-mine"), Some("yes"));
         assert_eq!(md.get_bin("x-bin").unwrap(), vec![1, 2]);
+    }
+
+    #[test]
+    fn joined_binary_values_are_each_a_value() {
+        let mut h = HeaderMap::new();
+        h.append("x-bin", HeaderValue::from_static("AQI=, AQID"));
+        h.append("x-bin", HeaderValue::from_static("BA"));
+        let md = MetadataMap::from_header_map(h);
+        assert_eq!(md.get_bin("x-bin").unwrap(), vec![1, 2]);
+        let all: Vec<Vec<u8>> = md.get_all_bin("x-bin").collect();
+        assert_eq!(all, [vec![1, 2], vec![1, 2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn received_binary_values_are_checked_by_key() {
+        let check = |name: &'static str, value: &'static str| {
+            check_received(
+                &HeaderName::from_static(name),
+                &HeaderValue::from_static(value),
+            )
+        };
+        check("x-bin", "AQI").unwrap();
+        check("x-bin", "AQI=,AQID").unwrap();
+        check("x-ascii", "not base64!").unwrap();
+        // The protocol's own -bin keys are not user metadata.
+        check("grpc-status-details-bin", "!").unwrap();
+        let status = check("trace-bin", "AQI,A!").unwrap_err();
+        assert_eq!(status.code(), crate::Code::Internal);
+        assert!(status.message().contains("\"trace-bin\""), "{status}");
+        assert!(!status.message().contains("A!"), "{status}");
+
+        let mut h = HeaderMap::new();
+        h.insert("x-ok-bin", HeaderValue::from_static("AQI"));
+        check_received_headers(&h).unwrap();
+        h.insert("x-bad-bin", HeaderValue::from_static("A"));
+        let status = check_received_headers(&h).unwrap_err();
+        assert!(status.message().contains("x-bad-bin"), "{status}");
     }
 }

@@ -70,6 +70,19 @@ impl UnaryMethod<Probe> for Echo {
     }
 }
 
+/// Answers with every value of `x-data-bin` it received, decoded, as a
+/// debug-printed list of byte lists.
+struct BinEcho;
+impl UnaryMethod<Probe> for BinEcho {
+    type Request = String;
+    type Response = String;
+    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
+        svc.0.echo_calls.fetch_add(1, SeqCst);
+        let values: Vec<Vec<u8>> = request.metadata().get_all_bin("x-data-bin").collect();
+        Ok(Response::new(format!("{values:?}")))
+    }
+}
+
 /// Never finishes on its own.
 struct Hang;
 impl UnaryMethod<Probe> for Hang {
@@ -149,6 +162,7 @@ impl Service for ProbeServer {
     fn routes(&self) -> Vec<Route> {
         vec![
             codegen::unary::<Probe, Echo>("/test.v1.Probe/Echo", self.0.clone()),
+            codegen::unary::<Probe, BinEcho>("/test.v1.Probe/BinEcho", self.0.clone()),
             codegen::unary::<Probe, Hang>("/test.v1.Probe/Hang", self.0.clone()),
             codegen::unary::<Probe, Slow>("/test.v1.Probe/Slow", self.0.clone()),
             codegen::unary::<Probe, Panic>("/test.v1.Probe/Panic", self.0.clone()),
@@ -347,6 +361,76 @@ fn exact_routing_refuses_non_canonical_paths_before_user_code() {
         );
         h.assert_still_serving().await;
         assert_eq!(h.state.echo_calls.load(SeqCst), 1);
+        h.shutdown().await;
+    });
+}
+
+/// Issue 16, item 12: a `-bin` value that is not base64 fails the call
+/// `INTERNAL`, naming the key, before the handler runs (as grpc-go does);
+/// padded, unpadded and comma-joined values reach the handler decoded.
+#[test]
+fn invalid_base64_in_binary_metadata_is_internal_before_the_handler() {
+    run(async {
+        let h = start(|b| b).await;
+        let mut client = h.client().await;
+        let with = |values: &[&'static str]| {
+            let mut request = grpc_request("/test.v1.Probe/BinEcho");
+            for &value in values {
+                request
+                    .headers_mut()
+                    .append("x-data-bin", http::HeaderValue::from_static(value));
+            }
+            request
+        };
+        for bad in [
+            &["A"][..],
+            &["AQI=="],
+            &["AQ=I"],
+            &["not base64!"],
+            &["ab-_"],
+            &["AQI", "AQI,A"],
+        ] {
+            let reply = call(&mut client, with(bad), framed(&String::new())).await;
+            assert_eq!(reply.http, StatusCode::OK, "{bad:?}");
+            assert_eq!(
+                reply.grpc_status.as_deref(),
+                Some("13"),
+                "{bad:?}: {reply:?}"
+            );
+            let message = reply.grpc_message.unwrap_or_default();
+            assert!(message.contains("x-data-bin"), "{bad:?}: {message}");
+            assert!(reply.data.is_empty(), "{bad:?}: a message was sent");
+        }
+        assert_eq!(h.state.echo_calls.load(SeqCst), 0, "a handler ran");
+
+        for (good, decoded) in [
+            (&["AQI"][..], "[[1, 2]]"),
+            (&["AQI="], "[[1, 2]]"),
+            (&["AQID", "BA=="], "[[1, 2, 3], [4]]"),
+            (&["AQI, AQID"], "[[1, 2], [1, 2, 3]]"),
+            (&[""], "[[]]"),
+        ] {
+            let reply = call(&mut client, with(good), framed(&String::new())).await;
+            assert_eq!(
+                reply.grpc_status.as_deref(),
+                Some("0"),
+                "{good:?}: {reply:?}"
+            );
+            assert_eq!(
+                String::decode(reply.message_body()).unwrap(),
+                decoded,
+                "{good:?}"
+            );
+        }
+        // A bad value under a key the protocol owns is not user metadata: it
+        // is never decoded, so it does not fail the call.
+        let mut request = with(&["AQI"]);
+        request
+            .headers_mut()
+            .insert("grpc-trace-bin", http::HeaderValue::from_static("!"));
+        let reply = call(&mut client, request, framed(&String::new())).await;
+        assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
+        h.assert_still_serving().await;
         h.shutdown().await;
     });
 }

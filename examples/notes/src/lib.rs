@@ -1,7 +1,10 @@
 //! The Notes example: a small in-memory note store whose messages use
 //! well-known types (`google.protobuf.Timestamp`, `google.protobuf.Empty`),
 //! served with health and reflection so `grpcurl` and `buf curl` can explore
-//! and call it with no `.proto` file at hand.
+//! and call it with no `.proto` file at hand. A bad field of a note is
+//! `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming it and an
+//! `ErrorInfo` with a stable reason, which `grpcurl` prints decoded (reflection
+//! serves the error-details protos).
 //!
 //! Run it with `cargo run -p notes --example notes-server`, or with `aqueduct
 //! serve`, which mounts it next to the interop test service; `docs/health-and-reflection.md`
@@ -10,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use aqueduct::details::{ErrorDetails, FieldViolation};
 use aqueduct::{Request, Response, Status};
 
 /// Generated messages, server and client for `notes.v1`.
@@ -69,27 +73,48 @@ fn check_note(request: &CreateNoteRequest) -> Result<(), Status> {
 
 fn check_fields(title: &str, body: &str, tags: &[String]) -> Result<(), Status> {
     if title.is_empty() {
-        return Err(Status::invalid_argument("title must not be empty"));
+        return Err(bad_field(
+            "title",
+            "TITLE_EMPTY",
+            "must not be empty".into(),
+        ));
     }
     if title.len() > MAX_TITLE {
-        return Err(Status::invalid_argument(format!(
-            "title is {} bytes; at most {MAX_TITLE}",
-            title.len()
-        )));
+        return Err(bad_field(
+            "title",
+            "TITLE_TOO_LONG",
+            format!("is {} bytes; at most {MAX_TITLE}", title.len()),
+        ));
     }
     if body.len() > MAX_BODY {
-        return Err(Status::invalid_argument(format!(
-            "body is {} bytes; at most {MAX_BODY}",
-            body.len()
-        )));
+        return Err(bad_field(
+            "body",
+            "BODY_TOO_LONG",
+            format!("is {} bytes; at most {MAX_BODY}", body.len()),
+        ));
     }
     if tags.len() > MAX_TAGS {
-        return Err(Status::invalid_argument(format!(
-            "{} tags; at most {MAX_TAGS}",
-            tags.len()
-        )));
+        return Err(bad_field(
+            "tags",
+            "TOO_MANY_TAGS",
+            format!("are {}; at most {MAX_TAGS}", tags.len()),
+        ));
     }
     Ok(())
+}
+
+/// The domain of the notes service's `google.rpc.ErrorInfo` reasons.
+pub const ERROR_DOMAIN: &str = "notes.example";
+
+/// `INVALID_ARGUMENT` for one bad field of a note, with the standard details
+/// a client can act on (a `BadRequest` naming the field, an `ErrorInfo` with
+/// a stable reason), which `grpcurl` prints decoded through reflection.
+fn bad_field(field: &str, reason: &str, description: String) -> Status {
+    Status::invalid_argument(format!("{field} {description}")).with_error_details(
+        ErrorDetails::new()
+            .bad_request(vec![FieldViolation::new(field, description)])
+            .error_info(reason, ERROR_DOMAIN, [("field", field)]),
+    )
 }
 
 impl Notes for NoteStore {

@@ -6,7 +6,7 @@
 use aqueduct::{Channel, Code, MemoryListener, Server};
 use notes::pb::notes_client::NotesClient;
 use notes::pb::*;
-use notes::{MAX_PAGE, MAX_TAGS, MAX_TITLE, NoteStore};
+use notes::{ERROR_DOMAIN, MAX_PAGE, MAX_TAGS, MAX_TITLE, NoteStore};
 
 async fn client() -> NotesClient {
     let listener = MemoryListener::anonymous();
@@ -128,6 +128,34 @@ async fn bad_requests_are_invalid_argument() {
     for status in bad {
         assert_eq!(status.code(), Code::InvalidArgument, "{status}");
     }
+}
+
+#[tokio::test]
+async fn a_bad_field_carries_bad_request_and_error_info_details() {
+    let notes = client().await;
+    let status = notes
+        .create_note(CreateNoteRequest {
+            title: "tagged".into(),
+            tags: vec!["t".into(); MAX_TAGS + 1],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    let details = status.error_details().unwrap();
+    let violations = details.bad_request.unwrap().field_violations;
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].field, "tags");
+    assert_eq!(
+        violations[0].description,
+        format!("are {}; at most {MAX_TAGS}", MAX_TAGS + 1)
+    );
+    let info = details.error_info.unwrap();
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("TOO_MANY_TAGS", ERROR_DOMAIN)
+    );
+    assert_eq!(info.metadata.get("field").map(String::as_str), Some("tags"));
 }
 
 #[tokio::test]

@@ -33,8 +33,9 @@ pub(crate) struct Index {
 #[derive(Debug)]
 struct File {
     raw: Bytes,
-    /// Indexes of the files it imports (those the index holds).
-    imports: Vec<usize>,
+    /// The names of the files it imports; those the index holds are sent
+    /// with it.
+    imports: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -45,11 +46,15 @@ struct Symbol {
 
 impl Index {
     /// Indexes each service's own file and its transitive imports, from the
-    /// service's encoded `FileDescriptorSet`. Files with the same name are
-    /// kept once (the first seen).
-    pub(crate) fn build<'a>(services: impl IntoIterator<Item = (&'a str, &'static [u8])>) -> Self {
+    /// service's encoded `FileDescriptorSet`, then every file of each set in
+    /// `standalone` (files served whatever is mounted, such as the error
+    /// details). Files with the same name are kept once (the first seen), so
+    /// a service's own copy of a standalone file wins.
+    pub(crate) fn build<'a>(
+        services: impl IntoIterator<Item = (&'a str, &'static [u8])>,
+        standalone: &[&'static [u8]],
+    ) -> Self {
         let mut index = Self::default();
-        let mut imports_by_name: Vec<Vec<String>> = Vec::new();
         for (service, set) in services {
             index.services.push(service.to_owned());
             let files = match decode_set(set) {
@@ -67,9 +72,11 @@ impl Index {
                 continue;
             };
             for i in closure_by_name(&files, declaring) {
-                let (raw, head) = &files[i];
+                let Some((raw, head)) = files.get(i) else {
+                    continue;
+                };
                 if let Some(&kept) = index.by_name.get(&head.name) {
-                    if index.files.get(kept).is_some_and(|f| f.raw != raw) {
+                    if index.files.get(kept).is_some_and(|f| f.raw != *raw) {
                         tracing::warn!(
                             service,
                             file = head.name,
@@ -78,25 +85,36 @@ impl Index {
                     }
                     continue;
                 }
-                let at = index.files.len();
-                index.by_name.insert(head.name.clone(), at);
-                index.files.push(File {
-                    raw: raw.clone(),
-                    imports: Vec::new(),
-                });
-                imports_by_name.push(head.dependency.clone());
-                index.add_symbols(at, head);
+                index.add_file(raw.clone(), head);
             }
         }
-        for (file, imports) in index.files.iter_mut().zip(imports_by_name) {
-            file.imports = imports
-                .iter()
-                .filter_map(|name| index.by_name.get(name).copied())
-                .collect();
+        for set in standalone {
+            match decode_set(set) {
+                Ok(files) => {
+                    for (raw, head) in &files {
+                        if !index.by_name.contains_key(&head.name) {
+                            index.add_file(raw.clone(), head);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reflection: a bundled descriptor set does not decode")
+                }
+            }
         }
         index.services.sort();
         index.services.dedup();
         index
+    }
+
+    fn add_file(&mut self, raw: Bytes, head: &FileHead) {
+        let at = self.files.len();
+        self.by_name.insert(head.name.clone(), at);
+        self.files.push(File {
+            raw,
+            imports: head.dependency.clone(),
+        });
+        self.add_symbols(at, head);
     }
 
     fn add_symbols(&mut self, file: usize, head: &FileHead) {
@@ -233,7 +251,11 @@ impl Index {
     /// `file` then its transitive imports, each once.
     fn files(&self, file: usize) -> MessageResponse {
         let reached = reachable(file, |i| {
-            self.files.get(i).map_or(&[][..], |f| &f.imports).to_vec()
+            let imports = self.files.get(i).map_or(&[][..], |f| &f.imports);
+            imports
+                .iter()
+                .filter_map(|name| self.by_name.get(name).copied())
+                .collect()
         });
         MessageResponse::FileDescriptorResponse(FileDescriptorResponse {
             file_descriptor_proto: reached
@@ -458,7 +480,7 @@ mod tests {
     }
 
     fn index() -> Index {
-        Index::build([("t.Svc", set()), ("hand.v1.Written", &[][..])])
+        Index::build([("t.Svc", set()), ("hand.v1.Written", &[][..])], &[])
     }
 
     fn ask(index: &Index, request: MessageRequest) -> MessageResponse {
@@ -607,9 +629,83 @@ mod tests {
         let mut junk = vec![0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f];
         junk.extend_from_slice(b"not a descriptor");
         let junk: &'static [u8] = Box::leak(junk.into_boxed_slice());
-        let index = Index::build([("j.Junk", junk)]);
+        let index = Index::build([("j.Junk", junk)], &[]);
         assert_eq!(index.services, ["j.Junk"]);
         assert!(index.files.is_empty());
+    }
+
+    #[test]
+    fn standalone_files_are_served_with_their_imports_whatever_is_mounted() {
+        let index = Index::build([], &[crate::details::FILE_DESCRIPTOR_SET]);
+        assert!(index.services.is_empty());
+        for (symbol, files) in [
+            (
+                "google.rpc.ErrorInfo",
+                &[
+                    "google/rpc/error_details.proto",
+                    "google/protobuf/duration.proto",
+                ][..],
+            ),
+            (
+                "google.rpc.BadRequest.FieldViolation.localized_message",
+                &[
+                    "google/rpc/error_details.proto",
+                    "google/protobuf/duration.proto",
+                ],
+            ),
+            (
+                "google.rpc.Status",
+                &["google/rpc/status.proto", "google/protobuf/any.proto"],
+            ),
+        ] {
+            let names = file_names(ask(
+                &index,
+                MessageRequest::FileContainingSymbol(symbol.into()),
+            ));
+            assert_eq!(names, files, "{symbol}");
+        }
+    }
+
+    #[test]
+    fn a_mounted_services_copy_of_a_standalone_file_wins() {
+        // A service whose set declares its own t/base.proto; the standalone
+        // set brings another t/base.proto (with a different message) and a
+        // file of its own.
+        let other_base = FileDescriptorProto {
+            name: Some("t/base.proto".into()),
+            package: Some("t".into()),
+            message_type: vec![DescriptorProto {
+                name: Some("NotBase".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let extra = FileDescriptorProto {
+            name: Some("t/extra.proto".into()),
+            package: Some("t".into()),
+            dependency: vec!["t/base.proto".into()],
+            ..Default::default()
+        };
+        let standalone = FileDescriptorSet {
+            file: vec![other_base, extra],
+        };
+        let standalone: &'static [u8] = Box::leak(standalone.encode_to_vec().into_boxed_slice());
+        let index = Index::build([("t.Svc", set())], &[standalone]);
+        let extra = ask(
+            &index,
+            MessageRequest::FileByFilename("t/extra.proto".into()),
+        );
+        assert_eq!(file_names(extra), ["t/extra.proto", "t/base.proto"]);
+        let base = ask(
+            &index,
+            MessageRequest::FileContainingSymbol("t.Base".into()),
+        );
+        assert_eq!(file_names(base), ["t/base.proto"]);
+        let not_base = ask(
+            &index,
+            MessageRequest::FileContainingSymbol("t.NotBase".into()),
+        );
+        assert_eq!(error_code(not_base), Code::NotFound);
     }
 
     #[test]
@@ -617,11 +713,14 @@ mod tests {
         use crate::Service;
         use crate::health::HealthServer;
         use crate::reflection::{V1, V1Alpha};
-        let index = Index::build([
-            (HealthServer::NAME, HealthServer::FILE_DESCRIPTOR_SET),
-            (V1::NAME, V1::FILE_DESCRIPTOR_SET),
-            (V1Alpha::NAME, V1Alpha::FILE_DESCRIPTOR_SET),
-        ]);
+        let index = Index::build(
+            [
+                (HealthServer::NAME, HealthServer::FILE_DESCRIPTOR_SET),
+                (V1::NAME, V1::FILE_DESCRIPTOR_SET),
+                (V1Alpha::NAME, V1Alpha::FILE_DESCRIPTOR_SET),
+            ],
+            &[],
+        );
         for (symbol, file) in [
             ("grpc.health.v1.Health.Watch", "grpc/health/v1/health.proto"),
             (

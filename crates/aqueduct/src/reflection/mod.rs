@@ -17,7 +17,11 @@
 //! well-known types included. When the server starts, reflection indexes the
 //! descriptors of exactly the services mounted on it, whenever they were
 //! added, so every type a client can reach resolves. The standard services
-//! Aqueduct ships (health, reflection itself) carry theirs too. A service
+//! Aqueduct ships (health, reflection itself) carry theirs too, and the
+//! `google.rpc` error details ([`crate::details`]: `google/rpc/status.proto`
+//! and `google/rpc/error_details.proto`) are always served, so `grpcurl`
+//! prints the details a handler attached to a status decoded; a mounted
+//! service's own copy of those files wins over the bundled one. A service
 //! written by hand, with no descriptors, is listed but cannot be described;
 //! the server logs a warning for it at startup.
 //!

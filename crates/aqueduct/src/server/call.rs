@@ -28,7 +28,7 @@ use crate::codegen::{
 };
 use crate::context::{self, CallContext};
 use crate::interceptor::{AnyMessage, Attached, CallInfo, Chain, MessageHooks, run_on_call};
-use crate::metadata::MetadataMap;
+use crate::metadata::{self, MetadataMap};
 use crate::request::{CallOptions, Request};
 use crate::status::Status;
 use crate::streaming::{
@@ -138,12 +138,16 @@ pub(crate) fn start_call(
     let mut timeout = None;
     let mut encoding_header = None;
     let mut accept = AcceptEncodings::default();
+    let mut bad_metadata = None;
     for (name, value) in &parts.headers {
         match name.as_str() {
             "content-type" => content_type = value.as_bytes(),
             "grpc-timeout" => timeout = Some(value),
             "grpc-encoding" => encoding_header = Some(value),
             "grpc-accept-encoding" => accept = AcceptEncodings::parse(value.as_bytes()),
+            _ if bad_metadata.is_none() => {
+                bad_metadata = metadata::check_received(name, value).err();
+            }
             _ => {}
         }
     }
@@ -160,6 +164,12 @@ pub(crate) fn start_call(
             String::from_utf8_lossy(content_type)
         ));
         writer.finish_http(StatusCode::UNSUPPORTED_MEDIA_TYPE, &status);
+        return None;
+    }
+    // A `-bin` value that is not base64 fails the call before routing, so no
+    // interceptor or handler sees it, as grpc-go does (INTERNAL).
+    if let Some(status) = bad_metadata {
+        writer.finish(&status, &MetadataMap::new());
         return None;
     }
     // Match the raw :path exactly: no normalising, so `//`, query strings and

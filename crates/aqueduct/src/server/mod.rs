@@ -233,21 +233,26 @@ impl ServerBuilder {
     /// `grpcurl`, `buf curl` and the like can list the services and describe
     /// their messages. It describes every service mounted on the server, added
     /// before or after this line, from the descriptors `aqueduct-build` put in
-    /// each generated service: nothing to register. See [`crate::reflection`].
+    /// each generated service: nothing to register. It also serves
+    /// `google/rpc/status.proto` and `google/rpc/error_details.proto`, so
+    /// tools decode the [error details](crate::details) a status carries.
+    /// See [`crate::reflection`].
     pub fn add_reflection(mut self) -> Self {
         self.reflection = true;
         self
     }
 
     /// Mounts both reflection services, indexing every service mounted by
-    /// now and the reflection services themselves.
+    /// now, the reflection services themselves and the `google.rpc` error
+    /// details (which any handler may attach to a status).
     fn mount_reflection(mut self) -> Self {
         use crate::reflection::{Index, Reflection, V1, V1Alpha};
         let described = self.router.described().chain([
             (V1::NAME, V1::FILE_DESCRIPTOR_SET),
             (V1Alpha::NAME, V1Alpha::FILE_DESCRIPTOR_SET),
         ]);
-        let reflection = Reflection::new(Index::build(described));
+        let index = Index::build(described, &[crate::details::FILE_DESCRIPTOR_SET]);
+        let reflection = Reflection::new(index);
         let on_shutdown = reflection.clone();
         self.on_shutdown
             .push(Arc::new(move || on_shutdown.shutdown()));
