@@ -279,7 +279,6 @@ pub(crate) fn check_received(name: &HeaderName, value: &HeaderValue) -> Result<(
 
 /// [`check_received`] for every header of a received map: the first bad
 /// `-bin` value fails it.
-#[allow(dead_code, reason = "for the client's response headers and trailers")]
 pub(crate) fn check_received_headers(headers: &HeaderMap) -> Result<(), Status> {
     headers
         .iter()

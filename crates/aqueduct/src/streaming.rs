@@ -451,6 +451,9 @@ impl Inbound {
                 String::from_utf8_lossy(content_type)
             )));
         }
+        // A `-bin` value that is not base64 fails the call, whatever its
+        // status says (as grpc-go does).
+        crate::metadata::check_received_headers(&headers)?;
         if recv.is_end_stream() {
             // Trailers-only: the status is in the headers.
             let status = Status::from_trailers(&headers).unwrap_or_else(|| {
@@ -481,6 +484,9 @@ impl Inbound {
     fn on_trailers(&mut self, polled: Result<Option<http::HeaderMap>, Status>) -> Option<Status> {
         match polled {
             Ok(Some(trailers)) => {
+                if let Err(status) = crate::metadata::check_received_headers(&trailers) {
+                    return Some(status);
+                }
                 // The common case, `grpc-status: 0`, needs no Status built.
                 let ok = trailers.get(GRPC_STATUS).map(|v| v.as_bytes()) == Some(b"0");
                 let status = if ok {

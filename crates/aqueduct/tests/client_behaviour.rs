@@ -24,6 +24,10 @@ enum Script {
     Oversized,
     /// An unknown grpc-encoding on the response.
     UnknownEncoding,
+    /// A `-bin` response header that is not base64, then an OK status.
+    BadBinaryHeader,
+    /// An OK status with a `-bin` trailer that is not base64.
+    BadBinaryTrailer,
 }
 
 async fn bare_server(script: Script) -> String {
@@ -95,6 +99,26 @@ fn answer(
                 .unwrap();
             Some(s)
         }
+        Script::BadBinaryHeader => {
+            let resp = grpc().header("x-token-bin", "not*base64").body(()).unwrap();
+            let mut s = respond.send_response(resp, false).unwrap();
+            let mut t = HeaderMap::new();
+            t.insert("grpc-status", "0".parse().unwrap());
+            s.send_trailers(t).unwrap();
+            None
+        }
+        Script::BadBinaryTrailer => {
+            let mut s = respond
+                .send_response(grpc().body(()).unwrap(), false)
+                .unwrap();
+            s.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), false)
+                .unwrap();
+            let mut t = HeaderMap::new();
+            t.insert("grpc-status", "0".parse().unwrap());
+            t.insert("x-token-bin", "not*base64".parse().unwrap());
+            s.send_trailers(t).unwrap();
+            None
+        }
         Script::UnknownEncoding => {
             let resp = grpc().header("grpc-encoding", "snappy").body(()).unwrap();
             let mut s = respond.send_response(resp, false).unwrap();
@@ -147,6 +171,13 @@ async fn broken_grpc_responses_are_clear_statuses() {
     assert_eq!(s.code(), Code::ResourceExhausted, "{s}");
     let s = outcome(Script::UnknownEncoding).await;
     assert_eq!(s.code(), Code::Internal, "{s}");
+    // Issue 16 (12): `-bin` metadata that is not base64 is INTERNAL, naming
+    // the key, in response headers and in trailers alike.
+    for script in [Script::BadBinaryHeader, Script::BadBinaryTrailer] {
+        let s = outcome(script).await;
+        assert_eq!(s.code(), Code::Internal, "{s}");
+        assert!(s.message().contains("x-token-bin"), "{s}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
