@@ -278,6 +278,9 @@ pub const EARLY: &str = "/test.v1.Probe/Early";
 /// Bidirectional: reads one message, sends it back, and ends the call without
 /// reading more, as [`EARLY`] does.
 pub const EARLY_BIDI: &str = "/test.v1.Probe/EarlyBidi";
+/// Returns an error whose code is `OK`, as a handler that `?`-propagates a
+/// streaming call's `send` on a call its server finished OK does.
+pub const OK_ERROR: &str = "/test.v1.Probe/OkError";
 /// The message of the `ABORTED` status [`EARLY`] and [`EARLY_BIDI`] end with.
 pub const EARLY_MESSAGE: &str = "the probe stopped reading";
 
@@ -347,6 +350,15 @@ async fn first_then_end(request: Request<codegen::Streaming<String>>) -> Result<
     Ok(first)
 }
 
+struct OkError;
+impl UnaryMethod<Probe> for OkError {
+    type Request = String;
+    type Response = String;
+    async fn call(_svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
+        Err(Status::new(aqueduct::Code::Ok, "finished"))
+    }
+}
+
 struct Early;
 impl ClientStreamingMethod<Probe> for Early {
     type Request = String;
@@ -390,6 +402,7 @@ impl Service for ProbeServer {
             codegen::unary::<Probe, Panic>(PANIC, self.0.clone()),
             codegen::unary::<Probe, Deadline>(DEADLINE, self.0.clone()),
             codegen::unary::<Probe, Sized>(SIZED, self.0.clone()),
+            codegen::unary::<Probe, OkError>(OK_ERROR, self.0.clone()),
             codegen::client_streaming::<Probe, Early>(EARLY, self.0.clone()),
             codegen::bidi_streaming::<Probe, EarlyBidi>(EARLY_BIDI, self.0.clone()),
         ]

@@ -18,8 +18,8 @@ use aqueduct::reflection::{
 use aqueduct::{CallOptions, ServerBuilder};
 use aqueduct::{Code, Request};
 use aqueduct_conformance::{
-    Carrier, DEADLINE, EARLY, EARLY_BIDI, EARLY_MESSAGE, HANG, PANIC, RELAY, RELAY_DETACHED,
-    RELAY_DETACHED_DEADLINE, RELAY_SPAWN, Relay, SIZED, SLOW, Served, wait_for,
+    Carrier, DEADLINE, EARLY, EARLY_BIDI, EARLY_MESSAGE, HANG, OK_ERROR, PANIC, RELAY,
+    RELAY_DETACHED, RELAY_DETACHED_DEADLINE, RELAY_SPAWN, Relay, SIZED, SLOW, Served, wait_for,
 };
 use aqueduct_conformance::{
     ClientRecorder, CountMessages, InterceptLog, Recorder, SCOPED_ONE, SCOPED_TWO, Scoped,
@@ -88,6 +88,9 @@ conformance_suite!(
     a_send_on_a_call_an_interceptor_refused_returns_its_status,
     a_send_over_the_servers_limit_returns_resource_exhausted,
     a_send_after_the_server_finished_returns_the_final_status,
+    a_refused_send_and_a_waiting_reader_in_two_tasks_both_finish,
+    dropped_responses_of_a_call_still_sending_release_the_connection,
+    a_unary_handler_error_with_code_ok_is_internal,
 );
 
 /// All of gRPC's interop cases: the four call kinds, metadata echoed in headers
@@ -1298,6 +1301,90 @@ async fn a_send_after_the_server_finished_returns_the_final_status(carrier: Carr
     let status = send_until_refused!(call, "fine");
     assert_eq!(status.code(), Code::Ok, "{status}");
     assert_eq!(call.finish().await.unwrap().into_inner(), "fine");
+}
+
+/// The sink and the response stream of one call in two tasks: the reader waits
+/// on the response side while the sink's failed send reads ahead on it. Each
+/// must be woken (the carrier keeps one waker per stream), and the reader
+/// still gets the message and the status.
+async fn a_refused_send_and_a_waiting_reader_in_two_tasks_both_finish(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let aqueduct::BidiCall {
+        mut requests,
+        mut responses,
+        ..
+    } = open_early_bidi(&served).await;
+    let reader = tokio::spawn(async move {
+        let first = responses.message().await;
+        let end = responses.message().await;
+        (first, end)
+    });
+    let sender = tokio::spawn(async move { send_until_refused!(requests, "abort") });
+    let within = Duration::from_secs(20);
+    let status = tokio::time::timeout(within, sender).await.unwrap().unwrap();
+    assert_eq!(status.code(), Code::Aborted, "{status}");
+    let (first, end) = tokio::time::timeout(within, reader).await.unwrap().unwrap();
+    assert_eq!(first.unwrap().as_deref(), Some("abort"));
+    let end = end.unwrap_err();
+    assert_eq!(end.code(), Code::Aborted, "{end}");
+}
+
+/// Dropping the response stream of a call whose sink lives on lets go of what
+/// the server sends it, as before the two halves were shared: unread
+/// responses must not hold the connection's flow-control window, or the next
+/// call on the channel starves.
+async fn dropped_responses_of_a_call_still_sending_release_the_connection(carrier: Carrier) {
+    let served = carrier
+        .serve_with_channel(
+            |b| b,
+            |c| {
+                c.initial_connection_window_size(64 * 1024)
+                    .initial_stream_window_size(64 * 1024)
+            },
+        )
+        .await;
+    let client = TestServiceClient::new(served.channel.clone());
+    let aqueduct::BidiCall {
+        mut requests,
+        mut responses,
+        ..
+    } = client.full_duplex_call(CallOptions::new()).await.unwrap();
+    // One response of 256 KiB: more than the connection's whole window.
+    let mut ask = ping_request(1);
+    ask.response_parameters[0].size = 256 * 1024;
+    requests.send(ask).await.unwrap();
+    responses.headers().await.unwrap();
+    drop(responses);
+    // The sink is still open; a unary call on the same connection gets through.
+    let reply = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.unary_call(SimpleRequest {
+            response_size: 1024,
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("the next call starved: dropped responses hold the window")
+    .unwrap();
+    assert_eq!(
+        reply.into_inner().payload.unwrap_or_default().body.len(),
+        1024
+    );
+    drop(requests);
+}
+
+/// A unary call must end with its response or an error: a handler's `Err`
+/// with code `OK` (a `send(..).await?` on a call its server finished OK) is
+/// `INTERNAL`, saying so, rather than `OK` with no response.
+async fn a_unary_handler_error_with_code_ok_is_internal(carrier: Carrier) {
+    let served = carrier.serve(|b| b).await;
+    let status = served
+        .probe(OK_ERROR, Request::new(String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status}");
+    assert!(status.message().contains("code OK"), "{status}");
+    assert!(status.message().contains("finished"), "{status}");
 }
 
 /// `intercept_method` takes the method's name as the `.proto` spells it; a

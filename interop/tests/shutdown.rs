@@ -47,12 +47,12 @@ async fn sigterm_lets_the_call_in_flight_finish_and_exits_0() {
             .success()
     );
     // The server has taken the signal (and not died of it) once it says so.
-    let announced = tokio::task::spawn_blocking(move || {
+    let announced = within(tokio::task::spawn_blocking(move || {
         stderr
             .lines()
             .map_while(Result::ok)
             .find(|line| line == DRAINING)
-    })
+    }))
     .await
     .unwrap();
     assert!(
@@ -64,7 +64,7 @@ async fn sigterm_lets_the_call_in_flight_finish_and_exits_0() {
     call.exchange(1000).await.unwrap();
     call.finish().await.unwrap();
     // With the channel still open: the server closes the connection itself.
-    let status = tokio::task::spawn_blocking(move || child.wait())
+    let status = within(tokio::task::spawn_blocking(move || child.wait()))
         .await
         .unwrap()
         .unwrap();
@@ -74,6 +74,13 @@ async fn sigterm_lets_the_call_in_flight_finish_and_exits_0() {
         "interop-server exited with {status}"
     );
     drop(channel);
+}
+
+/// `fut`, or a failed test after 30 s: a regression must not hang the suite.
+async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(30), fut)
+        .await
+        .expect("no progress within 30 s")
 }
 
 #[test]

@@ -28,7 +28,14 @@ async fn watch_health(channel: &Channel) -> Streaming<HealthCheckResponse> {
 }
 
 async fn next_status(watch: &mut Streaming<HealthCheckResponse>) -> Option<i32> {
-    watch.message().await.unwrap().map(|r| r.status)
+    within(watch.message()).await.unwrap().map(|r| r.status)
+}
+
+/// `fut`, or a failed test after 30 s: a regression must not hang the suite.
+async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(30), fut)
+        .await
+        .expect("no progress within 30 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +69,7 @@ async fn sigterm_drains_serve_and_it_exits_0() {
     call.finish().await.unwrap();
     // With the channel still open: the server closes the connection itself.
     let mut child = child.take();
-    let status = tokio::task::spawn_blocking(move || child.wait())
+    let status = within(tokio::task::spawn_blocking(move || child.wait()))
         .await
         .unwrap()
         .unwrap();

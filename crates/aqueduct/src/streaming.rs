@@ -5,7 +5,7 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Wake, Waker, ready};
+use std::task::{Context, Poll, ready};
 
 use aqueduct_wire::compression::Encoding;
 use aqueduct_wire::frame::{Decoder, Frame};
@@ -17,6 +17,10 @@ use crate::codec;
 use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
 use crate::status::{Code, GRPC_STATUS, Status};
+
+mod client_call;
+
+pub(crate) use client_call::{ClientCall, Side};
 
 /// A stream of inbound messages.
 ///
@@ -273,6 +277,16 @@ impl<T: prost::Message + Default + 'static> Stream for Streaming<T> {
     }
 }
 
+impl<T> Drop for Streaming<T> {
+    fn drop(&mut self) {
+        // The sink keeps the shared response side alive: let go of it now, as
+        // dropping an unshared one would.
+        if let Source::Call { call, .. } = &self.source {
+            call.drop_reader();
+        }
+    }
+}
+
 impl<T> fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Streaming");
@@ -506,80 +520,6 @@ impl Inbound {
         }
     }
 
-    /// Client side: the call's final status, read ahead of the reader. Takes
-    /// the rest of the body into the decoder (flow control bounds it: window
-    /// goes back only for consumed messages) and reads the trailers, leaving
-    /// every message, and the status itself, for the reader to get as if
-    /// nothing had looked. For a request sink whose send failed because the
-    /// server has already ended the call.
-    pub(crate) fn poll_final(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
-        loop {
-            if let Some(status) = &self.outcome {
-                return Poll::Ready(status.clone());
-            }
-            // The timer is left running: the reader learns of it as well.
-            if let Some(sleep) = self.deadline.as_mut() {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Status::deadline_exceeded("deadline exceeded"));
-                }
-            }
-            match &mut self.state {
-                State::Pending(fut) => match ready!(fut.poll_response(cx)) {
-                    Ok(response) => {
-                        if let Err(status) = self.on_response(response) {
-                            self.state = State::Done(Some(status));
-                        }
-                    }
-                    Err(NoResponse { status, refused }) => {
-                        self.refused = refused;
-                        self.state = State::Done(Some(status));
-                    }
-                },
-                State::Body { recv, client } => {
-                    if let Some(status) = &self.body_error {
-                        return Poll::Ready(status.clone());
-                    }
-                    if let Some(status) = &self.ahead {
-                        return Poll::Ready(status.clone().unwrap_or_else(finished_ok));
-                    }
-                    if self.body_eof {
-                        let polled = ready!(recv.poll_trailers(cx));
-                        self.ahead = Some(self.on_trailers(polled));
-                        continue;
-                    }
-                    let client = *client;
-                    let pending = match recv.poll_data(cx, client) {
-                        Poll::Ready(Some(Ok(chunk))) => {
-                            self.read += chunk.len() as u64;
-                            self.decoder.push(chunk);
-                            false
-                        }
-                        Poll::Ready(Some(Err(status))) => {
-                            self.body_error = Some(status);
-                            false
-                        }
-                        Poll::Ready(None) => {
-                            self.body_eof = true;
-                            false
-                        }
-                        Poll::Pending => true,
-                    };
-                    settle_window(recv, &mut self.decoder, self.read, &mut self.released);
-                    if pending {
-                        return Poll::Pending;
-                    }
-                }
-                State::Trailers(recv) => {
-                    let polled = ready!(recv.poll_trailers(cx));
-                    let status = self.on_trailers(polled);
-                    self.state = State::Done(status);
-                }
-                State::Done(Some(status)) => return Poll::Ready(status.clone()),
-                State::Done(None) => return Poll::Ready(finished_ok()),
-            }
-        }
-    }
-
     /// The next whole frame, or the end of the stream.
     pub(crate) fn poll_frame(
         &mut self,
@@ -698,105 +638,6 @@ impl Inbound {
         }
         settle_window(recv, &mut self.decoder, self.read, &mut self.released);
     }
-}
-
-/// The inbound half of a client-streaming or bidirectional call, shared by its
-/// response [`Streaming`] (the reader) and its request sink (which reads ahead
-/// to the final status when a send fails).
-///
-/// Both may poll it from different tasks, and the carrier keeps one waker per
-/// stream, so neither may register its own: each stores its waker here and
-/// polls with the joint waker, which wakes both. Without that, the sink's poll
-/// would replace the reader's waker and the reader would never learn of the
-/// data the sink's wake-up brought.
-pub(crate) struct ClientCall {
-    inbound: Mutex<Inbound>,
-    wakers: Arc<JointWaker>,
-    joint: Waker,
-}
-
-/// Which side of a [`ClientCall`] polls.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Side {
-    Reader = 0,
-    Sink = 1,
-}
-
-/// The wakers of both sides of a [`ClientCall`]; waking it wakes both.
-#[derive(Default)]
-struct JointWaker(Mutex<[Option<Waker>; 2]>);
-
-impl Wake for JointWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let taken = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
-        for waker in taken.into_iter().flatten() {
-            waker.wake();
-        }
-    }
-}
-
-impl ClientCall {
-    pub(crate) fn new(inbound: Inbound) -> Arc<Self> {
-        let wakers = Arc::new(JointWaker::default());
-        Arc::new(Self {
-            inbound: Mutex::new(inbound),
-            joint: Waker::from(wakers.clone()),
-            wakers,
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inbound> {
-        self.inbound.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Polls the inbound half for `side`, with the joint waker.
-    pub(crate) fn poll<R>(
-        &self,
-        cx: &mut Context<'_>,
-        side: Side,
-        f: impl FnOnce(&mut Inbound, &mut Context<'_>) -> Poll<R>,
-    ) -> Poll<R> {
-        {
-            let mut slots = self.wakers.0.lock().unwrap_or_else(PoisonError::into_inner);
-            let slot = &mut slots[side as usize];
-            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *slot = Some(cx.waker().clone());
-            }
-        }
-        let mut joint = Context::from_waker(&self.joint);
-        f(&mut self.lock(), &mut joint)
-    }
-
-    /// Waits for the call's final status (see [`Inbound::poll_final`]).
-    pub(crate) async fn final_status(&self) -> Status {
-        poll_fn(|cx| self.poll(cx, Side::Sink, Inbound::poll_final)).await
-    }
-
-    /// Moves headers and trailers that have arrived into the reader's slots.
-    fn move_metadata(&self, headers: &mut Option<MetadataMap>, trailers: &mut Option<MetadataMap>) {
-        if headers.is_some() && trailers.is_some() {
-            return;
-        }
-        let mut inbound = self.lock();
-        if headers.is_none() {
-            *headers = inbound.headers.take();
-        }
-        if trailers.is_none() {
-            *trailers = inbound.trailers.take();
-        }
-    }
-}
-
-/// The final status of a call the server finished with `OK`.
-fn finished_ok() -> Status {
-    Status::new(
-        Code::Ok,
-        "the server already finished the call with OK; its response has the result",
-    )
 }
 
 /// The one message of a unary or server-streaming request, read straight from h2.

@@ -112,7 +112,7 @@ impl<T: prost::Message + 'static> RequestSink<T> {
         let mut data = self.out.split().freeze();
         let sent = poll_fn(|cx| stream.poll_send(&mut data, false, cx)).await;
         match sent {
-            Err(_) => Err(self.call.final_status().await),
+            Err(e) => Err(self.call.final_status(e).await),
             Ok(()) => Ok(()),
         }
     }

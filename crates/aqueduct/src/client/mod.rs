@@ -468,6 +468,18 @@ impl ChannelBuilder {
     /// The channel, connected and ready: fails with `UNAVAILABLE` (naming the
     /// target and the cause) if the first connection attempt does, instead of
     /// leaving that to the first call. [`build`](Self::build) is the lazy form.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aqueduct::{Channel, Code};
+    ///
+    /// // Nobody listens on this memory listener's name: connect says so now.
+    /// let status = Channel::builder("mem://nobody-here").unwrap().connect().await.unwrap_err();
+    /// assert_eq!(status.code(), Code::Unavailable);
+    /// assert!(status.message().contains("mem://nobody-here"));
+    /// # }
+    /// ```
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.build();
         channel.connect().await?;

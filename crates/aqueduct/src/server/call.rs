@@ -30,7 +30,7 @@ use crate::context::{self, CallContext};
 use crate::interceptor::{AnyMessage, Attached, CallInfo, Chain, MessageHooks, run_on_call};
 use crate::metadata::{self, MetadataMap};
 use crate::request::{CallOptions, Request};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use crate::streaming::{
     Inbound, SharedInbound, SingleMessage, Streaming, is_grpc_content_type, lock_inbound,
 };
@@ -432,6 +432,18 @@ fn queue_response<T: prost::Message + 'static>(
     result: Option<Result<crate::Response<T>, Status>>,
 ) -> Option<MetadataMap> {
     let mut response = match result? {
+        Err(status) if status.code() == Code::Ok => {
+            // A single-response call that ends OK must carry its response:
+            // `OK` with none would break the call's cardinality. (A handler
+            // that `?`-propagates a streaming call's `send` can get here: the
+            // call it made was finished OK by its server.)
+            let status = Status::internal(format!(
+                "the handler returned an error with code OK and no response: {}",
+                status.message()
+            ));
+            writer.finish(&status, &MetadataMap::new());
+            return None;
+        }
         Err(status) => {
             writer.finish(&status, &MetadataMap::new());
             return None;

@@ -361,6 +361,26 @@ impl ServerBuilder {
             .await
     }
 
+    /// Serves `listener` until the process gets SIGINT or SIGTERM (Ctrl-C off
+    /// Unix), then shuts down gracefully: [`serve_with_shutdown`] with
+    /// [`shutdown_signal`], the signal handlers installed before serving starts.
+    ///
+    /// [`serve_with_shutdown`]: Self::serve_with_shutdown
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
+    /// aqueduct::Server::builder()
+    ///     // .add_service(GreeterServiceServer::new(MyGreeter))
+    ///     .serve_until_signal(listener)
+    ///     .await
+    /// # }
+    /// ```
+    pub async fn serve_until_signal<L: Listener>(self, listener: L) -> io::Result<()> {
+        let signal = shutdown_signal();
+        self.serve_with_shutdown(listener, signal).await
+    }
+
     /// Serves `listener` until `signal` completes, then shuts down gracefully:
     ///
     /// 1. stop accepting connections; send every connection a GOAWAY (h2 sends the
