@@ -67,13 +67,8 @@ impl HandoffSender {
         local: SocketAddr,
         peer: SocketAddr,
     ) -> io::Result<()> {
-        let frame = Frame::Connection {
-            local,
-            peer,
-            peeked,
-            preface_sent: false,
-        };
-        self.send(&frame, socket.as_fd()).await
+        self.send_handed(socket.as_fd(), peeked, local, peer, false)
+            .await
     }
 
     /// Hands over an HTTP/2 connection to which this process has written the
@@ -91,13 +86,26 @@ impl HandoffSender {
         local: SocketAddr,
         peer: SocketAddr,
     ) -> io::Result<()> {
+        self.send_handed(socket.as_fd(), peeked, local, peer, true)
+            .await
+    }
+
+    /// Sends one connection, saying whether the server preface went out.
+    async fn send_handed(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        peeked: &[u8],
+        local: SocketAddr,
+        peer: SocketAddr,
+        preface_sent: bool,
+    ) -> io::Result<()> {
         let frame = Frame::Connection {
             local,
             peer,
             peeked,
-            preface_sent: true,
+            preface_sent,
         };
-        self.send(&frame, socket.as_fd()).await
+        self.send(&frame, socket).await
     }
 
     /// Hands over a listening socket under `name`.

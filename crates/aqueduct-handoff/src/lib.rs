@@ -88,7 +88,18 @@ mod testing {
             self.0
         }
     }
+
+    /// One HTTP/2 frame's bytes: header and payload.
+    pub(crate) fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        let mut out = len.to_be_bytes()[1..].to_vec();
+        out.extend_from_slice(&[kind, flags]);
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
 }
+
 pub use listener::{HandoffListener, Prefixed};
 pub use wire::{MAX_NAME, MAX_PEEKED, WireError};
 

@@ -286,16 +286,9 @@ mod tests {
 
     use super::*;
     use crate::peek::PREFACE;
+    use crate::testing::frame;
 
     const ACK: [u8; 9] = [0, 0, 0, 4, 1, 0, 0, 0, 0];
-
-    fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-        let mut out = (payload.len() as u32).to_be_bytes()[1..].to_vec();
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
 
     /// Reads `prefixed` to its end, while `writes` go into the other end of
     /// its socket one by one (most reads see them apart; the bytes read must

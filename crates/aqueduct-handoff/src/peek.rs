@@ -213,15 +213,7 @@ mod tests {
 
     use super::*;
     use crate::testing::XorShift;
-
-    fn frame_bytes(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-        let len = payload.len() as u32;
-        let mut out = len.to_be_bytes()[1..].to_vec();
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
+    use crate::testing::frame as frame_bytes;
 
     fn block(path: &str, authority: &str) -> Vec<u8> {
         let mut encoder = loona_hpack::Encoder::new();

@@ -186,16 +186,7 @@ mod tests {
 
     use super::*;
     use crate::peek::PREFACE;
-    use crate::testing::XorShift;
-
-    fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-        let len = payload.len() as u32;
-        let mut out = len.to_be_bytes()[1..].to_vec();
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
+    use crate::testing::{XorShift, frame};
 
     fn ack() -> Vec<u8> {
         frame(SETTINGS, ACK, 0, &[])
