@@ -235,11 +235,14 @@ impl<T: prost::Message + Default + 'static> Streaming<T> {
                 headers,
                 trailers,
             } => {
-                let polled = call.poll(cx, Side::Reader, poll_message_on);
-                if polled.is_ready() {
-                    call.move_metadata(headers, trailers);
-                }
-                polled
+                // Headers and trailers move out under the same lock.
+                call.poll(cx, Side::Reader, |inbound, cx| {
+                    let polled = poll_message_on(inbound, cx);
+                    if polled.is_ready() {
+                        inbound.move_metadata(headers, trailers);
+                    }
+                    polled
+                })
             }
         }
     }

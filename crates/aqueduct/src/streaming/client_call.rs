@@ -137,12 +137,22 @@ impl ClientCall {
         if headers.is_some() && trailers.is_some() {
             return;
         }
-        let mut inbound = self.lock();
-        if headers.is_none() {
-            *headers = inbound.headers.take();
+        self.lock().move_metadata(headers, trailers);
+    }
+}
+
+impl Inbound {
+    /// Moves headers and trailers that have arrived into a reader's slots.
+    pub(super) fn move_metadata(
+        &mut self,
+        headers: &mut Option<MetadataMap>,
+        trailers: &mut Option<MetadataMap>,
+    ) {
+        if headers.is_none() && self.headers.is_some() {
+            *headers = self.headers.take();
         }
-        if trailers.is_none() {
-            *trailers = inbound.trailers.take();
+        if trailers.is_none() && self.trailers.is_some() {
+            *trailers = self.trailers.take();
         }
     }
 }
