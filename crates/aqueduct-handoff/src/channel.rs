@@ -72,8 +72,8 @@ impl HandoffSender {
     }
 
     /// Hands over an HTTP/2 connection to which this process has written the
-    /// server preface ([`SERVER_PREFACE`](crate::peek::SERVER_PREFACE), an
-    /// empty SETTINGS frame) and nothing else, as a front must before most
+    /// server preface ([`SERVER_PREFACE`](crate::peek::SERVER_PREFACE), a
+    /// SETTINGS frame of defaults and a 100-stream limit) and nothing else, as a front must before most
     /// clients send a request. `peeked` are the bytes read from its start.
     /// The receiver drops the client's acknowledgement of those SETTINGS,
     /// wherever it comes (in `peeked` or later), so its HTTP/2 stack sees

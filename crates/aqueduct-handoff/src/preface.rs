@@ -3,8 +3,9 @@
 //!
 //! Most HTTP/2 clients (grpc-go, grpc-core, and so Python `grpcio`) send no
 //! request before they have the server's SETTINGS, so a front that routes by
-//! the first request must send SETTINGS first: [`SERVER_PREFACE`], empty,
-//! meaning the protocol's defaults. The client acknowledges it. That ACK must
+//! the first request must send SETTINGS first: [`SERVER_PREFACE`], the
+//! protocol's defaults but for a limit of 100 concurrent streams. The client
+//! acknowledges it. That ACK must
 //! not reach the backend's HTTP/2 stack, which never sent those SETTINGS and
 //! would take the ACK for one of its own (or fail the connection with
 //! `PROTOCOL_ERROR`). It can come anywhere in the client's first bytes: before
@@ -14,20 +15,28 @@
 //! wherever it falls: the front never waits for it, and the peeked bytes stay
 //! within their bound whatever the client sends before it.
 //!
-//! Why empty: until the backend's own SETTINGS arrive (the first thing its
-//! HTTP/2 stack writes), the client works with the defaults, exactly as a
-//! client that sends before it has any SETTINGS does when it connects straight
-//! to the backend; the backend's SETTINGS then apply as they would have.
-//! Values other than the defaults would be promises the backend may not keep
-//! (a larger frame size, say).
+//! Why so little: until the backend's own SETTINGS arrive (the first thing
+//! its HTTP/2 stack writes), the client works with these, as a client that
+//! sends before it has any SETTINGS does when it connects straight to the
+//! backend; the backend's SETTINGS then apply as they would have. Values
+//! other than the defaults would be promises the backend may not keep (a
+//! larger frame size, say). The one exception is a limit, not a promise:
+//! `SETTINGS_MAX_CONCURRENT_STREAMS` 100 (RFC 9113's recommended least, and
+//! the backend's default). Without it a first SETTINGS means "no limit", and
+//! a client that opens hundreds of streams at once (ours, on a busy channel)
+//! has them refused by the backend's HTTP/2, which answers about a thousand
+//! such refusals with GOAWAY `ENHANCE_YOUR_CALM`. An Aqueduct backend always
+//! sends its own limit, which replaces this one.
 //!
 //! Sans I/O, like [`peek`](crate::peek): bytes in, bytes out.
 
-/// An empty SETTINGS frame: the server's connection preface with every
-/// setting at its default. A front writes it as soon as it accepts a
-/// connection, then hands the connection over with
+/// The server's connection preface a front sends: a SETTINGS frame with
+/// every setting at its default but `SETTINGS_MAX_CONCURRENT_STREAMS` (0x3),
+/// 100. A front writes it as soon as it accepts a connection, then hands the
+/// connection over with
 /// [`HandoffSender::send_connection_after_preface`](crate::HandoffSender::send_connection_after_preface).
-pub const SERVER_PREFACE: [u8; FRAME_HEADER] = [0, 0, 0, SETTINGS, 0, 0, 0, 0, 0];
+pub const SERVER_PREFACE: [u8; FRAME_HEADER + 6] =
+    [0, 0, 6, SETTINGS, 0, 0, 0, 0, 0, 0, 0x3, 0, 0, 0, 100];
 
 const FRAME_HEADER: usize = 9;
 const SETTINGS: u8 = 0x4;

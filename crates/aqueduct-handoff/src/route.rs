@@ -9,8 +9,8 @@
 //! should use one channel per service (gRPC clients usually do: one channel per
 //! target).
 //!
-//! The front writes the HTTP/2 server preface (an empty SETTINGS frame,
-//! [`SERVER_PREFACE`]) the moment it accepts a connection: most clients
+//! The front writes the HTTP/2 server preface (a SETTINGS frame of defaults
+//! and a 100-stream limit, [`SERVER_PREFACE`]) the moment it accepts a connection: most clients
 //! (grpc-go, so `grpcurl`; grpc-core, so Python `grpcio`) send no request
 //! before they have the server's SETTINGS. It hands the connection over with
 //! [`HandoffSender::send_connection_after_preface`], and the backend's

@@ -28,6 +28,10 @@ use crate::transport::direct::{DirectClient, DirectConnector};
 use crate::transport::memory::MemoryConnector;
 use crate::transport::{Connector, CustomConnector, Target};
 
+/// Concurrent streams assumed on a new connection until the server's SETTINGS
+/// arrive.
+const INITIAL_MAX_SEND_STREAMS: usize = 100;
+
 /// The target URI could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidUri(String);
@@ -310,6 +314,13 @@ impl Channel {
             .map_err(|e| e.to_string())?;
         let config = &self.inner.config;
         let (sender, connection) = h2::client::Builder::new()
+            // Until the server's SETTINGS say otherwise, assume the 100
+            // concurrent streams RFC 9113 recommends as the least a server
+            // allows: a burst of calls on a fresh connection then waits for
+            // room instead of opening streams the server must refuse (h2
+            // servers count such refusals, retries included, and answer
+            // about a thousand of them with GOAWAY ENHANCE_YOUR_CALM).
+            .initial_max_send_streams(INITIAL_MAX_SEND_STREAMS)
             .initial_window_size(config.initial_stream_window_size)
             .initial_connection_window_size(config.initial_connection_window_size)
             .max_header_list_size(config.max_header_list_size)
