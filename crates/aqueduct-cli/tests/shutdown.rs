@@ -111,3 +111,38 @@ fn a_port_in_use_is_a_sentence_naming_the_address() {
     }
     let _ = std::fs::remove_file(control);
 }
+
+/// `aqueduct route` stops on SIGTERM too, and exits 0 (a process killed by the
+/// signal has no exit code at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_route_and_it_exits_0() {
+    let (child, addr) = common::spawn_server(Command::new(AQUEDUCT).args([
+        "route",
+        "--port",
+        "0",
+        "--service",
+        "a.v1.A=/nonexistent.sock",
+    ]));
+    let child = common::Killed::new(child);
+    // It is up and accepting.
+    let probe = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = child.take();
+    let status = within(tokio::task::spawn_blocking(move || child.wait()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "aqueduct route exited with {status}"
+    );
+    drop(probe);
+}
