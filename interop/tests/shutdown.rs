@@ -7,11 +7,14 @@
 
 #[path = "common/in_flight.rs"]
 mod in_flight;
+#[path = "common/stopping.rs"]
+mod stopping;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
 use in_flight::InFlight;
+use stopping::{exits_0, refused_port, sigterm, within};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_interop-server");
 
@@ -38,14 +41,7 @@ async fn sigterm_lets_the_call_in_flight_finish_and_exits_0() {
     let channel = aqueduct::Channel::from_uri(&format!("http://{addr}")).unwrap();
 
     let mut call = InFlight::open(&channel).await.unwrap();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(child.id());
     // The server has taken the signal (and not died of it) once it says so.
     let announced = within(tokio::task::spawn_blocking(move || {
         stderr
@@ -64,23 +60,8 @@ async fn sigterm_lets_the_call_in_flight_finish_and_exits_0() {
     call.exchange(1000).await.unwrap();
     call.finish().await.unwrap();
     // With the channel still open: the server closes the connection itself.
-    let status = within(tokio::task::spawn_blocking(move || child.wait()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "interop-server exited with {status}"
-    );
+    exits_0(child, "interop-server").await;
     drop(channel);
-}
-
-/// `fut`, or a failed test after 30 s: a regression must not hang the suite.
-async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(std::time::Duration::from_secs(30), fut)
-        .await
-        .expect("no progress within 30 s")
 }
 
 #[test]
@@ -91,13 +72,8 @@ fn a_port_in_use_names_the_address() {
         .args(["--port", &port])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
-            "interop-server: cannot listen on 127.0.0.1:{port}: "
-        )),
-        "{stderr}"
+    refused_port(
+        &out,
+        &format!("interop-server: cannot listen on 127.0.0.1:{port}: "),
     );
-    assert!(!stderr.contains("Os {"), "{stderr}");
 }

@@ -8,12 +8,15 @@
 mod common;
 #[path = "../../../interop/tests/common/in_flight.rs"]
 mod in_flight;
+#[path = "../../../interop/tests/common/stopping.rs"]
+mod stopping;
 
 use std::process::Command;
 
 use aqueduct::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus, WATCH};
 use aqueduct::{Channel, Request, Streaming};
 use in_flight::InFlight;
+use stopping::{exits_0, refused_port, sigterm, within};
 
 const AQUEDUCT: &str = env!("CARGO_BIN_EXE_aqueduct");
 
@@ -31,13 +34,6 @@ async fn next_status(watch: &mut Streaming<HealthCheckResponse>) -> Option<i32> 
     within(watch.message()).await.unwrap().map(|r| r.status)
 }
 
-/// `fut`, or a failed test after 30 s: a regression must not hang the suite.
-async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(std::time::Duration::from_secs(30), fut)
-        .await
-        .expect("no progress within 30 s")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_serve_and_it_exits_0() {
     let (child, addr) = common::spawn_server(Command::new(AQUEDUCT).args(["serve", "--port", "0"]));
@@ -50,14 +46,7 @@ async fn sigterm_drains_serve_and_it_exits_0() {
         Some(ServingStatus::Serving as i32)
     );
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(child.id());
     // The shutdown has started: health says NOT_SERVING, then ends its watch.
     assert_eq!(
         next_status(&mut health).await,
@@ -68,16 +57,7 @@ async fn sigterm_drains_serve_and_it_exits_0() {
     call.exchange(1000).await.unwrap();
     call.finish().await.unwrap();
     // With the channel still open: the server closes the connection itself.
-    let mut child = child.take();
-    let status = within(tokio::task::spawn_blocking(move || child.wait()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "aqueduct serve exited with {status}"
-    );
+    exits_0(child.take(), "aqueduct serve").await;
     drop(channel);
 }
 
@@ -99,15 +79,10 @@ fn a_port_in_use_is_a_sentence_naming_the_address() {
         ],
     ] {
         let out = Command::new(AQUEDUCT).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with(&format!(
-                "error: cannot listen on 127.0.0.1:{port}: Address already in use"
-            )),
-            "{args:?}: {stderr}"
+        refused_port(
+            &out,
+            &format!("error: cannot listen on 127.0.0.1:{port}: Address already in use"),
         );
-        assert!(!stderr.contains("Os {"), "{args:?}: {stderr}");
     }
     let _ = std::fs::remove_file(control);
 }
@@ -126,23 +101,7 @@ async fn sigterm_stops_route_and_it_exits_0() {
     let child = common::Killed::new(child);
     // It is up and accepting.
     let probe = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut child = child.take();
-    let status = within(tokio::task::spawn_blocking(move || child.wait()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "aqueduct route exited with {status}"
-    );
+    sigterm(child.id());
+    exits_0(child.take(), "aqueduct route").await;
     drop(probe);
 }
