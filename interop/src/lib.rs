@@ -15,6 +15,7 @@ pub mod pb {
     aqueduct::include_proto!("grpc.testing");
 }
 
+pub mod certs;
 pub mod client;
 pub mod flags;
 pub mod server;
