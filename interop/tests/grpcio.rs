@@ -5,29 +5,11 @@
 //! creates that venv and sets it. The tests fail, loudly, if it is missing: they
 //! never skip.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 mod common;
-use common::{Killed, python, python_dir};
-
-/// Starts a server that prints `listening on HOST:PORT` first; returns it and the port.
-fn start(mut cmd: Command) -> (Killed, u16) {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start server");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Killed(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read server's first line");
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("server did not report its port; it printed {line:?}"));
-    (server, port)
-}
+use common::process::start;
+use common::{python, python_dir};
 
 fn assert_all_passed(out: &Output, who: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
