@@ -17,6 +17,8 @@
 //! binaries have no mutual TLS). A TLS flag without `--use_tls true` is
 //! refused, so a run meant to be over TLS cannot pass in plaintext; see
 //! [`tls`] for the rest, and [`certs`] for the certificates the tests make.
+//! `interop-server --reflection true` (ours too) also serves server
+//! reflection, for tools such as `grpcurl`.
 
 /// Generated messages, server and client for `grpc.testing`.
 #[allow(missing_docs, unreachable_pub, clippy::all)]

@@ -38,6 +38,7 @@ fn help_prints_the_usage_and_exits_0() {
                 "--tls_cert_file FILE",
                 "--tls_key_file FILE",
                 "--client_ca_file FILE",
+                "--reflection true|false",
                 "--help",
             ][..],
         ),
@@ -96,7 +97,7 @@ fn an_unknown_flag_is_refused_with_the_known_ones() {
     assert!(
         text(&out.stderr).starts_with(
             "interop-server: unknown flag --verbose; the flags are --port, --use_tls, \
-             --tls_cert_file, --tls_key_file, --client_ca_file"
+             --tls_cert_file, --tls_key_file, --client_ca_file, --reflection"
         ),
         "{out:?}"
     );

@@ -2,19 +2,27 @@
 //! With `--port 0` it picks a free port; either way it prints the address it
 //! listens on as its first line. `--use_tls true --tls_cert_file F
 //! --tls_key_file F` serves over TLS, and `--client_ca_file F` also requires
-//! client certificates signed by those CAs (mutual TLS). SIGINT or SIGTERM
-//! starts a graceful shutdown (announced on stderr): calls in flight finish,
-//! then it exits 0. `--help` prints the flags; an unknown flag, or a TLS flag
-//! without `--use_tls true`, is an error (exit 2), as is TLS material that
-//! cannot be read.
+//! client certificates signed by those CAs (mutual TLS); `--reflection true`
+//! adds server reflection. SIGINT or SIGTERM starts a graceful shutdown
+//! (announced on stderr): calls in flight finish, then it exits 0. `--help`
+//! prints the flags; an unknown flag, or a TLS flag without `--use_tls true`,
+//! is an error (exit 2), as is TLS material that cannot be read.
 
 use std::process::ExitCode;
 
-use interop::flags::{Flag, Parsed, USE_TLS};
+use interop::flags::{Flag, Parsed, USE_TLS, boolean};
 use interop::tls::{CLIENT_CA_FILE, FlagError, TLS_CERT_FILE, TLS_KEY_FILE};
 
 const SYNOPSIS: &str = "interop-server --port P \
-                        [--use_tls true --tls_cert_file F --tls_key_file F [--client_ca_file F]]";
+                        [--use_tls true --tls_cert_file F --tls_key_file F [--client_ca_file F]] \
+                        [--reflection true]";
+
+/// `--reflection`: ours, not grpc-go's; for tools such as grpcurl.
+const REFLECTION: Flag = Flag {
+    name: "reflection",
+    value: "true|false",
+    help: "also serve server reflection, for grpcurl (default false)",
+};
 
 const FLAGS: &[Flag] = &[
     Flag {
@@ -26,6 +34,7 @@ const FLAGS: &[Flag] = &[
     TLS_CERT_FILE,
     TLS_KEY_FILE,
     CLIENT_CA_FILE,
+    REFLECTION,
 ];
 
 /// What the server prints (to stderr) when a signal starts its graceful
@@ -59,6 +68,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let reflection = match boolean(&flags, REFLECTION.name) {
+        Ok(on) => on,
+        Err(e) => return usage_error(&e),
+    };
     let port: u16 = match flags.get("port").map(|p| p.parse()) {
         Some(Ok(p)) => p,
         None => 50051,
@@ -86,6 +99,9 @@ async fn main() -> ExitCode {
     let mut builder = interop::server::builder();
     if let Some(tls) = tls {
         builder = builder.tls(tls);
+    }
+    if reflection {
+        builder = builder.add_reflection();
     }
     let served = builder
         .serve_with_shutdown(listener, async {
