@@ -149,6 +149,37 @@ fn make_config(settings: &ClientTls) -> Result<rustls::ClientConfig, TlsError> {
     Ok(config)
 }
 
+/// What a TLS error on an established client connection means, in words;
+/// `None` if `e` is not a TLS error.
+pub(crate) fn describe_transport(e: &io::Error) -> Option<String> {
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return Some(describe(e, Some("")));
+    }
+    // h2 keeps an I/O error's text, not the error: read the rustls words.
+    let text = e.to_string();
+    if let Some(alert) = text.strip_prefix("received fatal alert: ") {
+        let hint = match alert {
+            "CertificateRequired" => {
+                " (the server requires a client certificate: give one with ClientTls::identity)"
+            }
+            "UnknownCA" => " (the server does not trust our certificate's issuer)",
+            "BadCertificate" | "CertificateUnknown" => " (the server refused our certificate)",
+            "CertificateExpired" => " (the server says our certificate expired)",
+            _ => "",
+        };
+        return Some(format!("the server sent alert {alert}{hint}"));
+    }
+    // tokio-rustls's words for a TCP close without TLS's close_notify,
+    // which is how some servers refuse a client certificate after a TLS 1.3
+    // handshake.
+    text.contains("close_notify").then(|| {
+        format!(
+            "{text} (if the server requires a client certificate, give one with \
+             ClientTls::identity)"
+        )
+    })
+}
+
 /// What a failed handshake's error means, in words; `name` is the server
 /// name the client checked, if this is the client side.
 pub(crate) fn describe(e: &io::Error, name: Option<&str>) -> String {

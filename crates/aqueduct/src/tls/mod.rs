@@ -45,7 +45,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use client::ClientTls;
-pub(crate) use client::TlsConnector;
+pub(crate) use client::{TlsConnector, describe_transport};
 pub use peer::{PeerIdentity, TlsInfo};
 pub(crate) use server::Refused;
 pub use server::{ClientAuth, ServerTls, ServerTlsBuilder, TlsWatch};
