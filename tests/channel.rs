@@ -182,3 +182,68 @@ async fn connect_errors_name_the_socket_and_the_backoff() {
         "{err}"
     );
 }
+
+/// A TLS server on a loopback port: `(uri authority, server task)`.
+async fn tls_server(
+    client_auth: aqueduct::tls::ClientAuth,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let (_, server_cert) = aqueduct_conformance::test_pki();
+    let tls = aqueduct::tls::ServerTls::builder(server_cert.identity())
+        .client_auth(client_auth)
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(interop::server::builder().tls(tls).serve(listener));
+    (addr, server)
+}
+
+async fn empty_call(channel: &Channel) -> Result<(), aqueduct::Status> {
+    channel
+        .unary::<interop::pb::Empty, interop::pb::Empty>(
+            "/grpc.testing.TestService/EmptyCall",
+            Request::new(interop::pb::Empty {}),
+        )
+        .await
+        .map(drop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_wants_a_client_certificate_says_so_to_a_client_without_one() {
+    let (pki, _) = aqueduct_conformance::test_pki();
+    let (addr, server) = tls_server(aqueduct::tls::ClientAuth::Required(pki.roots())).await;
+    let channel = Channel::builder(&format!("https://{addr}"))
+        .unwrap()
+        .tls(aqueduct_conformance::client_tls())
+        .build();
+    let status = empty_call(&channel).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(
+        status.message().contains("requires a client certificate"),
+        "{status}"
+    );
+    // With one, the same server serves.
+    let client = pki.client("spiffe://example.org/ns/tests/sa/channel");
+    let channel = Channel::builder(&format!("https://{addr}"))
+        .unwrap()
+        .tls(aqueduct_conformance::client_tls().identity(client.identity()))
+        .build();
+    empty_call(&channel).await.unwrap();
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_channel_to_a_tls_port_suggests_https() {
+    let (addr, server) = tls_server(aqueduct::tls::ClientAuth::Off).await;
+    let channel = Channel::from_uri(&format!("http://{addr}")).unwrap();
+    let status = empty_call(&channel).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(status.message().contains("https://"), "{status}");
+    // The server is unharmed: a TLS channel is served.
+    let channel = Channel::builder(&format!("https://{addr}"))
+        .unwrap()
+        .tls(aqueduct_conformance::client_tls())
+        .build();
+    empty_call(&channel).await.unwrap();
+    server.abort();
+}
