@@ -32,9 +32,12 @@
 //! - [`restart`]: a new process takes the running one's listening sockets over
 //!   a control socket, and the old one stops accepting only once the new one
 //!   is ready: restarts that refuse no connection.
-//! - [`route`]: that front: accepts TCP, sends the HTTP/2 server preface
-//!   (most clients wait for it), peeks, hands each connection to the backend
-//!   process that serves its service (`aqueduct route`).
+//! - [`route`]: that front (`aqueduct route`): accepts TCP and tells TLS
+//!   from plaintext by the first byte. Plaintext: sends the HTTP/2 server
+//!   preface (most clients wait for it), peeks, hands each connection to the
+//!   backend process that serves its service. TLS: reads the ClientHello,
+//!   hands the connection, ClientHello and all, to the backend for its server
+//!   name, which terminates TLS itself; the front holds no key.
 //!
 //! Every length and count from the peer is bounded (payload 64 KiB, peeked
 //! bytes [`MAX_PEEKED`], names [`MAX_NAME`], one descriptor per message, a few
