@@ -35,13 +35,47 @@ pub enum Carrier {
     /// connection's first request and hands the live socket, with the bytes it
     /// read, to the server's `HandoffListener` over a Unix socket (SCM_RIGHTS).
     Handoff,
+    /// HTTP/2 over TLS (rustls, ALPN h2) over TCP loopback: the server's
+    /// certificate is signed by a test CA the channel trusts.
+    TlsTcp,
+    /// HTTP/2 over TLS over a Unix socket.
+    TlsUnix,
 }
 
 impl Carrier {
     /// Whether the server sees the client's TCP address.
     pub fn has_peer_address(self) -> bool {
-        matches!(self, Carrier::Tcp | Carrier::Handoff)
+        matches!(self, Carrier::Tcp | Carrier::Handoff | Carrier::TlsTcp)
     }
+
+    /// Whether calls run over TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Carrier::TlsTcp | Carrier::TlsUnix)
+    }
+}
+
+/// The test CA of the TLS carriers, and the server certificate it issued
+/// (for `localhost` and `127.0.0.1`), made once per test process.
+pub fn test_pki() -> &'static (interop::certs::TestPki, interop::certs::Issued) {
+    static PKI: std::sync::OnceLock<(interop::certs::TestPki, interop::certs::Issued)> =
+        std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let pki = interop::certs::TestPki::new("Aqueduct conformance CA");
+        let server = pki.server(&["localhost", "127.0.0.1"]);
+        (pki, server)
+    })
+}
+
+/// The TLS carriers' server settings.
+fn server_tls() -> aqueduct::tls::ServerTls {
+    aqueduct::tls::ServerTls::builder(test_pki().1.identity())
+        .build()
+        .unwrap()
+}
+
+/// The TLS carriers' client settings: trust the test CA.
+pub fn client_tls() -> aqueduct::tls::ClientTls {
+    aqueduct::tls::ClientTls::new().ca_certificates(test_pki().0.roots())
 }
 
 /// A running server on one carrier, the probe's state, and a channel to it.
@@ -83,6 +117,27 @@ impl Carrier {
         };
         let mut front = None;
         let (target, socket, server) = match self {
+            Carrier::TlsTcp => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let uri = format!("https://{}", listener.local_addr().unwrap());
+                let server = tokio::spawn(
+                    builder
+                        .tls(server_tls())
+                        .serve_with_shutdown(listener, shutdown),
+                );
+                (Target::Tls(uri), None, server)
+            }
+            Carrier::TlsUnix => {
+                let path = unique_socket_path();
+                let listener = UnixListener::bind(&path).unwrap();
+                let uri = format!("unix:{}", path.display());
+                let server = tokio::spawn(
+                    builder
+                        .tls(server_tls())
+                        .serve_with_shutdown(listener, shutdown),
+                );
+                (Target::Tls(uri), Some(path), server)
+            }
             Carrier::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let uri = format!("http://{}", listener.local_addr().unwrap());
@@ -179,6 +234,8 @@ impl Drop for Served {
 pub enum Target {
     /// A URI for [`Channel::builder`].
     Uri(String),
+    /// A URI for [`Channel::builder`], dialed over TLS trusting the test CA.
+    Tls(String),
     /// A direct listener's connector.
     Direct(DirectConnector),
 }
@@ -188,6 +245,7 @@ impl Target {
     pub fn builder(&self) -> aqueduct::ChannelBuilder {
         match self {
             Target::Uri(uri) => Channel::builder(uri).unwrap(),
+            Target::Tls(uri) => Channel::builder(uri).unwrap().tls(client_tls()),
             Target::Direct(connector) => Channel::direct_builder(connector.clone()),
         }
     }

@@ -38,6 +38,8 @@ macro_rules! conformance_suite {
         carrier_tests!(mem, Memory, $($case),*);
         carrier_tests!(direct, Direct, $($case),*);
         carrier_tests!(handoff, Handoff, $($case),*);
+        carrier_tests!(tls_tcp, TlsTcp, $($case),*);
+        carrier_tests!(tls_unix, TlsUnix, $($case),*);
     };
 }
 

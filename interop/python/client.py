@@ -2,6 +2,12 @@
 interop-server.
 
 Usage: client.py --server_host H --server_port P --test_case NAME|all
+                 [--use_tls true [--ca_file F] [--server_host_override NAME]
+                  [--client_cert_file F --client_key_file F]]
+The TLS flags are interop-client's: --ca_file is the roots to trust (default
+grpcio's), --server_host_override the name the server's certificate must carry,
+and a client certificate and key make it mutual TLS. A TLS flag without
+--use_tls true, or an unknown flag, is refused (exit 2).
 Prints PASS/FAIL per case and "interop: N passed, M failed"; exits 1 on failure.
 """
 import queue
@@ -171,12 +177,32 @@ def run(case, channel):
         raise Fail(f"unknown test case {case!r}")
 
 
+TLS_FLAGS = ["ca_file", "server_host_override", "client_cert_file", "client_key_file"]
+FLAGS = ["server_host", "server_port", "test_case", "use_tls"] + TLS_FLAGS
+
+
+def open_channel(f, target):
+    if not common.use_tls(f, TLS_FLAGS):
+        return grpc.insecure_channel(target)
+    cert, key = common.read(f, "client_cert_file"), common.read(f, "client_key_file")
+    if (cert is None) != (key is None):
+        common.usage_error("--client_cert_file and --client_key_file go together")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=common.read(f, "ca_file"), private_key=key, certificate_chain=cert)
+    options = []
+    if "server_host_override" in f:
+        options.append(("grpc.ssl_target_name_override", f["server_host_override"]))
+    return grpc.secure_channel(target, creds, options=options)
+
+
 def main():
-    f = common.flags(sys.argv[1:])
+    f = common.flags(sys.argv[1:], FLAGS)
+    if "server_port" not in f:
+        common.usage_error("--server_port is required")
     target = f"{f.get('server_host', '127.0.0.1')}:{f['server_port']}"
     cases = ALL if f.get("test_case", "all") == "all" else [f["test_case"]]
     passed = failed = 0
-    with grpc.insecure_channel(target) as channel:
+    with open_channel(f, target) as channel:
         for case in cases:
             try:
                 run(case, channel)

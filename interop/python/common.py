@@ -35,22 +35,58 @@ def load():
     return empty_pb2, messages_pb2, test_pb2_grpc
 
 
-def flags(argv):
-    """Parses --name value and --name=value."""
+def usage_error(message):
+    """A usage mistake: the message on stderr, exit 2 (as our binaries do)."""
+    print(f"{pathlib.Path(sys.argv[0]).name}: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def flags(argv, known=None):
+    """Parses --name value and --name=value; with `known`, any other flag is
+    refused (exit 2), so a mistyped TLS flag cannot quietly run in plaintext."""
     out = {}
     i = 0
     while i < len(argv):
         arg = argv[i]
         if not arg.startswith("-"):
-            raise SystemExit(f"unexpected argument {arg!r}")
+            usage_error(f"unexpected argument {arg!r}")
         arg = arg.lstrip("-")
         if "=" in arg:
             k, v = arg.split("=", 1)
         else:
             i += 1
             if i >= len(argv):
-                raise SystemExit(f"flag --{arg} needs a value")
+                usage_error(f"flag --{arg} needs a value")
             k, v = arg, argv[i]
+        if known is not None and k not in known:
+            usage_error(f"unknown flag --{k}; the flags are " + ", ".join(f"--{n}" for n in known))
         out[k] = v
         i += 1
     return out
+
+
+def boolean(f, name):
+    """A true|false flag, false when absent."""
+    value = f.get(name, "false")
+    if value not in ("true", "false"):
+        usage_error(f"--{name} takes true or false, not {value!r}")
+    return value == "true"
+
+
+def use_tls(f, tls_only):
+    """Whether --use_tls is true; a flag of `tls_only` without it is refused."""
+    on = boolean(f, "use_tls")
+    stray = [name for name in tls_only if name in f]
+    if stray and not on:
+        usage_error(f"--{stray[0]} needs --use_tls true")
+    return on
+
+
+def read(f, name):
+    """The bytes of the file flag `name` names, or None if it is not given."""
+    if name not in f:
+        return None
+    try:
+        return pathlib.Path(f[name]).read_bytes()
+    except OSError as e:
+        usage_error(f"--{name}: cannot read {f[name]}: {e.strerror}")

@@ -1,7 +1,11 @@
 """A reference grpc.testing.TestService server written with Python grpcio.
 
-Usage: server.py --port P   (0 picks a free port; the first line printed is
-"listening on 127.0.0.1:PORT").
+Usage: server.py --port P [--use_tls true --tls_cert_file F --tls_key_file F
+                           [--client_ca_file F]]
+(0 picks a free port; the first line printed is "listening on 127.0.0.1:PORT").
+The TLS flags are interop-server's: with --client_ca_file, clients must present
+a certificate those CAs signed (mutual TLS). A TLS flag without --use_tls true,
+or an unknown flag, is refused (exit 2).
 """
 import sys
 import time
@@ -80,11 +84,28 @@ class TestService(test_pb2_grpc.TestServiceServicer):
             yield from self._stream(request.response_parameters, context)
 
 
+TLS_FLAGS = ["tls_cert_file", "tls_key_file", "client_ca_file"]
+FLAGS = ["port", "use_tls"] + TLS_FLAGS
+
+
+def bind(f, server, address):
+    if not common.use_tls(f, TLS_FLAGS):
+        return server.add_insecure_port(address)
+    cert, key = common.read(f, "tls_cert_file"), common.read(f, "tls_key_file")
+    if cert is None or key is None:
+        common.usage_error("--use_tls true needs --tls_cert_file and --tls_key_file")
+    client_ca = common.read(f, "client_ca_file")
+    creds = grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None)
+    return server.add_secure_port(address, creds)
+
+
 def main():
-    port = int(common.flags(sys.argv[1:]).get("port", "50051"))
+    f = common.flags(sys.argv[1:], FLAGS)
+    port = int(f.get("port", "50051"))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server)
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    bound = bind(f, server, f"127.0.0.1:{port}")
     server.start()
     print(f"listening on 127.0.0.1:{bound}", flush=True)
     server.wait_for_termination()

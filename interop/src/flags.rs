@@ -16,11 +16,11 @@ pub struct Flag {
 }
 
 /// `--use_tls`, which the interop test runners pass to every client and
-/// server; only `false` is accepted ([`plaintext_only`]).
+/// server: `true` or `false` (the default). See [`use_tls`].
 pub const USE_TLS: Flag = Flag {
     name: "use_tls",
-    value: "false",
-    help: "plaintext only: TLS is not supported yet (default false)",
+    value: "true|false",
+    help: "TLS if true, plaintext if false (default false)",
 };
 
 /// What a command line asked for.
@@ -119,26 +119,66 @@ pub fn usage(synopsis: &str, known: &[Flag]) -> String {
     text
 }
 
-/// Refuses `--use_tls` with any value but `false`: these binaries speak
-/// plaintext only, and a test run asking for TLS must not pass without it.
+/// A boolean flag's value: `true` or `false`, `false` when absent. Nothing
+/// else is taken for either (not `1`, not `yes`): a test run must not get
+/// the opposite of what it asked for.
 ///
 /// ```
 /// # use std::collections::HashMap;
+/// use interop::flags::boolean;
+///
 /// let flags = HashMap::from([("use_tls".to_owned(), "true".to_owned())]);
-/// assert!(interop::flags::plaintext_only(&flags).is_err());
-/// let flags = HashMap::from([("use_tls".to_owned(), "false".to_owned())]);
-/// assert!(interop::flags::plaintext_only(&flags).is_ok());
+/// assert_eq!(boolean(&flags, "use_tls"), Ok(true));
+/// assert_eq!(boolean(&flags, "use_test_ca"), Ok(false));
+/// let flags = HashMap::from([("use_tls".to_owned(), "yes".to_owned())]);
+/// assert_eq!(
+///     boolean(&flags, "use_tls"),
+///     Err("--use_tls takes true or false, not \"yes\"".to_owned())
+/// );
 /// ```
 ///
 /// # Errors
 ///
-/// `use_tls` is there and not `false`.
-pub fn plaintext_only(flags: &HashMap<String, String>) -> Result<(), String> {
-    match flags.get(USE_TLS.name).map(String::as_str) {
-        None | Some("false") => Ok(()),
-        Some(other) => Err(format!(
-            "--use_tls {other}: TLS is not supported yet; only --use_tls=false (plaintext)"
-        )),
+/// The value is neither `true` nor `false`.
+pub fn boolean(flags: &HashMap<String, String>, name: &str) -> Result<bool, String> {
+    match flags.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(format!("--{name} takes true or false, not {other:?}")),
+    }
+}
+
+/// Whether `--use_tls` asks for TLS; a flag of `tls_only` given without
+/// `--use_tls true` is an error, not ignored, so that a run meant to be
+/// over TLS cannot pass in plaintext.
+///
+/// ```
+/// # use std::collections::HashMap;
+/// use interop::flags::{Flag, use_tls};
+///
+/// const CERT: Flag = Flag { name: "tls_cert_file", value: "FILE", help: "" };
+/// let given = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+///     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+/// };
+/// assert_eq!(use_tls(&given(&[]), &[CERT]), Ok(false));
+/// let on = given(&[("use_tls", "true"), ("tls_cert_file", "s.pem")]);
+/// assert_eq!(use_tls(&on, &[CERT]), Ok(true));
+/// let stray = given(&[("tls_cert_file", "s.pem")]);
+/// assert_eq!(
+///     use_tls(&stray, &[CERT]),
+///     Err("--tls_cert_file needs --use_tls true".to_owned())
+/// );
+/// ```
+///
+/// # Errors
+///
+/// `--use_tls` is neither `true` nor `false`, or a TLS-only flag is given
+/// without `--use_tls true`.
+pub fn use_tls(flags: &HashMap<String, String>, tls_only: &[Flag]) -> Result<bool, String> {
+    let on = boolean(flags, USE_TLS.name)?;
+    match tls_only.iter().find(|flag| flags.contains_key(flag.name)) {
+        Some(stray) if !on => Err(format!("--{} needs --use_tls true", stray.name)),
+        _ => Ok(on),
     }
 }
 

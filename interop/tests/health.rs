@@ -14,7 +14,8 @@ use aqueduct::health::HealthReporter;
 use tokio::sync::{mpsc, oneshot};
 
 mod common;
-use common::{Killed, python, python_dir};
+use common::process::Killed;
+use common::{python, python_dir};
 
 /// Waits for the client's next line, which must be `expected`.
 async fn expect(lines: &mut mpsc::Receiver<String>, expected: &str) {

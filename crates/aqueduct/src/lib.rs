@@ -5,7 +5,7 @@
 //! with rich error [`details`], deadlines that follow calls across services
 //! ([`context`]), metadata, compression and [`interceptor`]s, over TCP, Unix
 //! sockets, an in-memory pipe ([`MemoryListener`]) and direct in-process calls
-//! ([`DirectListener`]).
+//! ([`DirectListener`]), with TLS and mutual TLS over the byte transports.
 //!
 //! # Layout
 //!
@@ -15,6 +15,7 @@
 //!  call model         Request / Response / Streaming / ServerSink / Status / MetadataMap
 //!  server, client     Server::builder() ... serve(listener);  Channel::from_uri(...)
 //!  interceptors       server and client, scoped; tower bridge   (interceptor, tower)
+//!  TLS                rustls over any byte transport; identities (tls, feature `tls`)
 //!  transports         TCP, Unix sockets, memory pipe, direct    (transport)
 //!  wire (sans-I/O)    framing, grpc-timeout, status, metadata, compression (aqueduct-wire)
 //! ```
@@ -48,9 +49,6 @@
 //!
 //! # What this crate does not do (yet)
 //!
-//! - No TLS yet: plaintext HTTP/2 only. Terminate TLS in front, or bring a TLS
-//!   stack through a [`Listener`] of your own and
-//!   [`ChannelBuilder::connector`].
 //! - No keepalive pings or their enforcement, no connection idle or age limits.
 //! - A [`Channel`] dials one address: no resolver, load balancing or retries
 //!   beyond the transparent retry of a stream the server refused unprocessed.
@@ -60,6 +58,9 @@
 //!
 //! # Feature flags
 //!
+//! - `tls` (on by default): TLS and mutual TLS with rustls and its `ring`
+//!   provider, `https://` channels, peer identities ([`tls`]). Without it the
+//!   build is plaintext-only and carries no crypto.
 //! - `zstd`: zstd message compression (builds the zstd C library).
 //! - `tower`: `ServerBuilder::layer` and `ServiceScope::layer` wrap calls in
 //!   any `tower::Layer` (see the `tower` module).
@@ -80,6 +81,8 @@ mod send;
 mod server;
 mod status;
 mod streaming;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tower")]
 pub mod tower;
 pub mod transport;

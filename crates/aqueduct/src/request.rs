@@ -80,6 +80,26 @@ impl CallOptions {
     }
 }
 
+/// Who is at the other end of a served call's connection: its address and,
+/// over TLS, what the handshake established. Shared by the connection's calls.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Peer {
+    pub(crate) addr: Option<SocketAddr>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<std::sync::Arc<crate::tls::TlsInfo>>,
+}
+
+impl Peer {
+    /// A peer at `addr` (if it has one), not over TLS.
+    pub(crate) fn plaintext(addr: Option<SocketAddr>) -> Self {
+        Self {
+            addr,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
 /// A request message with its call's metadata.
 ///
 /// On the client, build one to set metadata, a timeout or compression for a call
@@ -99,7 +119,7 @@ pub struct Request<T> {
     pub(crate) options: CallOptions,
     pub(crate) message: T,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) peer: Peer,
     pub(crate) message_compressed: bool,
     pub(crate) extensions: http::Extensions,
 }
@@ -111,7 +131,7 @@ impl<T> Request<T> {
             options: CallOptions::default(),
             message,
             deadline: None,
-            remote_addr: None,
+            peer: Peer::default(),
             message_compressed: false,
             extensions: http::Extensions::new(),
         }
@@ -175,7 +195,16 @@ impl<T> Request<T> {
     /// The peer's address, when the transport has one (TCP).
     #[must_use]
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.peer.addr
+    }
+
+    /// The TLS connection the call came on (server side): the protocol,
+    /// cipher and the client's verified certificate and identity. `None`
+    /// for a call that did not come over TLS.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn peer_tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.peer.tls.as_deref()
     }
 
     /// Typed values the server's interceptors attached to the call (see

@@ -207,6 +207,23 @@ impl Status {
                 return Status::new(code, format!("h2 stream error: {err}"));
             }
         }
+        // TLS failures after the handshake (under TLS 1.3 a server refuses a
+        // client certificate only then) say what failed, as handshake
+        // failures do.
+        #[cfg(feature = "tls")]
+        if let Some(io) = err.get_io() {
+            if let Some(why) = crate::tls::describe_transport(io) {
+                return Status::unavailable(format!("transport error: TLS: {why}"));
+            }
+        }
+        // A plaintext client reading a TLS server's answer (an alert record)
+        // as an HTTP/2 frame header sees a frame of absurd size.
+        if err.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) && !err.is_remote() {
+            return Status::unavailable(format!(
+                "transport error: {err} (if the server speaks TLS, dial it with https:// \
+                 or ChannelBuilder::tls)"
+            ));
+        }
         Status::unavailable(format!("transport error: {err}"))
     }
 }

@@ -13,6 +13,7 @@ pub mod pb {
 }
 
 pub mod intercepted;
+pub mod mtls;
 
 use pb::greeter_service_client::GreeterServiceClient;
 use pb::greeter_service_server::GreeterService;

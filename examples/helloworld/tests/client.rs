@@ -179,3 +179,17 @@ async fn the_interceptors_example_refuses_serves_counts_and_logs() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mtls_example_admits_billing_and_denies_web() {
+    let lines = helloworld::mtls::run().await.unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("spiffe://example.org/ns/billing/sa/api: Hello, billing!"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("ns/web/sa/frontend: denied:") && lines[1].contains("may not call"),
+        "{lines:?}"
+    );
+}

@@ -1,12 +1,21 @@
 //! `interop-client --server_host H --server_port P --test_case NAME|all`: runs the
 //! interop test cases against a server and exits non-zero if any fails.
-//! `--help` prints the flags; an unknown flag is an error (exit 2).
+//! `--use_tls true` runs them over TLS, trusting `--ca_file F` (or the
+//! system's roots) and checking the server's certificate for
+//! `--server_host_override NAME` (or the host); `--client_cert_file F
+//! --client_key_file F` presents a client certificate (mutual TLS).
+//! `--help` prints the flags; an unknown flag, or a TLS flag without
+//! `--use_tls true`, is an error (exit 2), as is TLS material that cannot be
+//! read.
 
 use std::process::ExitCode;
 
 use interop::flags::{Flag, Parsed, USE_TLS};
+use interop::tls::FlagError;
 
-const SYNOPSIS: &str = "interop-client --server_host H --server_port P --test_case NAME|all";
+const SYNOPSIS: &str = "interop-client --server_host H --server_port P --test_case NAME|all \
+                        [--use_tls true [--ca_file F] [--server_host_override NAME] \
+                        [--client_cert_file F --client_key_file F]]";
 
 const FLAGS: &[Flag] = &[
     Flag {
@@ -25,6 +34,11 @@ const FLAGS: &[Flag] = &[
         help: "a test case, or all of them (default large_unary)",
     },
     USE_TLS,
+    interop::tls::CA_FILE,
+    interop::tls::USE_TEST_CA,
+    interop::tls::SERVER_HOST_OVERRIDE,
+    interop::tls::CLIENT_CERT_FILE,
+    interop::tls::CLIENT_KEY_FILE,
 ];
 
 /// A usage mistake: the message, then the usage; exit 2.
@@ -47,9 +61,14 @@ async fn main() -> ExitCode {
         }
         Err(e) => return usage_error(&e),
     };
-    if let Err(e) = interop::flags::plaintext_only(&flags) {
-        return usage_error(&e);
-    }
+    let tls = match interop::tls::client(&flags) {
+        Ok(tls) => tls,
+        Err(FlagError::Usage(e)) => return usage_error(&e),
+        Err(e) => {
+            eprintln!("interop-client: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let host = flags.get("server_host").map_or("127.0.0.1", String::as_str);
     let Some(port) = flags.get("server_port") else {
         return usage_error("--server_port is required");
@@ -60,9 +79,13 @@ async fn main() -> ExitCode {
     } else {
         host.to_owned()
     };
-    let uri = format!("http://{host}:{port}");
-    let channel = match aqueduct::Channel::from_uri(&uri) {
-        Ok(c) => c,
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let uri = format!("{scheme}://{host}:{port}");
+    let channel = match aqueduct::Channel::builder(&uri) {
+        Ok(builder) => match tls {
+            Some(tls) => builder.tls(tls).build(),
+            None => builder.build(),
+        },
         Err(e) => return usage_error(&format!("--server_host and --server_port give {uri}: {e}")),
     };
     let cases: Vec<&str> = if case == "all" {

@@ -1,14 +1,28 @@
 //! `interop-server --port P`: serves grpc.testing.TestService on 127.0.0.1:P.
 //! With `--port 0` it picks a free port; either way it prints the address it
-//! listens on as its first line. SIGINT or SIGTERM starts a graceful shutdown
+//! listens on as its first line. `--use_tls true --tls_cert_file F
+//! --tls_key_file F` serves over TLS, and `--client_ca_file F` also requires
+//! client certificates signed by those CAs (mutual TLS); `--reflection true`
+//! adds server reflection. SIGINT or SIGTERM starts a graceful shutdown
 //! (announced on stderr): calls in flight finish, then it exits 0. `--help`
-//! prints the flags; an unknown flag is an error (exit 2).
+//! prints the flags; an unknown flag, or a TLS flag without `--use_tls true`,
+//! is an error (exit 2), as is TLS material that cannot be read.
 
 use std::process::ExitCode;
 
-use interop::flags::{Flag, Parsed, USE_TLS};
+use interop::flags::{Flag, Parsed, USE_TLS, boolean};
+use interop::tls::{CLIENT_CA_FILE, FlagError, TLS_CERT_FILE, TLS_KEY_FILE};
 
-const SYNOPSIS: &str = "interop-server --port P";
+const SYNOPSIS: &str = "interop-server --port P \
+                        [--use_tls true --tls_cert_file F --tls_key_file F [--client_ca_file F]] \
+                        [--reflection true]";
+
+/// `--reflection`: ours, not grpc-go's; for tools such as grpcurl.
+const REFLECTION: Flag = Flag {
+    name: "reflection",
+    value: "true|false",
+    help: "also serve server reflection, for grpcurl (default false)",
+};
 
 const FLAGS: &[Flag] = &[
     Flag {
@@ -17,6 +31,10 @@ const FLAGS: &[Flag] = &[
         help: "the TCP port on 127.0.0.1, 0 for a free one (default 50051)",
     },
     USE_TLS,
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+    CLIENT_CA_FILE,
+    REFLECTION,
 ];
 
 /// What the server prints (to stderr) when a signal starts its graceful
@@ -42,9 +60,18 @@ async fn main() -> ExitCode {
         }
         Err(e) => return usage_error(&e),
     };
-    if let Err(e) = interop::flags::plaintext_only(&flags) {
-        return usage_error(&e);
-    }
+    let tls = match interop::tls::server(&flags) {
+        Ok(tls) => tls,
+        Err(FlagError::Usage(e)) => return usage_error(&e),
+        Err(e) => {
+            eprintln!("interop-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let reflection = match boolean(&flags, REFLECTION.name) {
+        Ok(on) => on,
+        Err(e) => return usage_error(&e),
+    };
     let port: u16 = match flags.get("port").map(|p| p.parse()) {
         Some(Ok(p)) => p,
         None => 50051,
@@ -69,7 +96,14 @@ async fn main() -> ExitCode {
         }
     };
     println!("listening on {addr}");
-    let served = interop::server::builder()
+    let mut builder = interop::server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls(tls);
+    }
+    if reflection {
+        builder = builder.add_reflection();
+    }
+    let served = builder
         .serve_with_shutdown(listener, async {
             stop.await;
             eprintln!("{DRAINING}");

@@ -1,8 +1,9 @@
-//! What the interop tests share: the Python peer, and child processes that
-//! end with the test.
+//! What the interop tests share: the Python peer, and server processes that
+//! announce their port and end with the test.
 
 use std::path::PathBuf;
-use std::process::Child;
+
+pub(crate) mod process;
 
 /// The Python with the grpcio peers, from `AQUEDUCT_PYTHON`; `scripts/test`
 /// creates that venv and sets it. Fails loudly when missing: tests never skip.
@@ -19,14 +20,4 @@ pub(crate) fn python() -> PathBuf {
 /// `interop/python`, where the peer scripts live.
 pub(crate) fn python_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
-}
-
-/// A child process that is killed when the test ends, pass or fail.
-pub(crate) struct Killed(pub(crate) Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -71,6 +71,9 @@ struct Inner {
     connecting: tokio::sync::Mutex<()>,
     /// The direct carrier's open connection, for a [`Channel::direct`].
     direct: Mutex<Option<DirectClient>>,
+    /// TLS over the dialed bytes, when the channel has it.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConnector>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,8 +151,20 @@ impl Channel {
 
     /// A builder for a channel to `uri`, to change the defaults.
     pub fn builder(uri: &str) -> Result<ChannelBuilder, InvalidUri> {
-        let (target, authority) = parse_target(uri)?;
-        Ok(ChannelBuilder::new(target, authority))
+        let (target, authority, https) = parse_target(uri)?;
+        #[allow(unused_mut)]
+        let mut builder = ChannelBuilder::new(target, authority);
+        if https {
+            #[cfg(feature = "tls")]
+            {
+                builder.tls = Some(crate::tls::ClientTls::new());
+            }
+            #[cfg(not(feature = "tls"))]
+            return Err(InvalidUri(format!(
+                "{uri:?}: https:// needs aqueduct's `tls` feature"
+            )));
+        }
+        Ok(builder)
     }
 
     /// A channel over the direct carrier to the server serving `connector`'s
@@ -312,6 +327,11 @@ impl Channel {
             .connect(self.inner.authority.as_str())
             .await
             .map_err(|e| e.to_string())?;
+        #[cfg(feature = "tls")]
+        let io = match &self.inner.tls {
+            Some(tls) => crate::transport::ClientIo::Tls(Box::new(tls.connect(io).await?)),
+            None => io,
+        };
         let config = &self.inner.config;
         let (sender, connection) = h2::client::Builder::new()
             // Until the server's SETTINGS say otherwise, assume the 100
@@ -381,6 +401,9 @@ pub struct ChannelBuilder {
     authority: Authority,
     config: ChannelConfig,
     interceptors: Vec<Arc<dyn DynClientInterceptor>>,
+    /// TLS settings: from `tls`, or the defaults an `https://` URI implies.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTls>,
 }
 
 impl fmt::Debug for dyn DynClientInterceptor {
@@ -396,7 +419,40 @@ impl ChannelBuilder {
             authority,
             config: ChannelConfig::default(),
             interceptors: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Runs TLS over the connection (feature `tls`): `ClientTls::new()` for
+    /// the platform's trusted roots, or roots of your own, a client
+    /// certificate for mutual TLS, and a server name to check. Works over any
+    /// byte transport (`http://` and `https://` URIs, `unix:`, a
+    /// [`connector`](Self::connector)); an `https://` URI without this uses
+    /// `ClientTls::new()`. Requests then carry `:scheme https`.
+    ///
+    /// A server whose certificate fails verification fails the call with
+    /// `UNAVAILABLE`, saying why: "certificate is not valid for name ...",
+    /// "unknown issuer", "has expired". See [`crate::tls`].
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use aqueduct::Channel;
+    /// use aqueduct::tls::{CaRoots, ClientTls};
+    ///
+    /// let channel = Channel::builder("https://127.0.0.1:50051")?
+    ///     .tls(
+    ///         ClientTls::new()
+    ///             .ca_certificates(CaRoots::from_pem_file("ca.pem")?)
+    ///             .server_name("orders.internal"),
+    ///     )
+    ///     .build();
+    /// # drop(channel); Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Adds a client interceptor: every call the channel makes goes through it,
@@ -501,6 +557,15 @@ impl ChannelBuilder {
     /// building it never fails and needs no runtime. Use
     /// [`connect`](Self::connect) to connect first.
     pub fn build(self) -> Channel {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.map(|tls| tls.connector(self.authority.host()));
+        #[cfg(feature = "tls")]
+        let scheme = if tls.is_some() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
+        #[cfg(not(feature = "tls"))]
         let scheme = Scheme::HTTP;
         Channel {
             inner: Arc::new(Inner {
@@ -511,6 +576,8 @@ impl ChannelBuilder {
                 state: Mutex::new(State::Idle),
                 connecting: tokio::sync::Mutex::new(()),
                 direct: Mutex::new(None),
+                #[cfg(feature = "tls")]
+                tls,
             }),
             interceptors: (!self.interceptors.is_empty()).then(|| self.interceptors.into()),
         }
@@ -526,7 +593,8 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
+/// The target, its authority, and whether the URI said `https://`.
+fn parse_target(uri: &str) -> Result<(Target, Authority, bool), InvalidUri> {
     let bad = |why: &str| InvalidUri(format!("{uri:?}: {why}"));
     if let Some(rest) = uri.strip_prefix("unix:") {
         let path = match rest.strip_prefix("//") {
@@ -547,16 +615,23 @@ fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
         return Ok((
             Target::Unix(path.into()),
             Authority::from_static("localhost"),
+            false,
         ));
     }
     if let Some(name) = uri.strip_prefix("mem://") {
         let name = name.strip_suffix('/').unwrap_or(name);
         let name = crate::transport::memory::parse_name(name).map_err(|e| bad(&e.to_string()))?;
         let authority: Authority = name.parse().map_err(|_| bad("bad memory listener name"))?;
-        return Ok((Target::Memory(name.to_owned()), authority));
+        return Ok((Target::Memory(name.to_owned()), authority, false));
     }
-    let Some(rest) = uri.strip_prefix("http://") else {
-        return Err(bad("expected http://host:port, unix:/path or mem://name"));
+    let (rest, https) = match (uri.strip_prefix("http://"), uri.strip_prefix("https://")) {
+        (Some(rest), _) => (rest, false),
+        (None, Some(rest)) => (rest, true),
+        (None, None) => {
+            return Err(bad(
+                "expected http://host:port, https://host:port, unix:/path or mem://name",
+            ));
+        }
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let authority: Authority = rest.parse().map_err(|_| bad("bad host:port"))?;
@@ -575,10 +650,11 @@ fn parse_target(uri: &str) -> Result<(Target, Authority), InvalidUri> {
     let raw = authority.as_str();
     let after_host = raw.rfind(']').map_or(raw, |i| &raw[i..]);
     let port = match after_host.rsplit_once(':') {
+        None if https => 443,
         None => 80,
         Some((_, p)) => p.parse().map_err(|_| bad("port must be 0-65535"))?,
     };
-    Ok((Target::Tcp { host, port }, authority))
+    Ok((Target::Tcp { host, port }, authority, https))
 }
 
 #[cfg(test)]
@@ -587,7 +663,8 @@ mod tests {
 
     #[test]
     fn uris() {
-        let (t, a) = parse_target("http://127.0.0.1:50051").unwrap();
+        let (t, a, https) = parse_target("http://127.0.0.1:50051").unwrap();
+        assert!(!https);
         assert_eq!(
             t,
             Target::Tcp {
@@ -596,7 +673,7 @@ mod tests {
             }
         );
         assert_eq!(a.as_str(), "127.0.0.1:50051");
-        let (t, _) = parse_target("http://[::1]:8080/").unwrap();
+        let (t, _, _) = parse_target("http://[::1]:8080/").unwrap();
         assert_eq!(
             t,
             Target::Tcp {
@@ -604,7 +681,7 @@ mod tests {
                 port: 8080
             }
         );
-        let (t, _) = parse_target("http://example.com").unwrap();
+        let (t, _, _) = parse_target("http://example.com").unwrap();
         assert_eq!(
             t,
             Target::Tcp {
@@ -638,7 +715,17 @@ mod tests {
         );
         assert!(parse_target("mem://").is_err());
         assert!(parse_target("mem://a/b").is_err());
-        assert!(parse_target("https://x:1").is_err());
+        let (t, a, https) = parse_target("https://example.com").unwrap();
+        assert!(https);
+        assert_eq!(a.as_str(), "example.com");
+        assert_eq!(
+            t,
+            Target::Tcp {
+                host: "example.com".into(),
+                port: 443
+            }
+        );
+        assert!(parse_target("ftp://x:1").is_err());
         assert!(parse_target("http://u@x:1").is_err());
         assert!(parse_target("http://x:99999").is_err());
     }

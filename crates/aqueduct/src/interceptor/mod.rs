@@ -55,11 +55,15 @@ use crate::metadata::MetadataMap;
 use crate::status::{Code, Status};
 
 mod auth;
+#[cfg(feature = "tls")]
+mod authz;
 mod client;
 mod deadline;
 mod trace;
 
 pub use auth::{BearerAuth, BearerToken};
+#[cfg(feature = "tls")]
+pub use authz::IdentityPolicy;
 pub use client::{ClientCallInfo, ClientInterceptor};
 pub(crate) use client::{ClientChain, ClientHooks, DynClientInterceptor};
 pub use deadline::DeadlinePolicy;
@@ -88,7 +92,7 @@ pub struct CallInfo<'a> {
     pub(crate) method: &'a str,
     pub(crate) metadata: &'a mut MetadataMap,
     pub(crate) deadline: &'a mut Option<Instant>,
-    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) peer: &'a crate::request::Peer,
     pub(crate) extensions: &'a mut http::Extensions,
     pub(crate) response_headers: &'a mut MetadataMap,
     pub(crate) response_trailers: &'a mut MetadataMap,
@@ -139,7 +143,16 @@ impl CallInfo<'_> {
     /// The peer's address, when the transport has one (TCP).
     #[must_use]
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.peer.addr
+    }
+
+    /// The TLS connection the call came on: protocol, cipher, and the
+    /// client's verified certificate and identity (see
+    /// [`IdentityPolicy`]). `None` for a call that did not come over TLS.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn peer_tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.peer.tls.as_deref()
     }
 
     /// Typed values for later interceptors and the handler.

@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
@@ -29,7 +28,7 @@ use crate::codegen::{
 use crate::context::{self, CallContext};
 use crate::interceptor::{AnyMessage, Attached, CallInfo, Chain, MessageHooks, run_on_call};
 use crate::metadata::{self, MetadataMap};
-use crate::request::{CallOptions, Request};
+use crate::request::{CallOptions, Peer, Request};
 use crate::status::{Code, Status};
 use crate::streaming::{
     Inbound, SharedInbound, SingleMessage, Streaming, is_grpc_content_type, lock_inbound,
@@ -64,7 +63,7 @@ impl std::fmt::Debug for ServerCall {
 struct CallHead {
     metadata: MetadataMap,
     deadline: Option<Instant>,
-    remote_addr: Option<SocketAddr>,
+    peer: Peer,
     encoding: Option<Encoding>,
     extensions: http::Extensions,
     /// What the interceptors attached to the call, if anything.
@@ -106,7 +105,7 @@ impl CallHead {
             options,
             message,
             deadline: self.deadline,
-            remote_addr: self.remote_addr,
+            peer: self.peer.clone(),
             message_compressed: compressed,
             extensions: std::mem::take(&mut self.extensions),
         }
@@ -128,7 +127,7 @@ pub(crate) fn start_call(
     respond: Respond,
     router: &Router,
     limits: CallLimits,
-    remote_addr: Option<SocketAddr>,
+    peer: Peer,
     running: RunningGuard,
 ) -> Option<crate::codegen::BoxFuture> {
     let (parts, body) = request.into_parts();
@@ -218,7 +217,7 @@ pub(crate) fn start_call(
     let head = CallHead {
         metadata: MetadataMap::from_header_map(parts.headers),
         deadline,
-        remote_addr,
+        peer,
         encoding,
         extensions: http::Extensions::new(),
         attached: None,
@@ -344,7 +343,7 @@ async fn intercept(
             method: chain.method,
             metadata: &mut head.metadata,
             deadline: &mut head.deadline,
-            remote_addr: head.remote_addr,
+            peer: &head.peer,
             extensions: &mut head.extensions,
             response_headers: headers,
             response_trailers: trailers,

@@ -1,5 +1,6 @@
-//! One server connection: the HTTP/2 handshake with a deadline, the accept loop,
-//! and its part in graceful shutdown.
+//! One server connection: the TLS handshake (when the server has TLS) and the
+//! HTTP/2 handshake under one deadline, the accept loop, and its part in
+//! graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,11 +8,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::call::{self, CallLimits};
 use super::router::Router;
 use super::{Running, RunningGuard, ServerConfig};
 use crate::body::{RecvBody, Respond};
+use crate::request::Peer;
 
 /// A stream h2 accepted: the request head and body, and the response handle.
 type Accepted = (
@@ -46,6 +49,9 @@ pub(crate) struct Shared {
     /// Run when graceful shutdown starts (the health service turns
     /// `NOT_SERVING`).
     pub(crate) on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
+    /// TLS for every connection, when set.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::ServerTls>,
 }
 
 /// How long closing a connection at the drain deadline may take to send its
@@ -55,6 +61,49 @@ const GOAWAY_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 pub(crate) async fn serve_connection<IO>(
     io: IO,
     remote: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut phase: watch::Receiver<Phase>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // One deadline for the TLS and HTTP/2 handshakes together: a client
+    // cannot stretch the time it holds a connection by dribbling both.
+    let deadline = Instant::now() + shared.config.handshake_timeout;
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.tls {
+        let handshake = tokio::time::timeout_at(deadline, tls.accept(io));
+        let (stream, info) = tokio::select! {
+            result = handshake => match result {
+                Ok(Ok(accepted)) => accepted,
+                Ok(Err(crate::tls::Refused { why, policy: true })) => {
+                    tracing::info!(peer = ?remote, "TLS connection {why}");
+                    return;
+                }
+                Ok(Err(crate::tls::Refused { why, .. })) => {
+                    tracing::debug!(peer = ?remote, "{why}; closing the connection");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(peer = ?remote, "TLS handshake timed out; closing the connection");
+                    return;
+                }
+            },
+            _ = phase.wait_for(|p| *p == Phase::Stopped) => return,
+        };
+        let peer = Peer {
+            addr: remote,
+            tls: Some(info),
+        };
+        return serve_http2(stream, peer, deadline, shared, phase).await;
+    }
+    serve_http2(io, Peer::plaintext(remote), deadline, shared, phase).await;
+}
+
+/// The connection once its bytes are plaintext HTTP/2.
+async fn serve_http2<IO>(
+    io: IO,
+    peer: Peer,
+    deadline: Instant,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) where
@@ -68,8 +117,7 @@ pub(crate) async fn serve_connection<IO>(
         .initial_window_size(config.initial_stream_window_size)
         .initial_connection_window_size(config.initial_connection_window_size)
         .max_send_buffer_size(config.max_send_buffer_size);
-    let handshake =
-        tokio::time::timeout(config.handshake_timeout, builder.handshake::<_, Bytes>(io));
+    let handshake = tokio::time::timeout_at(deadline, builder.handshake::<_, Bytes>(io));
     let mut conn = tokio::select! {
         result = handshake => match result {
             Ok(Ok(conn)) => conn,
@@ -138,7 +186,7 @@ pub(crate) async fn serve_connection<IO>(
                     // A plain spawn: when the connection goes away, h2 wakes each
                     // stream's reset watch, and the call guard drops its handler.
                     let request = request.map(RecvBody::H2);
-                    if let Some(call) = call::start_call(request, Respond::H2(respond), &shared.router, limits, remote, guard) {
+                    if let Some(call) = call::start_call(request, Respond::H2(respond), &shared.router, limits, peer.clone(), guard) {
                         tokio::spawn(call);
                     }
                 }

@@ -10,6 +10,7 @@ use super::call::{self, CallLimits};
 use super::conn::{Phase, Shared};
 use super::{Running, RunningGuard};
 use crate::body::{RecvBody, Respond};
+use crate::request::Peer;
 use crate::status::Status;
 use crate::transport::direct::{CallStopper, DirectCall, DirectConnection, DirectListener};
 
@@ -78,7 +79,7 @@ async fn serve_connection(
                     let request = head.map(|()| RecvBody::Direct(requests));
                     let respond = Respond::Direct(responses);
                     if let Some(run) =
-                        call::start_call(request, respond, &shared.router, limits, None, guard)
+                        call::start_call(request, respond, &shared.router, limits, Peer::default(), guard)
                     {
                         tokio::spawn(run);
                     }

@@ -109,6 +109,8 @@ impl Server {
             layers: crate::tower::Stack::default(),
             on_shutdown: Vec::new(),
             reflection: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -169,6 +171,9 @@ pub struct ServerBuilder {
     on_shutdown: Vec<Arc<dyn Fn() + Send + Sync>>,
     /// Mount reflection when serving starts, describing every service mounted.
     reflection: bool,
+    /// TLS for every connection served.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ServerTls>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -293,7 +298,36 @@ impl ServerBuilder {
             router: Arc::new(self.router),
             config: self.config,
             on_shutdown: self.on_shutdown,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         })
+    }
+
+    /// Serves every connection over TLS (feature `tls`): the handshake runs
+    /// on the connection's own task, under the
+    /// [handshake timeout](Self::handshake_timeout) together with the HTTP/2
+    /// preface, so a slow client never holds up accepting others. Keep a
+    /// clone of `tls` to rotate its certificates while the server runs. Not
+    /// used by [`serve_direct`](Self::serve_direct), whose calls never leave
+    /// the process. See [`crate::tls`] and `docs/tls.md`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use aqueduct::tls::{Identity, ServerTls};
+    ///
+    /// let tls = ServerTls::builder(Identity::from_pem_files("server.pem", "server.key")?).build()?;
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:50051").await?;
+    /// aqueduct::Server::builder()
+    ///     // .add_service(...)
+    ///     .tls(tls)
+    ///     .serve(listener)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Most handlers that may run at once on one connection, advertised to clients
@@ -315,8 +349,9 @@ impl ServerBuilder {
         self
     }
 
-    /// How long a new connection has to complete the HTTP/2 handshake (send the
-    /// preface) before it is closed. Default 10 s.
+    /// How long a new connection has to complete its handshakes (TLS, when
+    /// the server has it, and the HTTP/2 preface) before it is closed.
+    /// Default 10 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.config.handshake_timeout = timeout;
         self

@@ -198,6 +198,9 @@ pub(crate) enum ClientIo {
     Unix(UnixStream),
     Memory(MemoryStream),
     Custom(Box<dyn AnyIo>),
+    /// TLS over any of the others.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<ClientIo>>),
 }
 
 impl fmt::Debug for dyn AnyIo {
@@ -235,6 +238,8 @@ macro_rules! delegate {
             ClientIo::Unix($s) => $e,
             ClientIo::Memory($s) => $e,
             ClientIo::Custom($s) => $e,
+            #[cfg(feature = "tls")]
+            ClientIo::Tls($s) => $e,
         }
     };
 }
@@ -280,6 +285,8 @@ impl AsyncWrite for ClientIo {
             ClientIo::Unix(s) => s.is_write_vectored(),
             ClientIo::Memory(s) => s.is_write_vectored(),
             ClientIo::Custom(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
+            ClientIo::Tls(s) => s.is_write_vectored(),
         }
     }
 }

@@ -1,0 +1,247 @@
+//! A channel's TLS: which servers it trusts, the certificate it presents for
+//! mutual TLS, the name it checks, and errors that say what failed.
+
+use std::fmt;
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{CaRoots, H2, Identity, TlsError, VERSIONS, provider};
+
+/// A channel's TLS settings: give them to
+/// [`ChannelBuilder::tls`](crate::ChannelBuilder::tls). An `https://` URI
+/// uses `ClientTls::new()` unless told otherwise.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use aqueduct::Channel;
+/// use aqueduct::tls::{CaRoots, ClientTls, Identity};
+///
+/// let tls = ClientTls::new()
+///     .ca_certificates(CaRoots::from_pem_file("ca.pem")?)
+///     .identity(Identity::from_pem_files("client.pem", "client.key")?);
+/// let channel = Channel::builder("https://orders.internal:50051")?.tls(tls).build();
+/// # drop(channel); Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ClientTls {
+    roots: Option<CaRoots>,
+    identity: Option<Identity>,
+    server_name: Option<String>,
+}
+
+impl ClientTls {
+    /// Trusts the platform's roots (read when the channel first connects),
+    /// presents no client certificate, and checks the server's certificate
+    /// against the host of the channel's URI.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts these roots instead of the platform's.
+    pub fn ca_certificates(mut self, roots: CaRoots) -> Self {
+        self.roots = Some(roots);
+        self
+    }
+
+    /// Presents `identity` when the server asks for a client certificate
+    /// (mutual TLS).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Checks the server's certificate against `name` and sends it as SNI,
+    /// instead of the URI's host; the URI's authority still goes in each
+    /// request's `:authority`. For a server reached by address whose
+    /// certificate names a host, or through a tunnel.
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    /// The connector, with the name to check when none is overridden.
+    pub(crate) fn connector(self, default_name: &str) -> TlsConnector {
+        let name = self.server_name.clone().unwrap_or_else(|| {
+            // `[::1]` in a URI is `::1` to TLS.
+            default_name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned()
+        });
+        TlsConnector {
+            settings: self,
+            name,
+            config: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+/// A channel's TLS client, its rustls config built on first use (reading the
+/// system roots then, not when the channel is built).
+#[derive(Clone)]
+pub(crate) struct TlsConnector {
+    settings: ClientTls,
+    name: String,
+    config: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, TlsError>>>,
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConnector")
+            .field("server_name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsConnector {
+    fn config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        self.config
+            .get_or_init(|| make_config(&self.settings).map(Arc::new))
+            .clone()
+    }
+
+    /// The client side of the handshake over `io`; errors are written for
+    /// people ("certificate is not valid for name X", "unknown issuer").
+    pub(crate) async fn connect<IO>(
+        &self,
+        io: IO,
+    ) -> Result<tokio_rustls::client::TlsStream<IO>, String>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let config = self.config().map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(self.name.clone())
+            .map_err(|_| format!("{:?} is not a valid TLS server name", self.name))?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, io)
+            .await
+            .map_err(|e| format!("TLS handshake failed: {}", describe(&e, Some(&self.name))))?;
+        match stream.get_ref().1.alpn_protocol() {
+            Some(H2) | None => Ok(stream),
+            Some(other) => Err(format!(
+                "TLS handshake failed: the server chose ALPN {:?}, not h2",
+                String::from_utf8_lossy(other)
+            )),
+        }
+    }
+}
+
+fn make_config(settings: &ClientTls) -> Result<rustls::ClientConfig, TlsError> {
+    let roots = match &settings.roots {
+        Some(roots) => roots.clone(),
+        None => CaRoots::system()?,
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
+        .map_err(|e| TlsError::new(format!("TLS versions: {e}")))?
+        .with_root_certificates(roots.store());
+    let mut config = match &settings.identity {
+        Some(identity) => builder
+            .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+            .map_err(|e| TlsError::new(format!("the client certificate: {e}")))?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![H2.to_vec()];
+    Ok(config)
+}
+
+/// What a TLS error on an established client connection means, in words;
+/// `None` if `e` is not a TLS error.
+pub(crate) fn describe_transport(e: &io::Error) -> Option<String> {
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return Some(describe(e, Some("")));
+    }
+    // h2 keeps an I/O error's text, not the error: read the rustls words.
+    let text = e.to_string();
+    if let Some(alert) = text.strip_prefix("received fatal alert: ") {
+        let hint = match alert {
+            "CertificateRequired" => {
+                " (the server requires a client certificate: give one with ClientTls::identity)"
+            }
+            "UnknownCA" => " (the server does not trust our certificate's issuer)",
+            "BadCertificate" | "CertificateUnknown" => " (the server refused our certificate)",
+            "CertificateExpired" => " (the server says our certificate expired)",
+            _ => "",
+        };
+        return Some(format!("the server sent alert {alert}{hint}"));
+    }
+    // tokio-rustls's words for a TCP close without TLS's close_notify,
+    // which is how some servers refuse a client certificate after a TLS 1.3
+    // handshake.
+    text.contains("close_notify").then(|| {
+        format!(
+            "{text} (if the server requires a client certificate, give one with \
+             ClientTls::identity)"
+        )
+    })
+}
+
+/// What a failed handshake's error means, in words; `name` is the server
+/// name the client checked, if this is the client side.
+pub(crate) fn describe(e: &io::Error, name: Option<&str>) -> String {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert, Error};
+    let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<Error>()) else {
+        return match e.kind() {
+            io::ErrorKind::UnexpectedEof => "the peer closed the connection mid-handshake".into(),
+            _ => e.to_string(),
+        };
+    };
+    let who = if name.is_some() {
+        "the server's"
+    } else {
+        "the client's"
+    };
+    match tls {
+        Error::InvalidCertificate(cert) => match cert {
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                let presented = match cert {
+                    Cert::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
+                        format!(" (it is for {})", presented.join(", "))
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{who} certificate is not valid for name {:?}{presented}",
+                    name.unwrap_or("?")
+                )
+            }
+            Cert::UnknownIssuer => {
+                format!("{who} certificate has an unknown issuer (not signed by a trusted CA)")
+            }
+            Cert::Expired | Cert::ExpiredContext { .. } => format!("{who} certificate has expired"),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                format!("{who} certificate is not valid yet")
+            }
+            Cert::Revoked => format!("{who} certificate has been revoked"),
+            Cert::BadSignature => format!("{who} certificate has a bad signature"),
+            Cert::InvalidPurpose | Cert::InvalidPurposeContext { .. } => {
+                format!("{who} certificate is not valid for this purpose (extended key usage)")
+            }
+            other => format!("{who} certificate is invalid: {other:?}"),
+        },
+        Error::NoCertificatesPresented => "the client presented no certificate".into(),
+        Error::NoApplicationProtocol => "no common ALPN protocol (the server needs h2)".into(),
+        Error::AlertReceived(alert) => {
+            let hint = match alert {
+                Alert::CertificateRequired => " (the server requires a client certificate)",
+                Alert::UnknownCA => " (the peer does not trust our certificate's issuer)",
+                Alert::BadCertificate | Alert::CertificateUnknown => {
+                    " (the peer refused our certificate)"
+                }
+                Alert::CertificateExpired => " (the peer says our certificate expired)",
+                Alert::NoApplicationProtocol => " (no common ALPN protocol; gRPC needs h2)",
+                Alert::UnrecognisedName => " (the peer serves no such name)",
+                _ => "",
+            };
+            format!("the peer sent alert {alert:?}{hint}")
+        }
+        Error::InvalidMessage(_) | Error::InappropriateMessage { .. } => {
+            format!("the peer does not speak TLS here ({tls})")
+        }
+        other => other.to_string(),
+    }
+}
