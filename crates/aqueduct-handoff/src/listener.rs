@@ -48,8 +48,8 @@ type Incoming = (TcpStream, Bytes, SocketAddr, bool);
 ///
 /// A TLS connection handed over unterminated (as `aqueduct route` hands
 /// connections it routes by server name) replays its ClientHello first:
-/// terminate TLS on each accepted stream, with a [`Listener`](aqueduct::Listener)
-/// of your own around this one (see `docs/handoff.md`).
+/// serve the listener with TLS (`ServerBuilder::tls`), and the server's
+/// handshake runs as if it had accepted the connection.
 ///
 /// Each sender is checked against the [`PeerPolicy`] when it connects. A
 /// sender whose message is malformed is disconnected (its descriptors closed)

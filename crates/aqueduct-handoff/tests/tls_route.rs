@@ -1,11 +1,12 @@
-//! The front routes TLS by server name without terminating it: real TLS
-//! clients (rustls, under our `Channel` through a connector) reach two
-//! aqueduct backends by SNI, each terminating TLS itself with its own
-//! certificate (made here with rcgen) and serving gRPC health; a plaintext
-//! client shares the port. What the front cannot route gets a fatal alert
-//! (read back as bytes, and as the alert rustls reports); random bytes after a
-//! handshake byte are closed; a ClientHello dribbled a byte a write still
-//! routes; a client that stops halfway is closed at the peek timeout.
+//! The front routes TLS by server name without terminating it: aqueduct
+//! channels with TLS (`ChannelBuilder::tls`) reach two aqueduct servers with
+//! TLS (`ServerBuilder::tls`) by SNI, each serving on a `HandoffListener`
+//! and terminating TLS itself with its own certificate (made here with
+//! rcgen); a TLS 1.2-only rustls client and a plaintext client share the
+//! port. What the front cannot route gets a fatal alert (read back as bytes,
+//! and as the alert rustls reports); random bytes after a handshake byte are
+//! closed; a ClientHello dribbled a byte a write still routes; a client that
+//! stops halfway is closed at the peek timeout.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,49 +19,55 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aqueduct::health::{self, HealthCheckRequest, HealthCheckResponse, HealthReporter};
+use aqueduct::tls::{CaRoots, ClientTls, ServerTls};
 use aqueduct::{Channel, Code, Request, Server};
+use aqueduct_handoff::HandoffListener;
 use aqueduct_handoff::route::{self, FrontConfig, Routes};
-use aqueduct_handoff::{HandoffListener, Prefixed};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::{AlertDescription, ClientConfig, RootCertStore, ServerConfig};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{AlertDescription, ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_rustls::TlsConnector;
 
 /// Every wait in these tests ends within this, on a slow machine too; none
 /// is a timing assertion.
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// A backend's TLS identity: a self-signed certificate for `names`, made now.
 struct Identity {
-    server: Arc<ServerConfig>,
+    server: ServerTls,
+    cert_pem: String,
     cert: CertificateDer<'static>,
 }
 
 fn identity(names: &[&str]) -> Identity {
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
     let made = rcgen::generate_simple_self_signed(names).unwrap();
-    let cert = made.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
-    let mut server = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
-    server.alpn_protocols = vec![b"h2".to_vec()];
+    let cert_pem = made.cert.pem();
+    let key_pem = made.signing_key.serialize_pem();
+    let identity = aqueduct::tls::Identity::from_pem(&cert_pem, &key_pem).unwrap();
     Identity {
-        server: Arc::new(server),
-        cert,
+        server: ServerTls::builder(identity).build().unwrap(),
+        cert_pem,
+        cert: made.cert.der().clone(),
     }
 }
 
-/// A client that trusts `identities`, speaks `versions`, and offers `alpn`.
-fn client(
+/// An aqueduct client's TLS, trusting `identities`, checking (and sending as
+/// SNI) `server_name` if given, else the URI's host.
+fn client_tls(identities: &[&Identity], server_name: Option<&str>) -> ClientTls {
+    let pem: String = identities.iter().map(|i| i.cert_pem.as_str()).collect();
+    let tls = ClientTls::new().ca_certificates(CaRoots::from_pem(pem).unwrap());
+    match server_name {
+        Some(name) => tls.server_name(name),
+        None => tls,
+    }
+}
+
+/// A rustls client config that trusts `identities`, speaks `versions` and
+/// offers `alpn`: for what aqueduct's client does not do (TLS 1.2 only, no
+/// h2, reading the alert).
+fn rustls_client(
     identities: &[&Identity],
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[&[u8]],
@@ -69,7 +76,8 @@ fn client(
     for identity in identities {
         roots.add(identity.cert.clone()).unwrap();
     }
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
@@ -78,7 +86,8 @@ fn client(
     Arc::new(config)
 }
 
-const ANY_VERSION: &[&rustls::SupportedProtocolVersion] = rustls::ALL_VERSIONS;
+const ANY_VERSION: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
 const TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
 
 fn socket_path(name: &str) -> PathBuf {
@@ -90,42 +99,20 @@ fn socket_path(name: &str) -> PathBuf {
     path
 }
 
-/// Connections handed over to a backend, TLS terminated there: the
-/// backend's side of a front that does not terminate TLS.
-struct TlsListener {
-    handed: HandoffListener,
-    acceptor: TlsAcceptor,
-}
-
-impl aqueduct::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<Prefixed<TcpStream>>;
-
-    async fn accept(&mut self) -> io::Result<(Self::Io, Option<SocketAddr>)> {
-        loop {
-            let (stream, peer) = self.handed.accept().await?;
-            // The replayed ClientHello comes first: the handshake starts as
-            // if this process had accepted the connection.
-            let handshake = self.acceptor.accept(stream);
-            match tokio::time::timeout(LIMIT, handshake).await {
-                Ok(Ok(tls)) => return Ok((tls, peer)),
-                // A client that failed its handshake is no reason to stop.
-                _ => continue,
-            }
-        }
-    }
-}
-
-/// A backend terminating TLS as `identity`, taking hand-offs at `socket`,
+/// An aqueduct server with TLS as `identity`, taking hand-offs at `socket`,
 /// whose health service reports `name` as SERVING (so a client can tell
-/// which backend it reached).
+/// which backend it reached). The hand-off replays the ClientHello: the
+/// server's TLS handshake runs as if it had accepted the connection.
 fn spawn_tls_backend(socket: &Path, identity: &Identity, name: &str) {
-    let listener = TlsListener {
-        handed: HandoffListener::bind(socket).unwrap(),
-        acceptor: TlsAcceptor::from(identity.server.clone()),
-    };
+    let listener = HandoffListener::bind(socket).unwrap();
     let reporter = HealthReporter::new();
     reporter.set_serving(name);
-    tokio::spawn(Server::builder().add_health(reporter).serve(listener));
+    tokio::spawn(
+        Server::builder()
+            .tls(identity.server.clone())
+            .add_health(reporter)
+            .serve(listener),
+    );
 }
 
 /// A plaintext backend whose health service reports `name` as SERVING.
@@ -191,42 +178,46 @@ impl AsyncWrite for Dribble {
     }
 }
 
-/// How a TLS channel's bytes go out.
-#[derive(Clone, Copy)]
-enum Writes {
-    Whole,
-    /// The first this many bytes one per write.
-    Dribbled(usize),
+/// An aqueduct channel with `tls` to the front at `front`.
+fn tls_channel(front: SocketAddr, tls: ClientTls) -> Channel {
+    Channel::builder(&format!("https://{front}"))
+        .unwrap()
+        .connect_timeout(LIMIT)
+        .tls(tls)
+        .build()
 }
 
-/// A channel to the front at `front` whose connections are TLS with `config`,
-/// naming `server` (a host name goes as SNI, an IP address does not).
-fn tls_channel(
-    front: SocketAddr,
-    server: &str,
-    config: Arc<ClientConfig>,
-    writes: Writes,
-) -> Channel {
+/// The same, its first `dribbled` bytes written one per write.
+fn dribbling_channel(front: SocketAddr, tls: ClientTls, dribbled: usize) -> Channel {
+    Channel::builder(&format!("https://{front}"))
+        .unwrap()
+        .connect_timeout(LIMIT)
+        .connector(move |_authority: &str| async move {
+            let tcp = TcpStream::connect(front).await?;
+            tcp.set_nodelay(true)?;
+            Ok(Dribble {
+                inner: tcp,
+                left: dribbled,
+            })
+        })
+        .tls(tls)
+        .build()
+}
+
+/// A channel whose connections are TLS 1.2 from a rustls client of the
+/// test's own, through a connector, naming `server`.
+fn tls12_channel(front: SocketAddr, server: &str, config: Arc<ClientConfig>) -> Channel {
     let connector = TlsConnector::from(config);
     let name = ServerName::try_from(server.to_owned()).unwrap();
-    let uri = match name {
-        ServerName::IpAddress(_) => format!("http://{front}"),
-        _ => format!("http://{server}:{}", front.port()),
-    };
-    Channel::builder(&uri)
+    Channel::builder(&format!("http://{front}"))
         .unwrap()
         .connect_timeout(LIMIT)
         .connector(move |_authority: &str| {
-            let connector = connector.clone();
-            let name = name.clone();
+            let (connector, name) = (connector.clone(), name.clone());
             async move {
-                let tcp = TcpStream::connect(front).await?;
-                tcp.set_nodelay(true)?;
-                let left = match writes {
-                    Writes::Whole => 0,
-                    Writes::Dribbled(n) => n,
-                };
-                connector.connect(name, Dribble { inner: tcp, left }).await
+                connector
+                    .connect(name, TcpStream::connect(front).await?)
+                    .await
             }
         })
         .build()
@@ -311,26 +302,10 @@ async fn tls_connections_reach_the_backend_their_server_name_names() {
         .service("grpc.health.v1.Health", &plain_socket);
     let addr = front(routes, FrontConfig::default()).await;
 
-    let h2 = &[&b"h2"[..]][..];
-    let to_a = tls_channel(
-        addr,
-        "a.test",
-        client(&[&a, &b], ANY_VERSION, h2),
-        Writes::Whole,
-    );
-    // TLS 1.2 on the way to B.
-    let to_b = tls_channel(
-        addr,
-        "x.b.test",
-        client(&[&a, &b], TLS12, h2),
-        Writes::Whole,
-    );
-    let by_ip = tls_channel(
-        addr,
-        "127.0.0.1",
-        client(&[&a], ANY_VERSION, h2),
-        Writes::Whole,
-    );
+    // Both channels trust both certificates: each reaches the right backend
+    // because the front routed it there, not because the other would fail.
+    let to_a = tls_channel(addr, client_tls(&[&a, &b], Some("a.test")));
+    let to_b = tls_channel(addr, client_tls(&[&a, &b], Some("x.b.test")));
     for _ in 0..3 {
         assert_eq!(check(&to_a, "backend-a").await.unwrap(), SERVING);
         assert_eq!(check(&to_b, "backend-b").await.unwrap(), SERVING);
@@ -345,7 +320,12 @@ async fn tls_connections_reach_the_backend_their_server_name_names() {
         Code::NotFound,
         "x.b.test reached B only"
     );
+    // An IP address is never sent as SNI: the route for no name.
+    let by_ip = tls_channel(addr, client_tls(&[&a], None));
     assert_eq!(check(&by_ip, "backend-a").await.unwrap(), SERVING);
+    // TLS 1.2 to B.
+    let tls12 = tls12_channel(addr, "x.b.test", rustls_client(&[&b], TLS12, &[b"h2"]));
+    assert_eq!(check(&tls12, "backend-b").await.unwrap(), SERVING);
 
     let plain = Channel::from_uri(&format!("http://{addr}")).unwrap();
     assert_eq!(check(&plain, "backend-plain").await.unwrap(), SERVING);
@@ -364,15 +344,15 @@ async fn a_client_hello_dribbled_a_byte_a_write_still_routes() {
         FrontConfig::default(),
     )
     .await;
-    let config = client(&[&a], ANY_VERSION, &[b"h2"]);
-    let hello_len = client_hello("a.test", config.clone()).len();
-    let channel = tls_channel(addr, "a.test", config, Writes::Dribbled(hello_len));
+    // The ClientHello a client like ours sends, for its length.
+    let hello = client_hello("a.test", rustls_client(&[], ANY_VERSION, &[b"h2"]));
+    let channel = dribbling_channel(addr, client_tls(&[&a], Some("a.test")), hello.len());
     assert_eq!(check(&channel, "backend-a").await.unwrap(), SERVING);
     let _ = std::fs::remove_file(socket);
 }
 
 /// What the front cannot route gets a fatal alert, then the close: read as
-/// bytes, and as the alert a real client reports.
+/// bytes, as the alert a rustls client reports, and as our channel's error.
 #[tokio::test]
 async fn what_cannot_be_routed_gets_the_alert_that_says_why() {
     let a = identity(&["a.test"]);
@@ -382,7 +362,7 @@ async fn what_cannot_be_routed_gets_the_alert_that_says_why() {
         .server_name("a.test", &a_socket)
         .server_name("down.test", socket_path("alert-down"));
     let addr = front(routes, FrontConfig::default()).await;
-    let config = client(&[&a], ANY_VERSION, &[b"h2"]);
+    let config = rustls_client(&[&a], ANY_VERSION, &[b"h2"]);
 
     let hello = client_hello("unknown.test", config.clone());
     let answer = answer_to(addr, &hello).await.unwrap();
@@ -401,13 +381,19 @@ async fn what_cannot_be_routed_gets_the_alert_that_says_why() {
         seen("down.test", config.clone()).await,
         AlertDescription::InternalError
     );
-    let http1 = client(&[&a], ANY_VERSION, &[b"http/1.1"]);
+    let http1 = rustls_client(&[&a], ANY_VERSION, &[b"http/1.1"]);
     assert_eq!(
         seen("a.test", http1).await,
         AlertDescription::NoApplicationProtocol
     );
+
+    // Our channel says which alert it got.
+    let unknown = tls_channel(addr, client_tls(&[&a], Some("unknown.test")));
+    let status = check(&unknown, "backend-a").await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(status.message().contains("UnrecognisedName"), "{status}");
     // The front is still there for a client it can route.
-    let channel = tls_channel(addr, "a.test", config, Writes::Whole);
+    let channel = tls_channel(addr, client_tls(&[&a], Some("a.test")));
     assert_eq!(check(&channel, "backend-a").await.unwrap(), SERVING);
     let _ = std::fs::remove_file(a_socket);
 }
@@ -445,7 +431,7 @@ async fn a_client_that_stops_halfway_is_closed() {
         config,
     )
     .await;
-    let hello = client_hello("a.test", client(&[], ANY_VERSION, &[b"h2"]));
+    let hello = client_hello("a.test", rustls_client(&[], ANY_VERSION, &[b"h2"]));
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(&hello[..hello.len() / 2]).await.unwrap();
     let mut rest = Vec::new();
