@@ -11,7 +11,9 @@
 //! - `aqueduct serve --handoff SOCKET`: the same, serving connections handed
 //!   over on a Unix socket;
 //! - `aqueduct route --service NAME=SOCKET ...`: a front that hands each TCP
-//!   connection to the backend serving the service its first request calls;
+//!   connection to the backend serving the service its first request calls,
+//!   and each TLS connection (`--server-name NAME=SOCKET`) to the backend for
+//!   the server name its ClientHello names, without terminating TLS;
 //! - `aqueduct bench`: a load generator for any gRPC server.
 
 mod bench;
@@ -73,6 +75,9 @@ enum Command {
     /// Route TCP connections to backend processes by the gRPC service (or the
     /// authority) their first request names, handing each live connection
     /// over (SCM_RIGHTS) to the backend's `aqueduct serve --handoff SOCKET`.
+    /// TLS connections on the same port are routed by the server name (SNI)
+    /// of their ClientHello and handed over unterminated: the backend holds
+    /// the certificate and terminates TLS itself.
     Route {
         /// TCP port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 50050)]
@@ -85,7 +90,20 @@ enum Command {
         /// (host or host:port) go to the backend at SOCKET; services match first.
         #[arg(long = "authority", value_name = "AUTHORITY=SOCKET", value_parser = route_pair)]
         authorities: Vec<(String, PathBuf)>,
-        /// How long a client has to send its first request, in milliseconds.
+        /// NAME=SOCKET: TLS connections whose ClientHello names NAME (SNI;
+        /// `*.example.com` for one label under example.com) go to the backend
+        /// at SOCKET, which terminates TLS; a name no route matches is tried
+        /// against the --authority hosts, then refused with an
+        /// unrecognized_name alert (repeat for more).
+        #[arg(long = "server-name", value_name = "NAME=SOCKET", value_parser = route_pair)]
+        server_names: Vec<(String, PathBuf)>,
+        /// TLS connections that name no server (clients that dial an IP
+        /// address) go to the backend at SOCKET; without it they are refused
+        /// with a missing_extension alert.
+        #[arg(long, value_name = "SOCKET")]
+        without_server_name: Option<PathBuf>,
+        /// How long a client has to send its first request or its whole
+        /// ClientHello, in milliseconds.
         #[arg(long, default_value_t = 5000)]
         peek_timeout_ms: u64,
     },
@@ -136,11 +154,17 @@ fn main() -> ExitCode {
             port,
             services,
             authorities,
+            server_names,
+            without_server_name,
             peek_timeout_ms,
         } => block_on_current(route(
             port,
-            services,
-            authorities,
+            RouteTable {
+                services,
+                authorities,
+                server_names,
+                without_server_name,
+            },
             Duration::from_millis(peek_timeout_ms),
         )),
         Command::Demo { transport } => block_on(None, demo(transport)),
@@ -427,7 +451,7 @@ async fn serve_restartable(
 /// The name the TCP listener is handed over under.
 const LISTENER_NAME: &str = "grpc";
 
-/// `SERVICE=SOCKET` or `AUTHORITY=SOCKET`.
+/// `SERVICE=SOCKET`, `AUTHORITY=SOCKET` or `NAME=SOCKET`.
 fn route_pair(arg: &str) -> Result<(String, PathBuf), String> {
     match arg.split_once('=') {
         Some((key, path)) if !key.is_empty() && !path.is_empty() => {
@@ -437,25 +461,39 @@ fn route_pair(arg: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// `aqueduct route`: the peek-and-route front, until Ctrl-C or SIGTERM.
-async fn route(
-    port: u16,
+/// `aqueduct route`'s routes, as given on the command line.
+struct RouteTable {
     services: Vec<(String, PathBuf)>,
     authorities: Vec<(String, PathBuf)>,
-    peek_timeout: Duration,
-) -> anyhow::Result<()> {
+    server_names: Vec<(String, PathBuf)>,
+    without_server_name: Option<PathBuf>,
+}
+
+/// `aqueduct route`: the peek-and-route front, until Ctrl-C or SIGTERM.
+async fn route(port: u16, table: RouteTable, peek_timeout: Duration) -> anyhow::Result<()> {
     use aqueduct_handoff::route::{FrontConfig, Routes};
-    if services.is_empty() && authorities.is_empty() {
+    if table.services.is_empty()
+        && table.authorities.is_empty()
+        && table.server_names.is_empty()
+        && table.without_server_name.is_none()
+    {
         anyhow::bail!(
-            "no routes: give at least one --service SERVICE=SOCKET or --authority AUTHORITY=SOCKET"
+            "no routes: give at least one --service SERVICE=SOCKET, --authority AUTHORITY=SOCKET \
+             or --server-name NAME=SOCKET"
         );
     }
     let mut routes = Routes::new();
-    for (service, socket) in services {
+    for (service, socket) in table.services {
         routes = routes.service(&service, socket);
     }
-    for (authority, socket) in authorities {
+    for (authority, socket) in table.authorities {
         routes = routes.authority(&authority, socket);
+    }
+    for (name, socket) in table.server_names {
+        routes = routes.server_name(&name, socket);
+    }
+    if let Some(socket) = table.without_server_name {
+        routes = routes.without_server_name(socket);
     }
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let stop = aqueduct::shutdown_signal();

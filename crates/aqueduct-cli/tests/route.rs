@@ -2,7 +2,9 @@
 //! --handoff`), each serving a different service: generated clients reach both
 //! through it, and so do `grpcurl` (grpc-go) and Python `grpcio`, which send no
 //! request before they have the server's SETTINGS; an unknown service gets
-//! UNAVAILABLE, and so does a service whose backend has stopped.
+//! UNAVAILABLE, and so does a service whose backend has stopped. TLS
+//! connections go by `--server-name`, unterminated, to a backend in the test
+//! process that gets the ClientHello replayed; an unknown name gets an alert.
 
 #![allow(clippy::unwrap_used)]
 
@@ -203,5 +205,84 @@ fn route_hands_each_connection_to_the_backend_of_its_service() {
             .await
             .unwrap_err();
         assert_eq!(gone.code(), Code::Unavailable, "{gone}");
+    });
+}
+
+/// A TLS 1.3-style ClientHello naming `server_name`, offering h2, in one
+/// record: what the front routes by, no more.
+fn client_hello(server_name: &str) -> Vec<u8> {
+    let vec16 = |bytes: &[u8]| {
+        let mut out = u16::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(bytes);
+        out
+    };
+    let mut names = vec![0]; // host_name
+    names.extend(vec16(server_name.as_bytes()));
+    let mut extensions = vec![0, 0]; // server_name
+    extensions.extend(vec16(&vec16(&names)));
+    extensions.extend([0, 16]); // ALPN
+    extensions.extend(vec16(&vec16(b"\x02h2")));
+    let mut body = vec![3, 3];
+    body.extend([0x5a; 32]); // random
+    body.extend([0, 0, 2, 0x13, 0x01, 1, 0]); // session id, a suite, no compression
+    body.extend(vec16(&extensions));
+    let mut message = vec![1];
+    message.extend(&u32::try_from(body.len()).unwrap().to_be_bytes()[1..]);
+    message.extend(body);
+    let mut record = vec![0x16, 3, 1];
+    record.extend(vec16(&message));
+    record
+}
+
+/// `fut`'s output, or a failed test if it takes over [`LIMIT`].
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took over {LIMIT:?}"))
+}
+
+#[test]
+fn route_hands_tls_connections_over_by_server_name() {
+    use aqueduct::Listener as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let dir = Dir(std::env::temp_dir().join(format!("aqueduct-route-tls-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir(&dir.0).unwrap();
+    let socket = dir.0.join("a.sock");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut backend = aqueduct_handoff::HandoffListener::bind(&socket).unwrap();
+        let (_route, addr) = aqueduct(&[
+            "route",
+            "--port",
+            "0",
+            "--server-name",
+            &format!("*.Example.test={}", socket.display()),
+        ]);
+
+        // An unknown name: an unrecognized_name alert, then the close.
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(&client_hello("other.test")).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tcp.read_to_end(&mut answer);
+        within("the alert", read).await.unwrap();
+        assert_eq!(answer, [0x15, 3, 3, 0, 2, 2, 112]);
+
+        // A matching name: the backend gets the connection, the ClientHello
+        // first, and talks to the client directly.
+        let hello = client_hello("api.example.test");
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(&hello).await.unwrap();
+        let accept = backend.accept();
+        let (mut handed, peer) = within("the hand-off", accept).await.unwrap();
+        assert_eq!(peer, Some(tcp.local_addr().unwrap()));
+        let mut replayed = vec![0; hello.len()];
+        handed.read_exact(&mut replayed).await.unwrap();
+        assert_eq!(replayed, hello);
+        handed.write_all(b"a ServerHello").await.unwrap();
+        let mut got = [0; 13];
+        let read = tcp.read_exact(&mut got);
+        within("the answer", read).await.unwrap();
+        assert_eq!(&got, b"a ServerHello", "the front wrote nothing of its own");
     });
 }

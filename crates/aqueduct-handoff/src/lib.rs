@@ -26,17 +26,23 @@
 //!   the client's ACK of the SETTINGS a front sent it, see [`route`]).
 //! - [`peek`]: reads a connection's first gRPC request (`:path`,
 //!   `:authority`) from its first bytes, for a front that routes by service.
+//! - [`client_hello`]: reads a TLS connection's ClientHello (server name,
+//!   ALPN) from its first bytes, without terminating TLS, for a front that
+//!   routes by SNI.
 //! - [`restart`]: a new process takes the running one's listening sockets over
 //!   a control socket, and the old one stops accepting only once the new one
 //!   is ready: restarts that refuse no connection.
-//! - [`route`]: that front: accepts TCP, sends the HTTP/2 server preface
-//!   (most clients wait for it), peeks, hands each connection to the backend
-//!   process that serves its service (`aqueduct route`).
+//! - [`route`]: that front (`aqueduct route`): accepts TCP and tells TLS
+//!   from plaintext by the first byte. Plaintext: sends the HTTP/2 server
+//!   preface (most clients wait for it), peeks, hands each connection to the
+//!   backend process that serves its service. TLS: reads the ClientHello,
+//!   hands the connection, ClientHello and all, to the backend for its server
+//!   name, which terminates TLS itself; the front holds no key.
 //!
 //! Every length and count from the peer is bounded (payload 64 KiB, peeked
 //! bytes [`MAX_PEEKED`], names [`MAX_NAME`], one descriptor per message, a few
-//! queued), and a malformed message closes the channel with an error, never a
-//! panic.
+//! queued; a ClientHello [`client_hello::MAX_LEN`]), and a malformed message
+//! closes the channel with an error, never a panic.
 //!
 //! # No `unsafe`
 //!
@@ -57,6 +63,7 @@
 //! becomes the pipe's security descriptor. Files go by `DuplicateHandle`.
 
 mod channel;
+pub mod client_hello;
 mod hpack;
 mod huffman;
 mod listener;

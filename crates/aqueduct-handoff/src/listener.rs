@@ -46,6 +46,11 @@ type Incoming = (TcpStream, Bytes, SocketAddr, bool);
 /// [`Prefixed::after_server_preface`]: the server never sees the client's
 /// acknowledgement of SETTINGS it did not send.
 ///
+/// A TLS connection handed over unterminated (as `aqueduct route` hands
+/// connections it routes by server name) replays its ClientHello first:
+/// serve the listener with TLS (`ServerBuilder::tls`), and the server's
+/// handshake runs as if it had accepted the connection.
+///
 /// Each sender is checked against the [`PeerPolicy`] when it connects. A
 /// sender whose message is malformed is disconnected (its descriptors closed)
 /// and logged; the listener goes on with the others. Listeners and files

@@ -1,7 +1,16 @@
-//! A peek-and-route front: accept TCP, read each connection's first gRPC
-//! request, pick a backend process by the service it calls (or by its
-//! authority), and hand the live connection to that backend. `aqueduct route`
-//! runs it.
+//! A peek-and-route front: accept TCP, read each connection's first bytes,
+//! pick a backend process by what they name, and hand the live connection to
+//! that backend. `aqueduct route` runs it. Two kinds of connection share one
+//! port, told apart by their first byte:
+//!
+//! - **Plaintext HTTP/2** (`P`, of `PRI * HTTP/2.0`): the backend is picked by
+//!   the gRPC service the first request calls, or by its `:authority`.
+//! - **TLS** (0x16, a handshake record): the backend is picked by the
+//!   ClientHello's server name (SNI), read by
+//!   [`client_hello`], without terminating TLS: the
+//!   backend gets the connection with the ClientHello as its peeked bytes and
+//!   terminates TLS itself, as if it had accepted it. The front holds no
+//!   certificate or key.
 //!
 //! Routing is per connection: HTTP/2 multiplexes, and the whole connection
 //! moves, so every later request on it goes to the same backend, whatever
@@ -9,24 +18,45 @@
 //! should use one channel per service (gRPC clients usually do: one channel per
 //! target).
 //!
-//! The front writes the HTTP/2 server preface (a SETTINGS frame of defaults
-//! and a 100-stream limit, [`SERVER_PREFACE`]) the moment it accepts a connection: most clients
-//! (grpc-go, so `grpcurl`; grpc-core, so Python `grpcio`) send no request
-//! before they have the server's SETTINGS. It hands the connection over with
+//! The front writes nothing before the client's first bytes: an HTTP/2 client
+//! sends its connection preface at once, without waiting for the server (RFC
+//! 9113 3.4), and a TLS client its ClientHello. Then, for plaintext, it writes
+//! the HTTP/2 server preface (a SETTINGS frame of defaults and a 100-stream
+//! limit, [`SERVER_PREFACE`]) at once: most clients (grpc-go, so `grpcurl`;
+//! grpc-core, so Python `grpcio`) send no request before they have the
+//! server's SETTINGS. It hands the connection over with
 //! [`HandoffSender::send_connection_after_preface`], and the backend's
 //! [`HandoffListener`](crate::HandoffListener) drops the client's ACK of those
 //! SETTINGS (see [`Prefixed::after_server_preface`](crate::Prefixed::after_server_preface)),
 //! so the backend's HTTP/2 stack sees only the ACK of its own. Everything else
 //! the client sent (its SETTINGS, WINDOW_UPDATE, PING) reaches the backend,
-//! which answers it.
+//! which answers it. A TLS connection gets nothing from the front: it is
+//! handed over with [`HandoffSender::send_connection`], and the backend
+//! answers its ClientHello.
 //!
-//! A connection whose first request names no known service, or whose backend
-//! is not running, gets a real gRPC answer, `UNAVAILABLE` with a message, in a
-//! minimal HTTP/2 response, then a GOAWAY; one that is not HTTP/2, is
-//! malformed, or does not send its first request within the peek timeout is
+//! A plaintext connection whose first request names no known service, or
+//! whose backend is not running, gets a real gRPC answer, `UNAVAILABLE` with
+//! a message, in a minimal HTTP/2 response, then a GOAWAY; one that is not
+//! HTTP/2, is malformed, or does not send its first request within the peek
+//! timeout is closed. A TLS connection the front cannot route gets a fatal
+//! alert record, then is closed:
+//!
+//! | case | alert |
+//! |---|---|
+//! | a server name no route matches | `unrecognized_name` (112) |
+//! | no server name, and no [`Routes::without_server_name`] | `missing_extension` (109) |
+//! | ALPN offered without `h2` | `no_application_protocol` (120) |
+//! | the backend is not running | `internal_error` (80) |
+//! | a malformed ClientHello, or more than 16 KiB | `decode_error` (50), `illegal_parameter` (47) for a bad server name |
+//!
+//! and one that does not finish its ClientHello within the peek timeout is
 //! closed. Never a hang: every read and every hand-off has a deadline.
 
+mod answers;
+mod routes;
+
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -41,7 +71,14 @@ use tokio::task::JoinSet;
 
 use crate::HandoffSender;
 use crate::MAX_PEEKED;
+use crate::client_hello::{self, ClientHello, ClientHelloError, Progress};
 use crate::peek::{FirstRequest, PeekError, SERVER_PREFACE, peek_first_request};
+use answers::{
+    INTERNAL_ERROR, MISSING_EXTENSION, NO_APPLICATION_PROTOCOL, UNRECOGNIZED_NAME, alert_record,
+    parse_alert, unavailable_response,
+};
+
+pub use routes::Routes;
 
 /// Connections being peeked at once; more wait in the kernel's accept queue.
 const MAX_PEEKING: usize = 1024;
@@ -52,66 +89,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long connecting to a backend may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Where connections go: backends (their hand-off sockets) by gRPC service
-/// name, and by `:authority`.
-#[derive(Debug, Clone, Default)]
-pub struct Routes {
-    services: HashMap<String, PathBuf>,
-    authorities: HashMap<String, PathBuf>,
-}
-
-impl Routes {
-    /// No routes yet.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Connections whose first request calls `service` (`package.Service`) go
-    /// to the backend listening for hand-offs at `backend`.
-    #[must_use]
-    pub fn service(mut self, service: &str, backend: impl Into<PathBuf>) -> Self {
-        self.services.insert(service.to_owned(), backend.into());
-        self
-    }
-
-    /// Connections whose first request names `authority` (`host` or
-    /// `host:port`) go to `backend`. Services are matched first.
-    #[must_use]
-    pub fn authority(mut self, authority: &str, backend: impl Into<PathBuf>) -> Self {
-        self.authorities
-            .insert(authority.to_ascii_lowercase(), backend.into());
-        self
-    }
-
-    /// The backend for a connection whose first request is `first`: by
-    /// service, then by authority as sent, then by its host without the port.
-    #[must_use]
-    pub fn pick(&self, first: &FirstRequest) -> Option<&Path> {
-        if let Some(backend) = first.service().and_then(|s| self.services.get(s)) {
-            return Some(backend);
-        }
-        let authority = first.authority.as_deref()?.to_ascii_lowercase();
-        let host = authority
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(authority.as_str(), |(host, _)| host);
-        self.authorities
-            .get(&authority)
-            .or_else(|| self.authorities.get(host))
-            .map(PathBuf::as_path)
-    }
-
-    fn backends(&self) -> impl Iterator<Item = &PathBuf> {
-        self.services.values().chain(self.authorities.values())
-    }
-}
-
 /// The front's settings.
 #[derive(Debug, Clone)]
 pub struct FrontConfig {
-    /// How long a client has to send its first request (from when the front
-    /// has accepted it and sent its SETTINGS). Default 5 s.
+    /// How long a client has to send its first request, or its whole
+    /// ClientHello, from when the front has accepted it. Default 5 s.
     pub peek_timeout: Duration,
 }
 
@@ -172,6 +154,41 @@ pub async fn serve(
     }
 }
 
+/// What a connection starts with.
+enum Start {
+    /// Plaintext HTTP/2, to which the front has written its SETTINGS.
+    Http2(FirstRequest),
+    /// TLS, to which the front has written nothing.
+    Tls(ClientHello),
+}
+
+/// Why a connection's start could not be read.
+#[derive(Debug)]
+enum StartError {
+    Io(io::Error),
+    /// The client closed first.
+    Closed,
+    Http2(PeekError),
+    Tls(ClientHelloError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => e.fmt(f),
+            Self::Closed => f.write_str("closed before its first request or ClientHello"),
+            Self::Http2(e) => e.fmt(f),
+            Self::Tls(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<io::Error> for StartError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
 async fn route_one(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -180,22 +197,106 @@ async fn route_one(
     config: &FrontConfig,
 ) {
     let mut peeked = Vec::with_capacity(1024);
-    let start = async {
-        stream.write_all(&SERVER_PREFACE).await?;
-        read_first_request(&mut stream, &mut peeked).await
-    };
-    let first = match tokio::time::timeout(config.peek_timeout, start).await {
-        Ok(Ok(first)) => first,
+    let start = read_start(&mut stream, &mut peeked);
+    let start = match tokio::time::timeout(config.peek_timeout, start).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(StartError::Tls(e))) => {
+            tracing::debug!(%peer, error = %e, "route: refused a TLS connection");
+            alert(stream, parse_alert(&e)).await;
+            return;
+        }
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "route: closed a connection");
             return;
         }
         Err(_) => {
-            tracing::debug!(%peer, "route: no first request in time; closed");
+            tracing::debug!(%peer, "route: no first request or ClientHello in time; closed");
             return;
         }
     };
-    let Some(backend) = routes.pick(&first) else {
+    let local = match stream.local_addr() {
+        Ok(local) => local,
+        Err(_) => return,
+    };
+    match start {
+        Start::Http2(first) => {
+            route_http2(stream, &first, &peeked, local, peer, routes, backends).await
+        }
+        Start::Tls(hello) => {
+            route_tls(stream, &hello, &peeked, local, peer, routes, backends).await
+        }
+    }
+}
+
+/// Reads the connection's first bytes, then as far as its first request
+/// (after writing the server preface) or the end of its ClientHello.
+async fn read_start(stream: &mut TcpStream, peeked: &mut Vec<u8>) -> Result<Start, StartError> {
+    // Nothing goes out before the client's first bytes: HTTP/2 clients send
+    // their preface without waiting for the server, TLS clients their
+    // ClientHello, and a TLS client must not get HTTP/2 SETTINGS.
+    read_more(stream, peeked, MAX_PEEKED).await?;
+    if client_hello::starts_tls(peeked) {
+        return read_client_hello(stream, peeked).await.map(Start::Tls);
+    }
+    stream.write_all(&SERVER_PREFACE).await?;
+    read_first_request(stream, peeked).await.map(Start::Http2)
+}
+
+/// Reads more into `buf`, at most `at_most` bytes, at least one.
+async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    at_most: usize,
+) -> Result<(), StartError> {
+    // Read into the buffer's own spare room, never past the bound.
+    let n = (&mut *stream).take(at_most as u64).read_buf(buf).await?;
+    if n == 0 {
+        return Err(StartError::Closed);
+    }
+    Ok(())
+}
+
+/// Reads until the first request is complete, never past [`MAX_PEEKED`].
+async fn read_first_request(
+    stream: &mut TcpStream,
+    peeked: &mut Vec<u8>,
+) -> Result<FirstRequest, StartError> {
+    loop {
+        if let Some(first) = peek_first_request(peeked).map_err(StartError::Http2)? {
+            return Ok(first);
+        }
+        let room = MAX_PEEKED.saturating_sub(peeked.len());
+        if room == 0 {
+            return Err(StartError::Http2(PeekError::TooLarge));
+        }
+        read_more(stream, peeked, room).await?;
+    }
+}
+
+/// Reads until the ClientHello is complete: never a byte past it (past what
+/// the first read brought), never past [`client_hello::MAX_LEN`].
+async fn read_client_hello(
+    stream: &mut TcpStream,
+    peeked: &mut Vec<u8>,
+) -> Result<ClientHello, StartError> {
+    loop {
+        match client_hello::parse(peeked).map_err(StartError::Tls)? {
+            Progress::Complete(hello) => return Ok(hello),
+            Progress::Incomplete { at_most } => read_more(stream, peeked, at_most).await?,
+        }
+    }
+}
+
+async fn route_http2(
+    stream: TcpStream,
+    first: &FirstRequest,
+    peeked: &[u8],
+    local: SocketAddr,
+    peer: SocketAddr,
+    routes: &Routes,
+    backends: &Backends,
+) {
+    let Some(backend) = routes.pick(first) else {
         // The client's own text, cut short: the answer must fit one frame.
         let what: String = first
             .service()
@@ -203,51 +304,76 @@ async fn route_one(
             .chars()
             .take(200)
             .collect();
-        refuse(stream, &first, &format!("no backend serves {what}")).await;
+        refuse(stream, first, &format!("no backend serves {what}")).await;
         return;
     };
-    let local = match stream.local_addr() {
-        Ok(local) => local,
-        Err(_) => return,
-    };
-    match hand_off(backends, backend, &stream, &peeked, local, peer).await {
+    let handed = hand_off(backends, backend, &stream, peeked, local, peer, true);
+    match handed.await {
         // Our copy closes here; the backend's lives on.
         Ok(()) => {}
         Err(e) => {
-            tracing::warn!(backend = %backend.display(), error = %e, "route: backend unavailable");
-            refuse(
-                stream,
-                &first,
-                "the backend for this service is unavailable",
-            )
-            .await;
+            tracing::warn!(%peer, backend = %backend.display(), error = %e, "route: backend unavailable");
+            refuse(stream, first, "the backend for this service is unavailable").await;
         }
     }
 }
 
-/// Reads until the first request is complete, never past [`MAX_PEEKED`].
-async fn read_first_request(
-    stream: &mut TcpStream,
-    peeked: &mut Vec<u8>,
-) -> Result<FirstRequest, Box<dyn std::error::Error + Send + Sync>> {
-    loop {
-        if let Some(first) = peek_first_request(peeked)? {
-            return Ok(first);
+async fn route_tls(
+    stream: TcpStream,
+    hello: &ClientHello,
+    peeked: &[u8],
+    local: SocketAddr,
+    peer: SocketAddr,
+    routes: &Routes,
+    backends: &Backends,
+) {
+    let server_name = hello.server_name.as_deref();
+    let backend = match tls_backend(routes, hello) {
+        Ok(backend) => backend,
+        Err((description, why)) => {
+            tracing::debug!(%peer, server_name, why, "route: refused a TLS connection");
+            alert(stream, description).await;
+            return;
         }
-        // Read into the buffer's own spare room, never past the bound.
-        let room = MAX_PEEKED.saturating_sub(peeked.len());
-        if room == 0 {
-            return Err(PeekError::TooLarge.into());
-        }
-        let n = (&mut *stream).take(room as u64).read_buf(peeked).await?;
-        if n == 0 {
-            return Err("closed before its first request".into());
+    };
+    // No preface went out: the backend answers the ClientHello itself.
+    let handed = hand_off(backends, backend, &stream, peeked, local, peer, false);
+    match handed.await {
+        Ok(()) => {}
+        Err(e) => {
+            tracing::warn!(%peer, server_name, backend = %backend.display(), error = %e, "route: backend unavailable");
+            alert(stream, INTERNAL_ERROR).await;
         }
     }
+}
+
+/// The backend for a TLS connection, or the alert that refuses it and why.
+fn tls_backend<'r>(
+    routes: &'r Routes,
+    hello: &ClientHello,
+) -> Result<&'r Path, (u8, &'static str)> {
+    let Some(backend) = routes.pick_server_name(hello.server_name.as_deref()) else {
+        return Err(match hello.server_name {
+            Some(_) => (UNRECOGNIZED_NAME, "no backend for its server name"),
+            None => (MISSING_EXTENSION, "no server name, and no route for none"),
+        });
+    };
+    // The backends speak gRPC, so HTTP/2 only.
+    if !hello.allows_protocol(b"h2") {
+        return Err((NO_APPLICATION_PROTOCOL, "its ALPN offers no h2"));
+    }
+    Ok(backend)
+}
+
+/// Sends a fatal alert, and closes once the client has read it (or after a
+/// moment).
+async fn alert(stream: TcpStream, description: u8) {
+    answer_and_close(stream, &alert_record(description)).await;
 }
 
 /// Hands the connection to `backend`, over its open channel or a new one
-/// (once more if the open one turns out broken).
+/// (once more if the open one turns out broken), saying whether the front
+/// wrote the HTTP/2 server preface.
 async fn hand_off(
     backends: &Backends,
     backend: &Path,
@@ -255,6 +381,7 @@ async fn hand_off(
     peeked: &[u8],
     local: SocketAddr,
     peer: SocketAddr,
+    preface_sent: bool,
 ) -> io::Result<()> {
     let channel = backends
         .get(backend)
@@ -271,8 +398,14 @@ async fn hand_off(
                 channel.insert(sender)
             }
         };
-        let sent = sender.send_connection_after_preface(stream, peeked, local, peer);
-        match sent.await {
+        let sent = if preface_sent {
+            sender
+                .send_connection_after_preface(stream, peeked, local, peer)
+                .await
+        } else {
+            sender.send_connection(stream, peeked, local, peer).await
+        };
+        match sent {
             Ok(()) => return Ok(()),
             Err(_) => *channel = None,
         }
@@ -282,10 +415,15 @@ async fn hand_off(
 
 /// Answers the first request with `UNAVAILABLE` in a minimal HTTP/2 response,
 /// says GOAWAY, and closes once the client has read it (or after a moment).
-async fn refuse(mut stream: TcpStream, first: &FirstRequest, message: &str) {
-    let response = unavailable_response(first.stream_id, message);
+async fn refuse(stream: TcpStream, first: &FirstRequest, message: &str) {
+    answer_and_close(stream, &unavailable_response(first.stream_id, message)).await;
+}
+
+/// Writes `answer`, then closes once the client has read it (or after a
+/// moment).
+async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
     let answered = async {
-        stream.write_all(&response).await?;
+        stream.write_all(answer).await?;
         stream.shutdown().await?;
         // Read what the client still sends until it closes, so closing does
         // not reset the connection before it has read the answer.
@@ -296,95 +434,42 @@ async fn refuse(mut stream: TcpStream, first: &FirstRequest, message: &str) {
     let _ = tokio::time::timeout(LINGER, answered).await;
 }
 
-/// The rest of the server's side (after [`SERVER_PREFACE`]) of an HTTP/2
-/// connection that answers one request with gRPC status 14 and goes away: the
-/// ACK of the client's SETTINGS, a trailers-only response on `stream_id`,
-/// GOAWAY.
-pub(crate) fn unavailable_response(stream_id: u32, message: &str) -> Vec<u8> {
-    const SETTINGS: u8 = 0x4;
-    const HEADERS: u8 = 0x1;
-    const GOAWAY: u8 = 0x7;
-    const ACK: u8 = 0x1;
-    const END_STREAM_AND_HEADERS: u8 = 0x1 | 0x4;
-    let message = percent_encode(message);
-    let block = loona_hpack::Encoder::new().encode([
-        (&b":status"[..], &b"200"[..]),
-        (b"content-type", b"application/grpc"),
-        (b"grpc-status", b"14"),
-        (b"grpc-message", message.as_bytes()),
-    ]);
-    let mut goaway = stream_id.to_be_bytes().to_vec();
-    goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
-    let mut out = Vec::new();
-    for (kind, flags, id, payload) in [
-        (SETTINGS, ACK, 0, &[][..]),
-        (HEADERS, END_STREAM_AND_HEADERS, stream_id, &block[..]),
-        (GOAWAY, 0, 0, &goaway[..]),
-    ] {
-        // Payloads here are far under the 16 KiB default frame size (the
-        // message is at most ~250 characters, percent-encoded).
-        let len = payload.len() as u32;
-        out.extend_from_slice(&len.to_be_bytes()[1..]);
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&(id & 0x7fff_ffff).to_be_bytes());
-        out.extend_from_slice(payload);
-    }
-    out
-}
-
-/// `grpc-message` encoding: printable ASCII but `%` as is, the rest `%XX`.
-fn percent_encode(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for b in message.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
 
-    fn first(path: &str, authority: Option<&str>) -> FirstRequest {
-        FirstRequest {
-            path: path.into(),
-            authority: authority.map(str::to_owned),
-            stream_id: 1,
+    fn hello(server_name: Option<&str>, alpn: Option<&[&[u8]]>) -> ClientHello {
+        ClientHello {
+            server_name: server_name.map(str::to_owned),
+            alpn: alpn.map(|list| list.iter().map(|p| p.to_vec()).collect()),
+            len: 0,
         }
     }
 
     #[test]
-    fn services_first_then_authority_then_host() {
+    fn tls_connections_go_by_server_name_and_need_h2() {
         let routes = Routes::new()
-            .service("notes.v1.Notes", "/n.sock")
-            .authority("Api.Example:443", "/a443.sock")
-            .authority("api.example", "/a.sock");
-        let pick = |path, authority| routes.pick(&first(path, authority)).map(Path::to_path_buf);
+            .server_name("a.test", "/a.sock")
+            .server_name("*.b.test", "/b.sock");
+        let decide = |name, alpn| tls_backend(&routes, &hello(name, alpn)).map(Path::to_path_buf);
+        assert_eq!(decide(Some("a.test"), None), Ok("/a.sock".into()));
         assert_eq!(
-            pick("/notes.v1.Notes/GetNote", Some("api.example:443")),
-            Some("/n.sock".into())
+            decide(Some("x.b.test"), Some(&[b"http/1.1", b"h2"])),
+            Ok("/b.sock".into())
         );
+        let refused = |name, alpn| decide(name, alpn).unwrap_err().0;
+        assert_eq!(refused(Some("c.test"), None), UNRECOGNIZED_NAME);
+        assert_eq!(refused(None, Some(&[b"h2"])), MISSING_EXTENSION);
         assert_eq!(
-            pick("/x.v1.X/Call", Some("api.example:443")),
-            Some("/a443.sock".into())
+            refused(Some("a.test"), Some(&[b"http/1.1"])),
+            NO_APPLICATION_PROTOCOL
         );
-        assert_eq!(
-            pick("/x.v1.X/Call", Some("API.example:8080")),
-            Some("/a.sock".into())
-        );
-        assert_eq!(pick("/x.v1.X/Call", Some("other:443")), None);
-        assert_eq!(pick("/x.v1.X/Call", None), None);
-    }
-
-    #[test]
-    fn messages_are_percent_encoded() {
-        assert_eq!(percent_encode("no backend: 100%"), "no backend: 100%25");
-        assert_eq!(percent_encode("é\n"), "%C3%A9%0A");
+        // A route for connections without a name takes them, and only them.
+        let routes = routes.clone().without_server_name("/default.sock");
+        let decide = |name| tls_backend(&routes, &hello(name, None)).map(Path::to_path_buf);
+        assert_eq!(decide(None), Ok("/default.sock".into()));
+        assert_eq!(decide(Some("c.test")).unwrap_err().0, UNRECOGNIZED_NAME);
     }
 }
