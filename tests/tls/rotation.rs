@@ -147,7 +147,8 @@ async fn client_roots_rotate_with_set_client_auth_and_reload() {
         .unwrap();
     let server = serve(tls.clone()).await;
     server.assert_serves(from_one.clone()).await;
-    who_fails(&server.channel(from_two.clone()), Code::Unavailable).await;
+    let status = who_fails(&server.channel(from_two.clone()), Code::Unavailable).await;
+    assert!(status.message().contains("UnknownCA"), "{status}");
 
     tls.set_client_auth(ClientAuth::Required(two.ca.roots()))
         .unwrap();
