@@ -183,12 +183,21 @@ impl Identity {
         cert_what: &str,
         key_what: &str,
     ) -> Result<rustls::sign::CertifiedKey, TlsError> {
+        // From files, `*_what` are paths; from bytes, they already say what
+        // the material is ("the private key").
+        let (key, cert) = match self.origin {
+            Origin::Files(_) => (
+                format!("the private key {key_what}"),
+                format!("the certificate {cert_what}"),
+            ),
+            Origin::Bytes => (key_what.to_owned(), cert_what.to_owned()),
+        };
         rustls::sign::CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), &provider())
             .map_err(|e| match e {
-                rustls::Error::InconsistentKeys(_) => TlsError::new(format!(
-                    "the private key {key_what} does not match the certificate {cert_what}"
-                )),
-                e => TlsError::new(format!("{key_what}: the private key cannot be used: {e}")),
+                rustls::Error::InconsistentKeys(_) => {
+                    TlsError::new(format!("{key} does not match {cert}"))
+                }
+                e => TlsError::new(format!("{key} cannot be used: {e}")),
             })
     }
 

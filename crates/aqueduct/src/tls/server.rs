@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use rustls::server::WebPkiClientVerifier;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::{CaRoots, H2, Identity, TlsError, TlsInfo, VERSIONS, provider};
@@ -267,39 +267,66 @@ impl ServerTls {
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let acceptor = tokio_rustls::TlsAcceptor::from(self.current());
-        let stream = acceptor.accept(io).await.map_err(|e| Refused {
-            why: format!(
-                "TLS handshake failed: {}",
-                super::client::describe(&e, None)
-            ),
-            policy: false,
-        })?;
+        let mut stream = match acceptor.accept(io).into_fallible().await {
+            Ok(stream) => stream,
+            Err((e, io)) => {
+                let why = format!(
+                    "TLS handshake failed: {}",
+                    super::client::describe(&e, None)
+                );
+                // rustls has written its alert; let the client read it.
+                linger(io).await;
+                return Err(Refused { why, policy: false });
+            }
+        };
         let connection = stream.get_ref().1;
-        match connection.alpn_protocol() {
-            Some(H2) => {}
-            Some(other) => {
-                // rustls refuses an ALPN list without h2 itself; this is a guard.
-                return Err(Refused {
-                    why: format!(
-                        "refused: the client negotiated ALPN {:?}, not h2",
-                        String::from_utf8_lossy(other)
-                    ),
-                    policy: true,
-                });
-            }
-            None if self.inner.options.accept_no_alpn => {}
-            None => {
-                return Err(Refused {
-                    why: "refused: the client offered no ALPN protocol; gRPC needs h2 \
-                          (ServerTlsBuilder::accept_no_alpn serves such clients)"
-                        .to_owned(),
-                    policy: true,
-                });
-            }
+        let refused = match connection.alpn_protocol() {
+            Some(H2) => None,
+            // rustls refuses an ALPN list without h2 itself; this is a guard.
+            Some(other) => Some(format!(
+                "refused: the client negotiated ALPN {:?}, not h2",
+                String::from_utf8_lossy(other)
+            )),
+            None if self.inner.options.accept_no_alpn => None,
+            None => Some(
+                "refused: the client offered no ALPN protocol; gRPC needs h2 \
+                 (ServerTlsBuilder::accept_no_alpn serves such clients)"
+                    .to_owned(),
+            ),
+        };
+        if let Some(why) = refused {
+            // close_notify, so the client sees a clean close.
+            let _ = stream.shutdown().await;
+            linger(stream.into_inner().0).await;
+            return Err(Refused { why, policy: true });
         }
-        let info = TlsInfo::from_connection(connection);
+        let info = TlsInfo::from_connection(stream.get_ref().1);
         Ok((stream, Arc::new(info)))
     }
+}
+
+/// Most a connection refused at the handshake is kept open after its alert
+/// (or close_notify), for the client to read it: see [`linger`]. The
+/// handshake timeout bounds it too.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Ends a connection the server will not serve: closes our sending side,
+/// then reads and drops what the client still sends until it closes too, or
+/// for at most [`LINGER`]. Closing the socket at once, with the client's
+/// bytes unread, makes the kernel answer them with a reset. A TLS 1.3
+/// client writes its first requests right after its Finished, before the
+/// server has checked its certificate, so one whose certificate is refused
+/// has bytes in flight; after a reset its next write fails with "broken
+/// pipe", and that is what an HTTP/2 client reports, not the alert that
+/// says why.
+async fn linger<IO>(mut io: IO)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = io.shutdown().await;
+    let mut sink = [0; 4096];
+    let drain = async { while let Ok(1..) = io.read(&mut sink).await {} };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// Why a connection's TLS handshake did not give a connection to serve.
