@@ -173,8 +173,9 @@ async fn an_ecdsa_p384_server_key_serves() {
 
 /// An RSA key made by the `openssl` command (`AQUEDUCT_OPENSSL`, else
 /// `openssl` on the PATH) when the test runs: ring, rcgen's backend here,
-/// signs with RSA keys but cannot make them. `None` if there is no openssl.
-fn openssl_rsa_key() -> Option<KeyPair> {
+/// signs with RSA keys but cannot make them. Fails the test, loudly, if there
+/// is no openssl: `scripts/test` installs it.
+fn openssl_rsa_key() -> KeyPair {
     let openssl = std::env::var_os("AQUEDUCT_OPENSSL").unwrap_or_else(|| "openssl".into());
     let output = std::process::Command::new(openssl)
         .args([
@@ -185,17 +186,13 @@ fn openssl_rsa_key() -> Option<KeyPair> {
             "rsa_keygen_bits:2048",
         ])
         .output()
-        .ok()?;
+        .expect("run openssl (Debian package openssl; or set AQUEDUCT_OPENSSL) to make an RSA key");
     assert!(output.status.success(), "openssl genpkey: {output:?}");
     let pem = String::from_utf8(output.stdout).unwrap();
-    Some(KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap())
+    KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rsa_server_key_serves() {
-    let Some(key) = openssl_rsa_key() else {
-        println!("SKIPPED: no openssl command to make an RSA key with (set AQUEDUCT_OPENSSL)");
-        return;
-    };
-    serves_with_key(&key).await;
+    serves_with_key(&openssl_rsa_key()).await;
 }
