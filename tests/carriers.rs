@@ -40,17 +40,28 @@ pub enum Carrier {
     TlsTcp,
     /// HTTP/2 over TLS over a Unix socket.
     TlsUnix,
+    /// HTTP/2 over TLS over TCP through `aqueduct_handoff::route`: the front
+    /// reads the ClientHello, routes it (the client dials 127.0.0.1, so it
+    /// sends no SNI: the front's no-server-name route), and hands the
+    /// connection, TLS unterminated, to a TLS server on a `HandoffListener`.
+    TlsHandoff,
 }
 
 impl Carrier {
     /// Whether the server sees the client's TCP address.
     pub fn has_peer_address(self) -> bool {
-        matches!(self, Carrier::Tcp | Carrier::Handoff | Carrier::TlsTcp)
+        matches!(
+            self,
+            Carrier::Tcp | Carrier::Handoff | Carrier::TlsTcp | Carrier::TlsHandoff
+        )
     }
 
     /// Whether calls run over TLS.
     pub fn is_tls(self) -> bool {
-        matches!(self, Carrier::TlsTcp | Carrier::TlsUnix)
+        matches!(
+            self,
+            Carrier::TlsTcp | Carrier::TlsUnix | Carrier::TlsHandoff
+        )
     }
 }
 
@@ -131,6 +142,25 @@ impl Carrier {
                 let path = unique_socket_path();
                 let listener = UnixListener::bind(&path).unwrap();
                 let uri = format!("unix:{}", path.display());
+                let server = tokio::spawn(
+                    builder
+                        .tls(server_tls())
+                        .serve_with_shutdown(listener, shutdown),
+                );
+                (Target::Tls(uri), Some(path), server)
+            }
+            Carrier::TlsHandoff => {
+                let path = unique_socket_path();
+                let listener = aqueduct_handoff::HandoffListener::bind(&path).unwrap();
+                let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let uri = format!("https://{}", tcp.local_addr().unwrap());
+                let routes = aqueduct_handoff::route::Routes::new().without_server_name(&path);
+                front = Some(tokio::spawn(async move {
+                    let config = aqueduct_handoff::route::FrontConfig::default();
+                    let _ =
+                        aqueduct_handoff::route::serve(tcp, routes, config, std::future::pending())
+                            .await;
+                }));
                 let server = tokio::spawn(
                     builder
                         .tls(server_tls())

@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
         carrier_tests!(handoff, Handoff, $($case),*);
         carrier_tests!(tls_tcp, TlsTcp, $($case),*);
         carrier_tests!(tls_unix, TlsUnix, $($case),*);
+        carrier_tests!(tls_handoff, TlsHandoff, $($case),*);
     };
 }
 
