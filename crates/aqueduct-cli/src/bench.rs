@@ -4,6 +4,11 @@
 //! call ends); with `--rate` it is open loop: call *i* is due at `start + i / rate`
 //! and its latency is measured from when it was due, so a stalled server shows up
 //! in the tail instead of being hidden by fewer requests (no coordinated omission).
+//!
+//! An `https://` target runs over TLS: `--ca-file` for roots other than the
+//! system's, `--cert`/`--key` for mutual TLS, `--server-name` to check a name
+//! other than the target's host (see [`crate::tls`]). With
+//! `--connection-per-call` every call is then a full TLS handshake.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +26,7 @@ use tokio::time::Instant;
 use aqueduct::{Channel, Request, Status};
 
 use crate::raw::{Discard, RawMessage};
+use crate::tls::{BenchTls, Dialer};
 
 /// What to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,9 +47,13 @@ pub(crate) enum Preset {
 /// `aqueduct bench` options.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct BenchArgs {
-    /// Server: `http://host:port` or `unix:/path`.
+    /// Server: `http://host:port`, `https://host:port` (TLS: the system's
+    /// roots unless --ca-file) or `unix:/path` (TLS too if a TLS flag is
+    /// given). TLS flags with an `http://` target are an error.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     target: String,
+    #[command(flatten)]
+    tls: BenchTls,
     /// What to call.
     #[arg(long, value_enum, default_value_t = Preset::GreeterUnary)]
     call: Preset,
@@ -212,8 +222,9 @@ struct Shared {
     start: Instant,
     measure_from: Instant,
     timeout: Duration,
-    /// With `--connection-per-call`: the target each call dials anew.
-    per_call_target: Option<String>,
+    /// With `--connection-per-call`: how each call dials anew (over TLS, a
+    /// full handshake: each channel has its own TLS session cache).
+    per_call: Option<Dialer>,
 }
 
 /// Latencies kept per worker at most; counts go on past it.
@@ -244,9 +255,9 @@ async fn worker(channel: Channel, shared: Arc<Shared>) -> Stats {
         // A fresh channel dials on its first call and closes when dropped
         // (the target parsed once already, for the first channels).
         let fresh = shared
-            .per_call_target
+            .per_call
             .as_ref()
-            .and_then(|target| Channel::from_uri(target).ok());
+            .and_then(|dialer| dialer.channel().ok());
         let channel = fresh.as_ref().unwrap_or(&channel);
         let result = if shared.spec.streaming {
             stream_call(channel, shared.spec.path, request).await
@@ -411,10 +422,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bail!("--duration must be positive");
     }
     let spec = call_spec(&args)?;
+    let dialer = args.tls.dialer(&args.target)?;
     let channels = (0..args.connections)
-        .map(|_| Channel::from_uri(&args.target))
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("--target {}", args.target))?;
+        .map(|_| dialer.channel())
+        .collect::<Result<Vec<_>, _>>()?;
     for c in &channels {
         c.connect()
             .await
@@ -432,7 +443,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         start,
         measure_from: start + warmup,
         timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
-        per_call_target: args.connection_per_call.then(|| args.target.clone()),
+        per_call: args.connection_per_call.then_some(dialer),
     });
     let mut workers = tokio::task::JoinSet::new();
     for i in 0..args.concurrency {

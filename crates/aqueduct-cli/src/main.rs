@@ -10,15 +10,18 @@
 //!   exits 0;
 //! - `aqueduct serve --handoff SOCKET`: the same, serving connections handed
 //!   over on a Unix socket;
+//! - `aqueduct serve --tls-cert F --tls-key F [--client-ca F]`, in any of
+//!   these modes: over TLS, mutual TLS with `--client-ca` (see [`tls`]);
 //! - `aqueduct route --service NAME=SOCKET ...`: a front that hands each TCP
 //!   connection to the backend serving the service its first request calls,
 //!   and each TLS connection (`--server-name NAME=SOCKET`) to the backend for
 //!   the server name its ClientHello names, without terminating TLS;
-//! - `aqueduct bench`: a load generator for any gRPC server.
+//! - `aqueduct bench`: a load generator for any gRPC server, over TLS too.
 
 mod bench;
 mod lint;
 mod raw;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,10 +51,13 @@ enum Command {
     /// notes example (notes.v1.Notes), with health checking (grpc.health.v1)
     /// and server reflection (grpc.reflection.v1 and v1alpha). SIGINT or
     /// SIGTERM drains it: health turns NOT_SERVING, calls in flight finish.
+    /// Over TLS with --tls-cert and --tls-key, mutual TLS with --client-ca.
     Serve {
         /// TCP port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 50051)]
         port: u16,
+        #[command(flatten)]
+        tls: tls::ServeTls,
         /// Server threads, each with its own single-threaded runtime and listener
         /// (default: the CPUs this process may run on).
         #[arg(long)]
@@ -136,20 +142,23 @@ fn main() -> ExitCode {
             port,
             control: Some(control),
             services,
+            tls,
             ..
-        } => block_on_current(serve_restartable(port, control, services)),
+        } => block_on_current(serve_restartable(port, control, services, tls)),
         Command::Serve {
             port,
             threads,
             handoff: None,
             services,
+            tls,
             ..
-        } => serve(port, threads, &services),
+        } => serve(port, threads, &services, &tls),
         Command::Serve {
             handoff: Some(socket),
             services,
+            tls,
             ..
-        } => block_on_current(serve_handoff(socket, services)),
+        } => block_on_current(serve_handoff(socket, services, tls)),
         Command::Route {
             port,
             services,
@@ -305,8 +314,12 @@ const NOTES_SERVICE: &str = "notes.v1.Notes";
 
 /// The server `aqueduct serve` runs: the chosen services (both by default),
 /// health (each SERVING) and reflection, so probes, `grpc_health_probe`,
-/// `grpcurl` and `buf curl` work against it at once.
-fn serve_builder(services: &[String]) -> anyhow::Result<aqueduct::ServerBuilder> {
+/// `grpcurl` and `buf curl` work against it at once; over TLS if the flags
+/// say so, their files loaded and checked here, before anything listens.
+fn serve_builder(
+    services: &[String],
+    tls: &tls::ServeTls,
+) -> anyhow::Result<aqueduct::ServerBuilder> {
     use interop::pb::test_service_server::TestServiceServer;
     if let Some(unknown) = services
         .iter()
@@ -327,10 +340,18 @@ fn serve_builder(services: &[String]) -> anyhow::Result<aqueduct::ServerBuilder>
         builder = builder.add_service(notes::NoteStore::service());
         health.set_serving(NOTES_SERVICE);
     }
+    if let Some(tls) = tls.load()? {
+        builder = builder.tls(tls);
+    }
     Ok(builder.add_health(health).add_reflection())
 }
 
-fn serve(port: u16, threads: Option<usize>, services: &[String]) -> anyhow::Result<()> {
+fn serve(
+    port: u16,
+    threads: Option<usize>,
+    services: &[String],
+    tls: &tls::ServeTls,
+) -> anyhow::Result<()> {
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
@@ -344,10 +365,14 @@ fn serve(port: u16, threads: Option<usize>, services: &[String]) -> anyhow::Resu
         let _in_runtime = runtime.enter();
         aqueduct::shutdown_signal()
     };
-    let server = serve_builder(services)?
+    let server = serve_builder(services, tls)?
         .serve_thread_per_core(addr, threads)
         .with_context(|| format!("cannot listen on {addr}"))?;
-    println!("aqueduct serve listening on {}", server.local_addr());
+    println!(
+        "aqueduct serve{} listening on {}",
+        tls.banner(),
+        server.local_addr()
+    );
     eprintln!(
         "{threads} server threads, one single-threaded runtime each; Ctrl-C or SIGTERM stops"
     );
@@ -369,12 +394,23 @@ async fn announced(stop: impl std::future::Future<Output = ()>) {
 
 /// `aqueduct serve --handoff SOCKET`: serves connections other processes hand
 /// over, until Ctrl-C or SIGTERM; removes the socket file when it stops.
-async fn serve_handoff(socket: PathBuf, services: Vec<String>) -> anyhow::Result<()> {
-    let builder = serve_builder(&services)?;
+/// Over TLS, the connections handed over must be TLS from their first byte:
+/// from a front that routes by the ClientHello and leaves it unread, not one
+/// that has read an HTTP/2 request.
+async fn serve_handoff(
+    socket: PathBuf,
+    services: Vec<String>,
+    tls: tls::ServeTls,
+) -> anyhow::Result<()> {
+    let builder = serve_builder(&services, &tls)?;
     let stop = aqueduct::shutdown_signal();
     let listener = aqueduct_handoff::HandoffListener::bind(&socket)
         .with_context(|| format!("cannot listen for hand-offs on {}", socket.display()))?;
-    println!("aqueduct serve taking hand-offs on {}", socket.display());
+    println!(
+        "aqueduct serve{} taking hand-offs on {}",
+        tls.banner(),
+        socket.display()
+    );
     let served = builder.serve_with_shutdown(listener, announced(stop)).await;
     let _ = std::fs::remove_file(&socket);
     served.context("server failed")
@@ -382,17 +418,20 @@ async fn serve_handoff(socket: PathBuf, services: Vec<String>) -> anyhow::Result
 
 /// `aqueduct serve --control SOCKET`: serves one TCP listener, inherited from
 /// the process holding the control socket or bound anew, until Ctrl-C, SIGTERM
-/// or a successor takes it over; then drains and exits.
+/// or a successor takes it over; then drains and exits. TLS material is
+/// loaded before taking over, so a successor with bad files fails and leaves
+/// its predecessor serving.
 async fn serve_restartable(
     port: u16,
     control: PathBuf,
     services: Vec<String>,
+    tls: tls::ServeTls,
 ) -> anyhow::Result<()> {
     use aqueduct_handoff::PeerPolicy;
     use aqueduct_handoff::restart::{Handover, take_over};
     use std::os::fd::AsFd as _;
 
-    let builder = serve_builder(&services)?;
+    let builder = serve_builder(&services, &tls)?;
     let stop_signal = aqueduct::shutdown_signal();
     let inherited = take_over(&control, &PeerPolicy::SameUser)
         .await
@@ -424,7 +463,7 @@ async fn serve_restartable(
     let server = tokio::spawn(builder.serve_with_shutdown(listener, async {
         let _ = stopped.await;
     }));
-    println!("aqueduct serve listening on {addr}");
+    println!("aqueduct serve{} listening on {addr}", tls.banner());
     if let Some(inherited) = inherited {
         inherited.ready().await.context("telling the predecessor")?;
     }
