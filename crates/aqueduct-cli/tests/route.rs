@@ -286,3 +286,66 @@ fn route_hands_tls_connections_over_by_server_name() {
         assert_eq!(&got, b"a ServerHello", "the front wrote nothing of its own");
     });
 }
+
+/// Issue 17: foreign TLS clients through the front. grpcio and grpcurl dial
+/// `aqueduct route`, which reads their ClientHello, routes it by SNI
+/// (`localhost`), and hands the connection, still encrypted, to `aqueduct
+/// serve --handoff --tls-cert ...`, which terminates TLS itself.
+#[test]
+fn foreign_tls_clients_reach_a_tls_backend_through_the_front_by_server_name() {
+    let dir = Dir(std::env::temp_dir().join(format!("aqueduct-route-sni-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir(&dir.0).unwrap();
+    let pki = interop::certs::TestPki::new("route test CA");
+    let (cert, key) = pki.server(&["localhost"]).write(&dir.0, "server");
+    let ca = dir.0.join("ca.pem");
+    std::fs::write(&ca, pki.ca_pem()).unwrap();
+    let socket = dir.0.join("tls.sock");
+    let (_backend, _) = aqueduct(&[
+        "serve",
+        "--handoff",
+        socket.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let (_route, addr) = aqueduct(&[
+        "route",
+        "--port",
+        "0",
+        "--server-name",
+        &format!("localhost={}", socket.display()),
+    ]);
+    let port = addr.rsplit(':').next().unwrap();
+
+    // grpcio: every interop case over TLS, SNI and name check `localhost`.
+    let out = common::run_within(
+        Command::new(common::python())
+            .arg(common::repo_file("interop/python/client.py"))
+            .args(["--server_host", "127.0.0.1", "--server_port", port])
+            .args(["--use_tls", "true", "--ca_file", ca.to_str().unwrap()])
+            .args(["--server_host_override", "localhost"])
+            .args(["--test_case", "all"]),
+        LIMIT,
+    );
+    assert!(out.contains("interop: 18 passed, 0 failed"), "{out}");
+
+    // grpcurl, by reflection, over TLS.
+    let reply = common::run_within(
+        Command::new(common::grpcurl_path()).args([
+            "-max-time",
+            "30",
+            "-cacert",
+            ca.to_str().unwrap(),
+            "-servername",
+            "localhost",
+            "-d",
+            r#"{"response_size": 5}"#,
+            &addr,
+            "grpc.testing.TestService/UnaryCall",
+        ]),
+        LIMIT,
+    );
+    assert!(reply.contains(r#""body": "AAAAAAA=""#), "{reply}");
+}
