@@ -98,9 +98,10 @@ enum Command {
         authorities: Vec<(String, PathBuf)>,
         /// NAME=SOCKET: TLS connections whose ClientHello names NAME (SNI;
         /// `*.example.com` for one label under example.com) go to the backend
-        /// at SOCKET, which terminates TLS; a name no route matches is tried
-        /// against the --authority hosts, then refused with an
-        /// unrecognized_name alert (repeat for more).
+        /// at SOCKET, which terminates TLS; a name no route matches is
+        /// refused with an unrecognized_name alert (--authority and --service
+        /// routes are for plaintext backends and are not tried) (repeat for
+        /// more).
         #[arg(long = "server-name", value_name = "NAME=SOCKET", value_parser = route_pair)]
         server_names: Vec<(String, PathBuf)>,
         /// TLS connections that name no server (clients that dial an IP

@@ -60,6 +60,12 @@ use crate::MAX_PEEKED;
 /// a hand-off can carry as peeked bytes.
 pub const MAX_LEN: usize = MAX_PEEKED;
 
+/// Most records a ClientHello may span. Real clients send it in one (a
+/// record holds 16 KiB); the bound keeps [`parse`], which walks the records
+/// from the start on every call, linear in what a client sends, however it
+/// splits it.
+pub const MAX_RECORDS: usize = 16;
+
 /// A TLS record's header: content type, version, length.
 const RECORD_HEADER: usize = 5;
 /// A handshake message's header: type and a 24-bit length.
@@ -193,9 +199,16 @@ pub fn parse(buf: &[u8]) -> Result<Progress, ClientHelloError> {
     // header, gathered until whole (records may carry a byte each).
     let mut message_len = None;
     let mut header = [0u8; HANDSHAKE_HEADER];
+    let mut records = 0;
     loop {
         if message_len == Some(carried) {
             return complete(buf, at, carried).map(Progress::Complete);
+        }
+        records += 1;
+        if records > MAX_RECORDS {
+            return Err(ClientHelloError::Malformed(
+                "the ClientHello spans too many records",
+            ));
         }
         let record = buf.get(at..).unwrap_or_default();
         let Some((len, fragment)) = record_at(record, at == 0)? else {

@@ -88,6 +88,10 @@ const LINGER: Duration = Duration::from_secs(1);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long connecting to a backend may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long waiting for a backend's hand-off channel, and sending one
+/// connection over it, may take: a backend that stops reading its socket
+/// must not hold the connections routed to it, nor the front's slots.
+const HANDOFF_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The front's settings.
 #[derive(Debug, Clone)]
@@ -386,7 +390,14 @@ async fn hand_off(
     let channel = backends
         .get(backend)
         .ok_or_else(|| io::Error::other("backend not in the routes"))?;
-    let mut channel = channel.lock().await;
+    let mut channel = tokio::time::timeout(HANDOFF_TIMEOUT, channel.lock())
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the backend's hand-off channel is busy",
+            )
+        })?;
     for _ in 0..2 {
         let sender = match channel.as_mut() {
             Some(sender) => sender,
@@ -398,16 +409,26 @@ async fn hand_off(
                 channel.insert(sender)
             }
         };
-        let sent = if preface_sent {
-            sender
-                .send_connection_after_preface(stream, peeked, local, peer)
-                .await
-        } else {
-            sender.send_connection(stream, peeked, local, peer).await
+        let send = async {
+            if preface_sent {
+                sender
+                    .send_connection_after_preface(stream, peeked, local, peer)
+                    .await
+            } else {
+                sender.send_connection(stream, peeked, local, peer).await
+            }
         };
-        match sent {
-            Ok(()) => return Ok(()),
-            Err(_) => *channel = None,
+        match tokio::time::timeout(HANDOFF_TIMEOUT, send).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(_)) => *channel = None,
+            // A message may be half written: the channel cannot be used again.
+            Err(_) => {
+                *channel = None;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the backend did not take the connection in time",
+                ));
+            }
         }
     }
     Err(io::Error::other("hand-off failed twice"))

@@ -213,10 +213,20 @@ fn a_client_hello_over_several_records_is_reassembled() {
             assert!(cut + more <= two.len(), "split {split} cut {cut}: {more}");
         }
     }
-    // A record a byte: the handshake header is gathered across four.
-    let tiny = in_records(&message, &vec![1; message.len()]);
-    assert_eq!(tiny.len(), message.len() * 6);
+    // A record a byte for the handshake header, gathered across four.
+    let tiny = in_records(&message, &[1, 1, 1, 1]);
+    assert_eq!(tiny.len(), message.len() + 5 * 5);
     assert_eq!(complete(&tiny).server_name, expected.server_name);
+    // As many records as the bound allows, and one more.
+    let most = in_records(&message, &[1; MAX_RECORDS - 1]);
+    assert_eq!(complete(&most).server_name, expected.server_name);
+    let over = in_records(&message, &[1; MAX_RECORDS]);
+    assert_eq!(
+        parse(&over),
+        Err(ClientHelloError::Malformed(
+            "the ClientHello spans too many records"
+        ))
+    );
 }
 
 #[test]
@@ -284,8 +294,12 @@ fn lengths_past_the_bound_or_the_structure_are_refused() {
     huge.resize(3000, 0);
     huge[1..4].copy_from_slice(&(2996u32).to_be_bytes()[1..]);
     let tiny_huge = in_records(&huge, &vec![1; huge.len()]);
-    assert_eq!(parse(&tiny_huge), Err(ClientHelloError::TooLarge));
-    assert!(parse(&tiny).is_ok());
+    // A record a byte passes the record bound long before the size bound.
+    assert!(matches!(
+        parse(&tiny_huge),
+        Err(ClientHelloError::Malformed(_))
+    ));
+    assert!(matches!(parse(&tiny), Err(ClientHelloError::Malformed(_))));
     // A record that goes on past the message.
     let mut long_record = message.clone();
     long_record.push(0);

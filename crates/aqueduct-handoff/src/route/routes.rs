@@ -22,7 +22,7 @@ use crate::peek::FirstRequest;
 /// let pick = |name| routes.pick_server_name(Some(name));
 /// assert_eq!(pick("API.example.com"), Some(Path::new("/run/api.sock")));
 /// assert_eq!(pick("acme.tenants.example.com"), Some(Path::new("/run/tenants.sock")));
-/// assert_eq!(pick("admin.example.com"), Some(Path::new("/run/admin.sock"))); // authorities too
+/// assert_eq!(pick("admin.example.com"), None); // authorities are plaintext routes
 /// assert_eq!(pick("tenants.example.com"), None);
 /// assert_eq!(routes.pick_server_name(None), None);
 /// ```
@@ -107,9 +107,11 @@ impl Routes {
     }
 
     /// The backend for a TLS connection whose ClientHello names
-    /// `server_name`: by exact name, then by wildcard, then by authority
-    /// (`host` entries); with no name, the
-    /// [`without_server_name`](Self::without_server_name) backend.
+    /// `server_name`: by exact name, then by wildcard; with no name, the
+    /// [`without_server_name`](Self::without_server_name) backend. The
+    /// authority and service tables are not consulted: they name plaintext
+    /// backends, and a TLS connection handed to one would fail there with a
+    /// protocol error instead of the front's `unrecognized_name`.
     #[must_use]
     pub fn pick_server_name(&self, server_name: Option<&str>) -> Option<&Path> {
         let Some(name) = server_name else {
@@ -123,7 +125,6 @@ impl Routes {
         self.server_names
             .get(&name)
             .or_else(wildcard)
-            .or_else(|| self.authorities.get(&name))
             .map(PathBuf::as_path)
     }
 
@@ -174,7 +175,7 @@ mod tests {
     }
 
     #[test]
-    fn server_names_exact_then_wildcard_then_authority() {
+    fn server_names_exact_then_wildcard_never_authority() {
         let routes = Routes::new()
             .server_name("API.example.com", "/api.sock")
             .server_name("*.example.com", "/any.sock")
@@ -191,9 +192,8 @@ mod tests {
         assert_eq!(pick("a.b.example.com"), None);
         assert_eq!(pick("example.com"), None);
         assert_eq!(pick("com"), None);
-        // Authorities by host; a server name has no port; services are not
-        // names.
-        assert_eq!(pick("legacy.internal"), Some("/legacy.sock".into()));
+        // Authorities and services name plaintext backends, not TLS ones.
+        assert_eq!(pick("legacy.internal"), None);
         assert_eq!(pick("ported.internal"), None);
         assert_eq!(pick("other.test"), None);
         assert_eq!(routes.pick_server_name(None), None);
