@@ -181,9 +181,10 @@ impl PeerIdentity {
         }
     }
 
-    /// Every name the identity carries, in the order
-    /// [`IdentityPolicy`](crate::interceptor::IdentityPolicy) matches them:
-    /// the SPIFFE ID (or other URIs), DNS names, then the common name.
+    /// Every name the identity carries, URIs (the SPIFFE ID among them)
+    /// first, then DNS names, then the common name: for messages and logs.
+    /// [`IdentityPolicy`](crate::interceptor::IdentityPolicy) matches each
+    /// kind of name only against patterns of its kind.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.uris
             .iter()
@@ -193,17 +194,30 @@ impl PeerIdentity {
     }
 }
 
-/// `spiffe://` then a non-empty trust domain of lower-case letters, digits,
-/// `.`, `-` and `_`, then an optional path.
+/// `spiffe://`, a non-empty trust domain of lower-case letters, digits, `.`,
+/// `-` and `_`, then a path of non-empty segments of letters, digits, `.`,
+/// `-` and `_` that are not `.` or `..`, with no trailing `/` (the SPIFFE ID
+/// specification, section 2).
 fn is_spiffe_id(uri: &str) -> bool {
     let Some(rest) = uri.strip_prefix("spiffe://") else {
         return false;
     };
-    let domain = rest.split('/').next().unwrap_or("");
-    !domain.is_empty()
+    let (domain, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(d, p)| (d, Some(p)));
+    let domain_ok = !domain.is_empty()
         && domain
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    let segment_ok = |segment: &str| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    domain_ok && path.is_none_or(|path| path.split('/').all(segment_ok))
 }
 
 #[cfg(test)]
@@ -218,6 +232,11 @@ mod tests {
         assert!(!is_spiffe_id("spiffe:///path"));
         assert!(!is_spiffe_id("spiffe://Example.org/x"));
         assert!(!is_spiffe_id("https://example.org/x"));
+        assert!(!is_spiffe_id("spiffe://example.org/ns/../web"));
+        assert!(!is_spiffe_id("spiffe://example.org/ns/./web"));
+        assert!(!is_spiffe_id("spiffe://example.org/ns//web"));
+        assert!(!is_spiffe_id("spiffe://example.org/ns/"));
+        assert!(!is_spiffe_id("spiffe://example.org/ns/%41"));
     }
 
     #[test]
