@@ -303,7 +303,12 @@ impl Channel {
                     if attempts < 2 {
                         continue;
                     }
-                    return Err(Status::unavailable(format!("connection failed: {e}")));
+                    // Connection-level, always UNAVAILABLE; TLS alerts in words.
+                    let status = Status::from_h2(&e);
+                    return Err(Status::unavailable(format!(
+                        "connection failed: {}",
+                        status.message()
+                    )));
                 }
             };
             match ready.send_request(self.request_head(path, options, deadline)?, false) {
