@@ -134,7 +134,20 @@ enum Transport {
     Direct,
 }
 
+/// Log lines on stderr, `info` and up unless `RUST_LOG` says otherwise:
+/// refused TLS clients, failed certificate reloads, drains.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let result = match Args::parse().command {
         // Its own exit codes: 1 for findings, 2 when it cannot run.
         Command::Lint(args) => return lint::run(args),

@@ -428,3 +428,61 @@ fn bad_tls_material_is_a_clear_error_at_start() {
     ]);
     assert!(err.contains("--key") && err.contains(s(&garbage)), "{err}");
 }
+
+/// A client that offers no ALPN (`openssl s_client` offers none unless told)
+/// is refused, and `aqueduct serve` says so on stderr, as the issue asks: a
+/// clear log line, not a silent close.
+#[test]
+fn a_client_without_alpn_is_refused_with_a_log_line() {
+    use std::io::BufRead as _;
+    let files = Files::new(&["localhost", "127.0.0.1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aqueduct"))
+        .args(["serve", "--port", "0", "--threads", "1"])
+        .args([
+            "--tls-cert",
+            s(&files.server.0),
+            "--tls-key",
+            s(&files.server.1),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let stderr = child.stderr.take().unwrap();
+    let _server = Killed::new(child);
+    let (lines, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let openssl = std::env::var_os("AQUEDUCT_OPENSSL").unwrap_or_else(|| "openssl".into());
+    let out = Command::new(openssl)
+        .args(["s_client", "-connect", &addr, "-servername", "localhost"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl s_client (scripts/test installs openssl)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("No ALPN negotiated"), "{said}");
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = logged
+            .recv_timeout(left)
+            .expect("aqueduct serve logged no refusal");
+        if line.contains("offered no ALPN protocol") {
+            assert!(line.contains("INFO"), "{line}");
+            break;
+        }
+    }
+}

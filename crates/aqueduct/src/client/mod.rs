@@ -152,7 +152,8 @@ impl Channel {
     /// A builder for a channel to `uri`, to change the defaults.
     pub fn builder(uri: &str) -> Result<ChannelBuilder, InvalidUri> {
         let (target, authority, https) = parse_target(uri)?;
-        #[allow(unused_mut)]
+        // Only the `tls` feature sets a field below.
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut builder = ChannelBuilder::new(target, authority);
         if https {
             #[cfg(feature = "tls")]

@@ -86,7 +86,7 @@ impl ClientTls {
 pub(crate) struct TlsConnector {
     settings: ClientTls,
     name: String,
-    config: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, TlsError>>>,
+    config: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
 }
 
 impl fmt::Debug for TlsConnector {
@@ -98,10 +98,14 @@ impl fmt::Debug for TlsConnector {
 }
 
 impl TlsConnector {
+    /// The config, built on first success: a failure (no system roots yet,
+    /// say) is tried again at the next connection attempt.
     fn config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-        self.config
-            .get_or_init(|| make_config(&self.settings).map(Arc::new))
-            .clone()
+        if let Some(config) = self.config.get() {
+            return Ok(config.clone());
+        }
+        let config = Arc::new(make_config(&self.settings)?);
+        Ok(self.config.get_or_init(|| config).clone())
     }
 
     /// The client side of the handshake over `io`; errors are written for
@@ -130,10 +134,20 @@ impl TlsConnector {
     }
 }
 
+/// The platform's roots, read once per process (on success).
+fn system_roots() -> Result<CaRoots, TlsError> {
+    static SYSTEM: OnceLock<CaRoots> = OnceLock::new();
+    if let Some(roots) = SYSTEM.get() {
+        return Ok(roots.clone());
+    }
+    let roots = CaRoots::system()?;
+    Ok(SYSTEM.get_or_init(|| roots).clone())
+}
+
 fn make_config(settings: &ClientTls) -> Result<rustls::ClientConfig, TlsError> {
     let roots = match &settings.roots {
         Some(roots) => roots.clone(),
-        None => CaRoots::system()?,
+        None => system_roots()?,
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
@@ -174,7 +188,8 @@ pub(crate) fn describe_transport(e: &io::Error) -> Option<String> {
     // handshake.
     text.contains("close_notify").then(|| {
         format!(
-            "{text} (if the server requires a client certificate, give one with \
+            "{text} (the server closed the connection without a TLS close; on a new \
+             connection, that can be a server that requires a client certificate: \
              ClientTls::identity)"
         )
     })
@@ -200,7 +215,8 @@ pub(crate) fn describe(e: &io::Error, name: Option<&str>) -> String {
             Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
                 let presented = match cert {
                     Cert::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
-                        format!(" (it is for {})", presented.join(", "))
+                        let names: Vec<&str> = presented.iter().map(|n| bare_name(n)).collect();
+                        format!(" (it is for {})", names.join(", "))
                     }
                     _ => String::new(),
                 };
@@ -243,5 +259,31 @@ pub(crate) fn describe(e: &io::Error, name: Option<&str>) -> String {
             format!("the peer does not speak TLS here ({tls})")
         }
         other => other.to_string(),
+    }
+}
+
+/// `localhost` from rustls's `DnsName("localhost")`, `127.0.0.1` from
+/// `IpAddress(127.0.0.1)`; anything else as it is.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bare_name;
+
+    #[test]
+    fn presented_names_lose_their_debug_dress() {
+        assert_eq!(bare_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(bare_name("UriName(\"x\")"), "UriName(\"x\")");
     }
 }

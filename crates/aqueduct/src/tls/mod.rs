@@ -41,8 +41,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A DER-encoded certificate, as [`TlsInfo::peer_certificates`] gives them
+/// and [`PeerIdentity::parse`] reads them (re-exported from rustls).
+pub use rustls::pki_types::CertificateDer;
 
 pub use client::ClientTls;
 pub(crate) use client::{TlsConnector, describe_transport};

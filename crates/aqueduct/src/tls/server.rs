@@ -13,6 +13,7 @@ use super::{CaRoots, H2, Identity, TlsError, TlsInfo, VERSIONS, provider};
 
 /// Whether, and how, a server asks clients for certificates.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub enum ClientAuth {
     /// No client certificates (the default).
     #[default]
@@ -195,11 +196,16 @@ impl ServerTls {
         Ok(true)
     }
 
-    /// Calls [`reload`](Self::reload) every `interval` on a task of its own,
-    /// until the returned [`TlsWatch`] is dropped. A reload that fails is
-    /// logged (`warn`) and the current material stays in use. Must be
-    /// called within a tokio runtime.
+    /// Calls [`reload`](Self::reload) every `interval` (at least 10 ms) on a
+    /// task of its own, the file reads on tokio's blocking pool, until the
+    /// returned [`TlsWatch`] is dropped. A reload that fails is logged
+    /// (`warn`) and the current material stays in use.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime.
     pub fn watch(&self, interval: Duration) -> TlsWatch {
+        let interval = interval.max(Duration::from_millis(10));
         let tls = self.clone();
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
@@ -207,13 +213,15 @@ impl ServerTls {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                match tls.reload() {
-                    Ok(true) => tracing::info!("TLS material reloaded from its files"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(
+                let tls = tls.clone();
+                match tokio::task::spawn_blocking(move || tls.reload()).await {
+                    Ok(Ok(true)) => tracing::info!("TLS material reloaded from its files"),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => tracing::warn!(
                         error = %e,
                         "TLS reload failed; the current certificate stays in use"
                     ),
+                    Err(e) => tracing::warn!(error = %e, "TLS reload task failed"),
                 }
             }
         });
