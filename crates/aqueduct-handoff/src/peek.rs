@@ -23,6 +23,7 @@ const FRAME_HEADER: usize = 9;
 const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
 const CONTINUATION: u8 = 0x9;
+const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const PADDED: u8 = 0x8;
 const PRIORITY: u8 = 0x20;
@@ -127,6 +128,27 @@ pub fn peek_first_request(buf: &[u8]) -> Result<Option<FirstRequest>, PeekError>
             return decode(&block, id).map(Some);
         }
     }
+}
+
+/// Whether `buf`, a connection's first bytes, holds the end of the client's
+/// side of stream `stream_id`: a whole HEADERS or DATA frame of that stream
+/// with END_STREAM. A frame cut short at the end of `buf` is not looked at.
+pub(crate) fn request_ended(buf: &[u8], stream_id: u32) -> bool {
+    let mut rest = buf.get(PREFACE.len()..).unwrap_or_default();
+    while let Some(Frame {
+        kind,
+        flags,
+        id,
+        after,
+        ..
+    }) = frame(rest)
+    {
+        if id == stream_id && matches!(kind, HEADERS | DATA) && flags & END_STREAM != 0 {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
 /// One HTTP/2 frame, and the bytes after it.
@@ -269,6 +291,23 @@ mod tests {
         bytes.extend(frame_bytes(HEADERS, END_HEADERS, 1, &block));
         let first = peek_first_request(&bytes).unwrap().unwrap();
         assert_eq!(first.service(), Some("grpc.health.v1.Health"));
+    }
+
+    #[test]
+    fn a_request_ends_with_a_whole_end_stream_frame_of_its_stream() {
+        let mut bytes = connection_start("/notes.v1.Notes/GetNote");
+        assert!(!request_ended(&bytes, 1), "headers only");
+        bytes.extend(frame_bytes(DATA, END_STREAM, 3, b"x"));
+        assert!(!request_ended(&bytes, 1), "another stream's end");
+        let end = frame_bytes(DATA, END_STREAM, 1, &[0; 5]);
+        bytes.extend(&end[..end.len() - 1]);
+        assert!(!request_ended(&bytes, 1), "a frame cut short");
+        bytes.extend(&end[end.len() - 1..]);
+        assert!(request_ended(&bytes, 1));
+        let mut headers_only = PREFACE.to_vec();
+        let block = block("/a.B/C", "x");
+        headers_only.extend(frame_bytes(HEADERS, END_HEADERS | END_STREAM, 1, &block));
+        assert!(request_ended(&headers_only, 1));
     }
 
     #[test]

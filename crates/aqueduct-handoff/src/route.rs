@@ -36,7 +36,9 @@
 //!
 //! A plaintext connection whose first request names no known service, or
 //! whose backend is not running, gets a real gRPC answer, `UNAVAILABLE` with
-//! a message, in a minimal HTTP/2 response, then a GOAWAY; one that is not
+//! a message, in a minimal HTTP/2 response, then `RST_STREAM(NO_ERROR)` if
+//! the request is still open (so the client stops sending it and keeps the
+//! answer, RFC 9113 8.1), then a GOAWAY; one that is not
 //! HTTP/2, is malformed, or does not send its first request within the peek
 //! timeout is closed. A TLS connection the front cannot route gets a fatal
 //! alert record, then is closed:
@@ -72,7 +74,7 @@ use tokio::task::JoinSet;
 use crate::HandoffSender;
 use crate::MAX_PEEKED;
 use crate::client_hello::{self, ClientHello, ClientHelloError, Progress};
-use crate::peek::{FirstRequest, PeekError, SERVER_PREFACE, peek_first_request};
+use crate::peek::{FirstRequest, PeekError, SERVER_PREFACE, peek_first_request, request_ended};
 use answers::{
     INTERNAL_ERROR, MISSING_EXTENSION, NO_APPLICATION_PROTOCOL, UNRECOGNIZED_NAME, alert_record,
     parse_alert, unavailable_response,
@@ -312,7 +314,7 @@ async fn route_http2(
             .chars()
             .take(200)
             .collect();
-        refuse(stream, first, &format!("no backend serves {what}")).await;
+        refuse(stream, first, peeked, &format!("no backend serves {what}")).await;
         return;
     };
     let handed = hand_off(backends, backend, &stream, peeked, local, peer, true);
@@ -321,7 +323,8 @@ async fn route_http2(
         Ok(()) => {}
         Err(e) => {
             tracing::warn!(%peer, backend = %backend.display(), error = %e, "route: backend unavailable");
-            refuse(stream, first, "the backend for this service is unavailable").await;
+            let message = "the backend for this service is unavailable";
+            refuse(stream, first, peeked, message).await;
         }
     }
 }
@@ -438,10 +441,13 @@ async fn hand_off(
     Err(io::Error::other("hand-off failed twice"))
 }
 
-/// Answers the first request with `UNAVAILABLE` in a minimal HTTP/2 response,
-/// says GOAWAY, and closes once the client has read it (or after a moment).
-async fn refuse(stream: TcpStream, first: &FirstRequest, message: &str) {
-    answer_and_close(stream, &unavailable_response(first.stream_id, message)).await;
+/// Answers the first request with `UNAVAILABLE` in a minimal HTTP/2 response
+/// (resetting the request if `peeked` does not end it), says GOAWAY, and
+/// closes once the client has read it (or after a moment).
+async fn refuse(stream: TcpStream, first: &FirstRequest, peeked: &[u8], message: &str) {
+    let ended = request_ended(peeked, first.stream_id);
+    let answer = unavailable_response(first.stream_id, message, ended);
+    answer_and_close(stream, &answer).await;
 }
 
 /// Writes `answer`, then closes once the client has read it (or after a

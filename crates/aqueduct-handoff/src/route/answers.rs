@@ -33,10 +33,21 @@ pub(super) fn alert_record(description: u8) -> [u8; 7] {
 /// [`SERVER_PREFACE`](crate::peek::SERVER_PREFACE)) of an HTTP/2
 /// connection that answers one request with gRPC status 14 and goes away: the
 /// ACK of the client's SETTINGS, a trailers-only response on `stream_id`,
-/// GOAWAY.
-pub(super) fn unavailable_response(stream_id: u32, message: &str) -> Vec<u8> {
+/// then, unless the client has already `ended` its side of the stream,
+/// `RST_STREAM(NO_ERROR)`, then GOAWAY.
+///
+/// The reset is how a server that has sent a whole response asks the client
+/// to stop sending its request (RFC 9113 8.1); clients keep the response.
+/// Without it, a client whose request is still open when the front closes
+/// its side of the connection may fail the call instead: `h2` marks every
+/// stream not yet closed at end of file as broken, its received END_STREAM
+/// forgotten, so our client reads on for trailers and reports "stream closed
+/// because of a broken pipe". A reset keeps the END_STREAM (`h2` records
+/// it as an error after end of stream), and the call ends with the answer.
+pub(super) fn unavailable_response(stream_id: u32, message: &str, ended: bool) -> Vec<u8> {
     const SETTINGS: u8 = 0x4;
     const HEADERS: u8 = 0x1;
+    const RST_STREAM: u8 = 0x3;
     const GOAWAY: u8 = 0x7;
     const ACK: u8 = 0x1;
     const END_STREAM_AND_HEADERS: u8 = 0x1 | 0x4;
@@ -47,14 +58,21 @@ pub(super) fn unavailable_response(stream_id: u32, message: &str) -> Vec<u8> {
         (b"grpc-status", b"14"),
         (b"grpc-message", message.as_bytes()),
     ]);
+    const NO_ERROR: [u8; 4] = 0u32.to_be_bytes();
     let mut goaway = stream_id.to_be_bytes().to_vec();
-    goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
+    goaway.extend_from_slice(&NO_ERROR);
+    // A closed stream gets no more frames (RFC 9113 5.1).
+    let reset = (!ended).then_some((RST_STREAM, 0, stream_id, &NO_ERROR[..]));
     let mut out = Vec::new();
     for (kind, flags, id, payload) in [
-        (SETTINGS, ACK, 0, &[][..]),
-        (HEADERS, END_STREAM_AND_HEADERS, stream_id, &block[..]),
-        (GOAWAY, 0, 0, &goaway[..]),
-    ] {
+        Some((SETTINGS, ACK, 0, &[][..])),
+        Some((HEADERS, END_STREAM_AND_HEADERS, stream_id, &block[..])),
+        reset,
+        Some((GOAWAY, 0, 0, &goaway[..])),
+    ]
+    .into_iter()
+    .flatten()
+    {
         // Payloads here are far under the 16 KiB default frame size (the
         // message is at most ~250 characters, percent-encoded).
         let len = payload.len() as u32;
@@ -93,6 +111,28 @@ mod tests {
             parse_alert(&ClientHelloError::BadServerName("x")),
             ILLEGAL_PARAMETER
         );
+    }
+
+    /// Frame types and stream ids, in order.
+    fn frames(mut bytes: &[u8]) -> Vec<(u8, u32)> {
+        let mut out = Vec::new();
+        while let [l0, l1, l2, kind, _, i0, i1, i2, i3, rest @ ..] = bytes {
+            let len = usize::from(*l0) << 16 | usize::from(*l1) << 8 | usize::from(*l2);
+            out.push((*kind, u32::from_be_bytes([*i0, *i1, *i2, *i3])));
+            bytes = &rest[len..];
+        }
+        out
+    }
+
+    #[test]
+    fn an_open_request_is_reset_after_its_answer() {
+        let open = unavailable_response(3, "no", false);
+        assert_eq!(frames(&open), [(0x4, 0), (0x1, 3), (0x3, 3), (0x7, 0)]);
+        let reset = [0, 0, 4, 0x3, 0, 0, 0, 0, 3, 0, 0, 0, 0]; // NO_ERROR
+        let goaway = [0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0];
+        assert!(open.ends_with(&[&reset[..], &goaway[..]].concat()));
+        let ended = unavailable_response(3, "no", true);
+        assert_eq!(frames(&ended), [(0x4, 0), (0x1, 3), (0x7, 0)]);
     }
 
     #[test]
