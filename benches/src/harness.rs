@@ -204,7 +204,8 @@ pub fn alternate(
 /// A gRPC-framed `SayHelloRequest` with a 16-byte name, written to a
 /// temporary file for `h2load -d`.
 pub fn say_hello_body() -> anyhow::Result<PathBuf> {
-    let body = std::env::temp_dir().join(format!("aqueduct-bench-body-{}.bin", std::process::id()));
+    // The same bytes every time, so runs side by side may share the file.
+    let body = std::env::temp_dir().join("aqueduct-bench-body.bin");
     let msg = prost::Message::encode_to_vec(&helloworld::pb::SayHelloRequest {
         name: "x".repeat(16),
     });

@@ -1,5 +1,5 @@
-//! `bench-tls [--rounds R] [--seconds S] [--quick]`: TLS side by side (issue
-//! 17). Aqueduct, tonic and bare h2 (the ceiling) serve the Greeter over TLS
+//! `bench-tls [--rounds R] [--seconds S] [--quick] [--only
+//! unary,handshakes,mtls,instructions]`: TLS side by side (issue 17). Aqueduct, tonic and bare h2 (the ceiling) serve the Greeter over TLS
 //! from the same certificate and key, made once at start with rcgen
 //! (`interop::certs`, ECDSA P-256) and loaded by each from the same PEM
 //! files, all on rustls with the ring provider. Servers run on core 0
@@ -16,9 +16,14 @@
 //!   client certificates (mutual TLS). Besides the rate, each server's CPU
 //!   time per handshake (from `/proc`), which holds even if the client were
 //!   the bottleneck.
-//! - **Deterministic**: server instructions per TLS unary call and per full
-//!   handshake (callgrind; a large run minus a small one, over the
+//! - **Deterministic**: server instructions per unary call, plaintext and
+//!   over TLS, and per full handshake, with and without a client
+//!   certificate (callgrind; a large run minus a small one, over the
 //!   difference in calls, so startup cancels).
+//!
+//! `bench-tls --write-pem DIR` writes the certificates a run would make
+//! (`ca.pem`, `server.pem`/`.key` for localhost and 127.0.0.1,
+//! `client.pem`/`.key`) to `DIR`, for runs by hand.
 //!
 //! `bench-tls --handshake-client --target HOST:PORT [--seconds S] [--warmup
 //! W] [--concurrency C] [--count N] [--cert F --key F] [--ca F]`: the
@@ -51,6 +56,9 @@ fn main() -> std::process::ExitCode {
     if args.iter().any(|a| a == "--handshake-client") {
         return aqueduct_benches::exit("bench-tls --handshake-client", handshake_client(&args));
     }
+    if let Some(dir) = flag(&args, "write-pem") {
+        return aqueduct_benches::exit("bench-tls --write-pem", write_pem(Path::new(&dir)));
+    }
     aqueduct_benches::exit("bench-tls", compare(&args))
 }
 
@@ -82,6 +90,26 @@ impl Pem {
             client,
         })
     }
+}
+
+/// `--write-pem DIR`: the files a run makes, kept in `DIR`, for runs by hand.
+fn write_pem(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let pem = Pem::new()?;
+    for (from, name) in [
+        (&pem.ca, "ca.pem"),
+        (&pem.server.0, "server.pem"),
+        (&pem.server.1, "server.key"),
+        (&pem.client.0, "client.pem"),
+        (&pem.client.1, "client.key"),
+    ] {
+        std::fs::copy(from, dir.join(name)).with_context(|| format!("writing {name}"))?;
+    }
+    println!(
+        "wrote ca.pem, server.pem, server.key, client.pem, client.key to {}",
+        dir.display()
+    );
+    Ok(())
 }
 
 struct Ctx {
@@ -149,8 +177,19 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap_or_default()
 }
 
+/// The parts of a run, for `--only` (a comma-separated list of them).
+const PARTS: [&str; 4] = ["unary", "handshakes", "mtls", "instructions"];
+
 fn compare(args: &[String]) -> anyhow::Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
+    let only = flag(args, "only");
+    let parts: Vec<&str> = match &only {
+        Some(list) => list.split(',').collect(),
+        None => PARTS.to_vec(),
+    };
+    if let Some(bad) = parts.iter().find(|p| !PARTS.contains(p)) {
+        bail!("--only takes {}, not {bad:?}", PARTS.join(","));
+    }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let ctx = Ctx {
         server_bin: here.join("target/release/bench-server"),
@@ -171,10 +210,51 @@ fn compare(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let started = Instant::now();
-    let body = harness::say_hello_body()?;
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    if parts.contains(&"unary") {
+        eprintln!("== TLS 1. unary from h2load, TLS and plaintext in the same rounds");
+        let (negotiated, plain_ratio) = unary(&ctx, &mut rows)?;
+        notes.push(format!(
+            "h2load negotiated {}; the plaintext h2load ratio of the same rounds, {plain_ratio:.2}, is T1's target",
+            negotiated.as_deref().unwrap_or("-")
+        ));
+    }
+    for (part, mtls) in [("handshakes", false), ("mtls", true)] {
+        if parts.contains(&part) {
+            if mtls {
+                eprintln!("== TLS 3. full handshakes with client certificates (mutual TLS)");
+            } else {
+                eprintln!("== TLS 2. full handshakes: connect, handshake, one unary call, close");
+            }
+            let client_cpu = handshakes(&ctx, mtls, &mut rows)?;
+            notes.push(format!(
+                "the handshake client's CPU per connection{} (core 1, no certificate verification): {client_cpu:.0} us",
+                if mtls { " with a client certificate" } else { "" }
+            ));
+        }
+    }
+    if parts.contains(&"instructions") {
+        eprintln!("== TLS 4. server instructions (callgrind)");
+        instructions(&ctx, &mut rows)?;
+    }
+    println!(
+        "\nTLS (issue 17): rounds {}, {} s per run after {} s warm-up; medians; server on core 0, load on core 1\n",
+        ctx.rounds, ctx.seconds, ctx.warmup
+    );
+    print_table(&rows);
+    println!();
+    for note in notes {
+        println!("- {note}");
+    }
+    println!("\ntotal time {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    eprintln!("== TLS 1. unary from h2load, TLS and plaintext in the same rounds");
+/// T1: h2load over TLS and in plaintext, alternating all six; returns what
+/// h2load negotiated and the plaintext ratio.
+fn unary(ctx: &Ctx, rows: &mut Vec<harness::Row>) -> anyhow::Result<(Option<String>, f64)> {
+    let body = harness::say_hello_body()?;
     let configs = [
         "aqueduct tls",
         "tonic tls",
@@ -242,112 +322,109 @@ fn compare(args: &[String]) -> anyhow::Result<()> {
         1,
         None,
     ));
+    Ok((negotiated, plain_ratio))
+}
 
-    eprintln!("== TLS 2. full handshakes: connect, handshake, one unary call, close");
+/// T2 (T3 with `mtls`): full handshakes from the handshake client,
+/// alternating the three servers; returns the client's least CPU per
+/// connection.
+fn handshakes(ctx: &Ctx, mtls: bool, rows: &mut Vec<harness::Row>) -> anyhow::Result<f64> {
     let m = harness::alternate(ctx.rounds, &["aqueduct", "tonic", "h2"], |which| {
-        let server = ctx.server(which, true, false)?;
-        let v = ctx.handshakes(&server, false)?;
+        let server = ctx.server(which, true, mtls)?;
+        let v = ctx.handshakes(&server, mtls)?;
         server.stop()?;
         Ok(v)
     })?;
-    rows.push(row(
-        &format!("T2. full TLS handshakes + 1 call, {HANDSHAKE_CONCURRENCY} at once"),
-        "connections/s",
-        &m,
-        0,
-        Some((1.0, true)),
-    ));
-    rows.push(row(
-        "T2. server CPU per connection (from /proc)",
-        "us",
-        &m,
-        1,
-        Some((1.0, false)),
-    ));
-    let client_cpu = |m: &BTreeMap<String, Vec<f64>>| {
-        m.values()
-            .filter_map(|v| v.get(2).copied())
-            .fold(f64::NAN, f64::min)
+    let (label, what) = if mtls {
+        ("T3", "mutual TLS handshakes")
+    } else {
+        ("T2", "full TLS handshakes")
     };
-    let client_cpu_tls = client_cpu(&m);
-
-    eprintln!("== TLS 3. full handshakes with client certificates (mutual TLS)");
-    let m = harness::alternate(ctx.rounds, &["aqueduct", "tonic", "h2"], |which| {
-        let server = ctx.server(which, true, true)?;
-        let v = ctx.handshakes(&server, true)?;
-        server.stop()?;
-        Ok(v)
-    })?;
     rows.push(row(
-        &format!("T3. mutual TLS handshakes + 1 call, {HANDSHAKE_CONCURRENCY} at once"),
+        &format!("{label}. {what} + 1 call, {HANDSHAKE_CONCURRENCY} at once"),
         "connections/s",
         &m,
         0,
         Some((1.0, true)),
     ));
     rows.push(row(
-        "T3. server CPU per connection (from /proc)",
+        &format!("{label}. server CPU per connection (from /proc)"),
         "us",
         &m,
         1,
         Some((1.0, false)),
     ));
-    let client_cpu_mtls = client_cpu(&m);
+    Ok(m.values()
+        .filter_map(|v| v.get(2).copied())
+        .fold(f64::NAN, f64::min))
+}
 
-    eprintln!("== TLS 4. server instructions (callgrind)");
+/// T4: server instructions (callgrind), each figure a large run minus a
+/// small one over the difference in calls or connections.
+fn instructions(ctx: &Ctx, rows: &mut Vec<harness::Row>) -> anyhow::Result<()> {
     let (c1, c2) = if ctx.quick { (200, 600) } else { (1000, 3000) };
     let (h1, h2) = if ctx.quick { (50, 150) } else { (200, 600) };
-    let mut unary = BTreeMap::new();
-    let mut handshake = BTreeMap::new();
-    for which in ["aqueduct", "tonic", "h2"] {
-        let i1 = callgrind(&ctx, which, Load::Unary(c1))?;
-        let i2 = callgrind(&ctx, which, Load::Unary(c2))?;
-        unary.insert(which.to_owned(), vec![(i2 - i1) / f64::from(c2 - c1)]);
-        let i1 = callgrind(&ctx, which, Load::Handshakes(h1))?;
-        let i2 = callgrind(&ctx, which, Load::Handshakes(h2))?;
-        handshake.insert(which.to_owned(), vec![(i2 - i1) / f64::from(h2 - h1)]);
+    let scenarios = [
+        (
+            "T4. server instructions per unary call, plaintext",
+            Load::Unary(c1, false),
+            Load::Unary(c2, false),
+            None,
+        ),
+        (
+            "T4. server instructions per unary call over TLS",
+            Load::Unary(c1, true),
+            Load::Unary(c2, true),
+            None,
+        ),
+        (
+            "T4. server instructions per full handshake + 1 call",
+            Load::Handshakes(h1, false),
+            Load::Handshakes(h2, false),
+            Some((1.0, false)),
+        ),
+        (
+            "T4. the same with a client certificate (mutual TLS)",
+            Load::Handshakes(h1, true),
+            Load::Handshakes(h2, true),
+            Some((1.0, false)),
+        ),
+    ];
+    for (name, small, large, target) in scenarios {
+        let mut per = BTreeMap::new();
+        for which in ["aqueduct", "tonic", "h2"] {
+            let i1 = callgrind(ctx, which, small)?;
+            let i2 = callgrind(ctx, which, large)?;
+            per.insert(
+                which.to_owned(),
+                vec![(i2 - i1) / (large.count() - small.count())],
+            );
+        }
+        rows.push(row(name, "instructions", &per, 0, target));
     }
-    rows.push(row(
-        "T4. server instructions per unary call over TLS",
-        "instructions",
-        &unary,
-        0,
-        None,
-    ));
-    rows.push(row(
-        "T4. server instructions per full handshake + 1 call",
-        "instructions",
-        &handshake,
-        0,
-        Some((1.0, false)),
-    ));
-
-    println!(
-        "\nTLS (issue 17): rounds {}, {} s per run after {} s warm-up; medians; server on core 0, load on core 1",
-        ctx.rounds, ctx.seconds, ctx.warmup
-    );
-    println!(
-        "h2load negotiated: {}; plaintext h2load ratio in the same rounds {plain_ratio:.2} (the T1 target)\n",
-        negotiated.as_deref().unwrap_or("-")
-    );
-    print_table(&rows);
-    println!(
-        "\nhandshake client CPU per connection (core 1, no certificate verification): {client_cpu_tls:.0} us; with a client certificate {client_cpu_mtls:.0} us"
-    );
-    println!("\ntotal time {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// What a callgrind run drives the server with.
 #[derive(Debug, Clone, Copy)]
 enum Load {
-    /// Unary calls from `aqueduct bench` over one TLS connection, 10 in flight.
-    Unary(u32),
-    /// Connections from the handshake client, each a full handshake and a call.
-    Handshakes(u32),
+    /// Unary calls from `aqueduct bench` over one connection, 10 in flight;
+    /// over TLS if `.1`.
+    Unary(u32, bool),
+    /// Connections from the handshake client, each a full handshake and a
+    /// call; with client certificates if `.1`.
+    Handshakes(u32, bool),
 }
 
-/// The server's instruction count (callgrind) for `load` over TLS.
+impl Load {
+    fn count(self) -> f64 {
+        match self {
+            Load::Unary(n, _) | Load::Handshakes(n, _) => f64::from(n),
+        }
+    }
+}
+
+/// The server's instruction count (callgrind) under `load`.
 fn callgrind(ctx: &Ctx, which: &str, load: Load) -> anyhow::Result<f64> {
     let out_file = std::env::temp_dir().join(format!(
         "aqueduct-cg-tls-{which}-{load:?}-{}.out",
@@ -358,27 +435,45 @@ fn callgrind(ctx: &Ctx, which: &str, load: Load) -> anyhow::Result<f64> {
     cmd.args(["--tool=callgrind", "--quiet"])
         .arg(format!("--callgrind-out-file={}", out_file.display()))
         .arg(&ctx.server_bin)
-        .args(["--impl", which, "--runtime", "current"])
-        .args([
+        .args(["--impl", which, "--runtime", "current"]);
+    if !matches!(load, Load::Unary(_, false)) {
+        cmd.args([
             "--tls-cert",
             s(&ctx.pem.server.0),
             "--tls-key",
             s(&ctx.pem.server.1),
         ]);
+    }
+    if matches!(load, Load::Handshakes(_, true)) {
+        cmd.args(["--client-ca", s(&ctx.pem.ca)]);
+    }
     let server = Server::spawn(cmd)?;
     let mut client = match load {
-        Load::Unary(calls) => {
+        Load::Unary(calls, tls) => {
             let mut c = Command::new(&ctx.cli_bin);
-            c.args(["bench", "--target", &format!("https://{}", server.addr)])
-                .args(["--ca-file", s(&ctx.pem.ca)])
-                .args(["--threads", "1", "--json", "--quiet", "--timeout", "120"])
+            c.arg("bench");
+            if tls {
+                c.args(["--target", &format!("https://{}", server.addr)])
+                    .args(["--ca-file", s(&ctx.pem.ca)]);
+            } else {
+                c.args(["--target", &server.target()]);
+            }
+            c.args(["--threads", "1", "--json", "--quiet", "--timeout", "120"])
                 .args(["--requests", &calls.to_string(), "--concurrency", "10"]);
             c
         }
-        Load::Handshakes(n) => {
+        Load::Handshakes(n, mtls) => {
             let mut c = Command::new(&ctx.me);
             c.args(["--handshake-client", "--target", &server.addr])
                 .args(["--count", &n.to_string(), "--concurrency", "4"]);
+            if mtls {
+                c.args([
+                    "--cert",
+                    s(&ctx.pem.client.0),
+                    "--key",
+                    s(&ctx.pem.client.1),
+                ]);
+            }
             c
         }
     };
