@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod bare;
+pub mod harness;
 pub mod tonic_greeter;
 
 /// tonic's generated code for `helloworld.v1`.

@@ -8,13 +8,13 @@
 //! `benches/run` script builds and installs them.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use aqueduct_benches::flag;
+use aqueduct_benches::harness::{self, Server, num, print_table, row, run_json};
 
 struct Ctx {
     server_bin: PathBuf,
@@ -25,90 +25,9 @@ struct Ctx {
     warmup: f64,
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(ctx: &Ctx, which: &str, runtime: &str, pin: bool) -> anyhow::Result<Server> {
-        let mut cmd = if pin {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "0"]).arg(&ctx.server_bin);
-            c
-        } else {
-            Command::new(&ctx.server_bin)
-        };
-        cmd.args(["--impl", which, "--runtime", runtime, "--threads", "1"]);
-        Self::spawn(cmd)
-    }
-
-    fn spawn(mut cmd: Command) -> anyhow::Result<Server> {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting server")?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        if addr.is_empty() {
-            bail!("server printed no address");
-        }
-        Ok(Server { child, addr })
-    }
-
-    fn target(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn rss_kib(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS")
-    }
-
-    /// SIGINT, wait, and the `allocations N` line the server prints on exit.
-    fn stop(mut self) -> anyhow::Result<Option<u64>> {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.wait();
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
-        Ok(err
-            .lines()
-            .find_map(|l| l.strip_prefix("allocations "))
-            .and_then(|n| n.trim().parse().ok()))
-    }
-}
-
-impl Drop for Server {
-    /// A server whose measurement failed half-way must not outlive the harness.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `bench-server --impl which`, pinned to core 0.
+fn start(ctx: &Ctx, which: &str, runtime: &str, pin: bool) -> anyhow::Result<Server> {
+    Server::start(&ctx.server_bin, which, runtime, pin, &[])
 }
 
 /// Runs `aqueduct bench` with `args` against a fresh `which` server (pinned to core
@@ -121,36 +40,10 @@ fn load_on(
     args: &[&str],
     keys: &[&str],
 ) -> anyhow::Result<Vec<f64>> {
-    let server = Server::start(ctx, which, runtime, true)?;
+    let server = start(ctx, which, runtime, true)?;
     let out = load(ctx, &server.target(), args)?;
     server.stop()?;
     keys.iter().map(|k| num(&out, k)).collect()
-}
-
-/// The number after `"key":` in a flat JSON object.
-fn num(json: &str, key: &str) -> anyhow::Result<f64> {
-    let pat = format!("\"{key}\":");
-    let at = json
-        .find(&pat)
-        .with_context(|| format!("{key} missing in {json}"))?
-        + pat.len();
-    let rest = &json[at..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
-        .unwrap_or(rest.len());
-    Ok(rest[..end].parse()?)
-}
-
-fn run_json(mut cmd: Command) -> anyhow::Result<String> {
-    let out = cmd.output().context("running load")?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(stdout)
 }
 
 fn load(ctx: &Ctx, target: &str, args: &[&str]) -> anyhow::Result<String> {
@@ -174,143 +67,17 @@ fn load(ctx: &Ctx, target: &str, args: &[&str]) -> anyhow::Result<String> {
     run_json(cmd)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// Runs `measure` for each implementation, `rounds` times, rotating the order each
-/// round, and returns the medians.
+/// [`harness::alternate`] over `ctx.rounds`.
 fn alternate(
     ctx: &Ctx,
     impls: &[&str],
-    mut measure: impl FnMut(&str) -> anyhow::Result<Vec<f64>>,
+    measure: impl FnMut(&str) -> anyhow::Result<Vec<f64>>,
 ) -> anyhow::Result<BTreeMap<String, Vec<f64>>> {
-    let mut samples: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
-    for round in 0..ctx.rounds {
-        for i in 0..impls.len() {
-            let which = impls[(i + round) % impls.len()];
-            let values = measure(which).with_context(|| format!("measuring {which}"))?;
-            let slots = samples
-                .entry(which.to_owned())
-                .or_insert_with(|| vec![Vec::new(); values.len()]);
-            for (slot, v) in slots.iter_mut().zip(values) {
-                slot.push(v);
-            }
-        }
-    }
-    Ok(samples
-        .into_iter()
-        .map(|(k, mut v)| (k, v.iter_mut().map(|s| median(s)).collect()))
-        .collect())
-}
-
-/// One row of the result table.
-struct Row {
-    scenario: String,
-    unit: &'static str,
-    values: BTreeMap<String, f64>,
-    /// The ratio target and whether higher is better.
-    target: Option<(f64, bool)>,
-}
-
-fn fmt_value(v: f64) -> String {
-    if v.is_nan() {
-        "-".into()
-    } else if v >= 1000.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    println!("| scenario | unit | aqueduct | tonic | bare h2 | aqueduct/tonic | target | met |");
-    println!("|---|---|---:|---:|---:|---:|---|---|");
-    for r in rows {
-        let get = |k: &str| r.values.get(k).copied().unwrap_or(f64::NAN);
-        let (a, t, h) = (get("aqueduct"), get("tonic"), get("h2"));
-        let ratio = a / t;
-        let (target, met) = match r.target {
-            Some((x, true)) => (format!(">= {x}"), if ratio >= x { "yes" } else { "no" }),
-            Some((x, false)) => (format!("<= {x}"), if ratio <= x { "yes" } else { "no" }),
-            None => ("-".into(), "-"),
-        };
-        println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {} |",
-            r.scenario,
-            r.unit,
-            fmt_value(a),
-            fmt_value(t),
-            fmt_value(h),
-            ratio,
-            target,
-            met
-        );
-    }
-}
-
-fn row(
-    scenario: &str,
-    unit: &'static str,
-    medians: &BTreeMap<String, Vec<f64>>,
-    idx: usize,
-    target: Option<(f64, bool)>,
-) -> Row {
-    Row {
-        scenario: scenario.into(),
-        unit,
-        values: medians
-            .iter()
-            .map(|(k, v)| (k.clone(), v.get(idx).copied().unwrap_or(f64::NAN)))
-            .collect(),
-        target,
-    }
+    harness::alternate(ctx.rounds, impls, measure)
 }
 
 fn h2load_rps(ctx: &Ctx, target: &str, body: &std::path::Path) -> anyhow::Result<f64> {
-    let url = format!("{target}/helloworld.v1.GreeterService/SayHello");
-    let out = Command::new("taskset")
-        .args(["-c", "1", "h2load", "-c", "10", "-m", "10", "-t", "1"])
-        .args(["-D", &format!("{}", ctx.seconds.ceil() as u64)])
-        .args([
-            "--warm-up-time",
-            &format!("{}", ctx.warmup.ceil().max(1.0) as u64),
-        ])
-        .arg("-d")
-        .arg(body)
-        .args([
-            "-H",
-            "content-type: application/grpc",
-            "-H",
-            "te: trailers",
-            &url,
-        ])
-        .output()
-        .context("running h2load (apt-get install nghttp2-client)")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("finished in"))
-        .with_context(|| format!("h2load output: {text}"))?;
-    let rps = line
-        .split(',')
-        .nth(1)
-        .and_then(|s| s.trim().strip_suffix(" req/s"))
-        .context("req/s")?;
-    if !text.contains(" 0 failed") {
-        bail!("h2load saw failures: {text}");
-    }
-    Ok(rps.trim().parse()?)
+    Ok(harness::h2load(target, ctx.seconds, ctx.warmup, body, None)?.rps)
 }
 
 /// Opens `n` idle HTTP/2 connections and waits until the server has answered a
@@ -383,7 +150,7 @@ fn callgrind_instructions(ctx: &Ctx, which: &str, calls: u64) -> anyhow::Result<
 }
 
 fn server_allocations(ctx: &Ctx, which: &str, calls: u64) -> anyhow::Result<f64> {
-    let server = Server::start(ctx, which, "current", false)?;
+    let server = start(ctx, which, "current", false)?;
     let mut load = Command::new(&ctx.cli_bin);
     load.args([
         "bench",
@@ -485,18 +252,9 @@ fn run() -> anyhow::Result<()> {
     ));
 
     eprintln!("== 2. unary from h2load");
-    let body = std::env::temp_dir().join("aqueduct-bench-body.bin");
-    std::fs::write(&body, {
-        let msg = prost::Message::encode_to_vec(&helloworld::pb::SayHelloRequest {
-            name: "x".repeat(16),
-        });
-        let mut b = vec![0u8];
-        b.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-        b.extend_from_slice(&msg);
-        b
-    })?;
+    let body = harness::say_hello_body()?;
     let m = alternate(&ctx, &three, |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
+        let s = start(&ctx, which, "current", true)?;
         let rps = h2load_rps(&ctx, &s.target(), &body)?;
         s.stop()?;
         Ok(vec![rps])
@@ -563,7 +321,7 @@ fn run() -> anyhow::Result<()> {
     eprintln!("== 5. idle memory per connection");
     let conns = if quick { 200 } else { 1000 };
     let m = alternate(&ctx, &three, |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
+        let s = start(&ctx, which, "current", true)?;
         let (_rt0, _warm) = idle_connections(&s.addr, 1)?;
         let before = s.rss_kib()?;
         let (_rt, _held) = idle_connections(&s.addr, conns)?;
@@ -581,7 +339,7 @@ fn run() -> anyhow::Result<()> {
 
     eprintln!("== 6. client side, against the bare h2 server");
     let m = alternate(&ctx, &two, |which| {
-        let s = Server::start(&ctx, "h2", "current", true)?;
+        let s = start(&ctx, "h2", "current", true)?;
         let mut cmd = Command::new("taskset");
         cmd.args(["-c", "1"])
             .arg(&ctx.client_bin)
@@ -660,7 +418,7 @@ fn run() -> anyhow::Result<()> {
 
     eprintln!("== interceptors: a chain of three empty ones (Aqueduct server)");
     let m = alternate(&ctx, &["aqueduct", "aqueduct-intercepted"], |which| {
-        let s = Server::start(&ctx, which, "current", true)?;
+        let s = start(&ctx, which, "current", true)?;
         let rps = h2load_rps(&ctx, &s.target(), &body)?;
         s.stop()?;
         Ok(vec![rps])

@@ -1,9 +1,16 @@
 //! `bench-server --impl aqueduct|aqueduct-intercepted|tonic|h2 [--port P]
-//! [--runtime current|multi] [--threads N]`: the Greeter on one implementation
+//! [--runtime current|multi] [--threads N] [--tls-cert F --tls-key F
+//! [--client-ca F]]`: the Greeter on one implementation
 //! (`aqueduct-intercepted`: Aqueduct with a chain of three empty server-wide
 //! interceptors, for the cost of interception). Prints `listening on ADDR`
 //! first; on SIGINT or SIGTERM it shuts down and prints `allocations N` (heap
 //! allocations over the process's life) to stderr.
+//!
+//! With `--tls-cert`/`--tls-key` (PEM) every implementation serves TLS from
+//! the same files, on rustls with the ring provider: Aqueduct through
+//! `ServerBuilder::tls`, tonic through `ServerTlsConfig` (feature `tls-ring`),
+//! bare h2 through tokio-rustls. `--client-ca` requires client certificates
+//! signed by it (mutual TLS).
 
 use anyhow::Context as _;
 use aqueduct_benches::{CountingAlloc, RuntimeKind, allocations, flag};
@@ -33,6 +40,7 @@ fn run() -> anyhow::Result<()> {
         &flag(&args, "runtime").unwrap_or_else(|| "current".into()),
         threads,
     )?;
+    let tls = Tls::from_flags(&args)?;
     let runtime = runtime.build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let stop = aqueduct::shutdown_signal();
@@ -43,14 +51,14 @@ fn run() -> anyhow::Result<()> {
         match which.as_str() {
             "aqueduct" => {
                 use helloworld::pb::greeter_service_server::GreeterServiceServer;
-                aqueduct::Server::builder()
+                tls.aqueduct(aqueduct::Server::builder())?
                     .add_service(GreeterServiceServer::new(helloworld::MyGreeter))
                     .serve_with_shutdown(listener, stop)
                     .await?;
             }
             "aqueduct-intercepted" => {
                 use helloworld::pb::greeter_service_server::GreeterServiceServer;
-                aqueduct::Server::builder()
+                tls.aqueduct(aqueduct::Server::builder())?
                     .intercept(Empty)
                     .intercept(Empty)
                     .intercept(Empty)
@@ -60,9 +68,12 @@ fn run() -> anyhow::Result<()> {
             }
             "tonic" => {
                 use aqueduct_benches::tonic_pb::greeter_service_server::GreeterServiceServer;
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                tonic::transport::Server::builder()
-                    .tcp_nodelay(true)
+                // `Server::tcp_nodelay` is ignored with an incoming stream of
+                // our own (tonic documents it so): set it on the stream, as
+                // Aqueduct and bare h2 set it on every accepted socket.
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                tls.tonic(tonic::transport::Server::builder())?
                     .add_service(GreeterServiceServer::new(
                         aqueduct_benches::tonic_greeter::TonicGreeter,
                     ))
@@ -70,8 +81,9 @@ fn run() -> anyhow::Result<()> {
                     .await?;
             }
             "h2" => {
+                let config = tls.rustls()?;
                 tokio::select! {
-                    () = aqueduct_benches::bare::serve(listener) => {}
+                    () = aqueduct_benches::bare::serve(listener, config) => {}
                     () = stop => {}
                 }
             }
@@ -82,4 +94,104 @@ fn run() -> anyhow::Result<()> {
         eprintln!("allocations {}", allocations());
         Ok(())
     })
+}
+
+/// The PEM files of `--tls-cert`, `--tls-key` and `--client-ca`, read once;
+/// each implementation builds its own TLS settings from the same bytes.
+struct Tls {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    client_ca: Option<Vec<u8>>,
+}
+
+impl Tls {
+    fn from_flags(args: &[String]) -> anyhow::Result<Option<Tls>> {
+        let read = |name: &str| -> anyhow::Result<Option<Vec<u8>>> {
+            flag(args, name)
+                .map(|path| std::fs::read(&path).with_context(|| format!("--{name} {path}")))
+                .transpose()
+        };
+        let (cert, key) = match (read("tls-cert")?, read("tls-key")?) {
+            (Some(cert), Some(key)) => (cert, key),
+            (None, None) => return Ok(None),
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
+        // tonic's ServerTlsConfig builds its rustls config with the process's
+        // default provider: make it ring, the provider Aqueduct passes
+        // explicitly, so both run the same cryptography.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Some(Tls {
+            cert,
+            key,
+            client_ca: read("client-ca")?,
+        }))
+    }
+}
+
+trait TlsFor {
+    fn aqueduct(&self, builder: aqueduct::ServerBuilder)
+    -> anyhow::Result<aqueduct::ServerBuilder>;
+    fn tonic(&self, builder: tonic::transport::Server) -> anyhow::Result<tonic::transport::Server>;
+    fn rustls(&self) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>>;
+}
+
+impl TlsFor for Option<Tls> {
+    fn aqueduct(
+        &self,
+        builder: aqueduct::ServerBuilder,
+    ) -> anyhow::Result<aqueduct::ServerBuilder> {
+        use aqueduct::tls::{CaRoots, ClientAuth, Identity, ServerTls};
+        let Some(tls) = self else {
+            return Ok(builder);
+        };
+        let mut server = ServerTls::builder(Identity::from_pem(&tls.cert, &tls.key)?);
+        if let Some(ca) = &tls.client_ca {
+            server = server.client_auth(ClientAuth::Required(CaRoots::from_pem(ca)?));
+        }
+        Ok(builder.tls(server.build()?))
+    }
+
+    fn tonic(&self, builder: tonic::transport::Server) -> anyhow::Result<tonic::transport::Server> {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let Some(tls) = self else {
+            return Ok(builder);
+        };
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert, &tls.key));
+        if let Some(ca) = &tls.client_ca {
+            config = config.client_ca_root(Certificate::from_pem(ca));
+        }
+        Ok(builder.tls_config(config)?)
+    }
+
+    fn rustls(&self) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let Some(tls) = self else {
+            return Ok(None);
+        };
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let builder = match &tls.client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca) {
+                    roots.add(cert?)?;
+                }
+                builder.with_client_cert_verifier(
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(
+                        roots.into(),
+                        provider,
+                    )
+                    .build()?,
+                )
+            }
+        };
+        let chain = CertificateDer::pem_slice_iter(&tls.cert).collect::<Result<Vec<_>, _>>()?;
+        let mut config =
+            builder.with_single_cert(chain, PrivateKeyDer::from_pem_slice(&tls.key)?)?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Some(std::sync::Arc::new(config)))
+    }
 }
