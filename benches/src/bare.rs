@@ -28,16 +28,16 @@ pub async fn serve(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>
         let _ = tcp.set_nodelay(true);
         let reply = reply.clone();
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            match acceptor {
-                None => serve_connection(tcp, reply).await,
-                Some(acceptor) => {
-                    if let Ok(tls) = acceptor.accept(tcp).await {
-                        serve_connection(tls, reply).await;
-                    }
+        // Two tasks, not one with two branches: a plaintext connection's task
+        // must not be sized for rustls's state (RSS per idle connection).
+        match acceptor {
+            None => tokio::spawn(serve_connection(tcp, reply)),
+            Some(acceptor) => tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    serve_connection(tls, reply).await;
                 }
-            }
-        });
+            }),
+        };
     }
 }
 

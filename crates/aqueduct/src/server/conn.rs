@@ -62,7 +62,7 @@ pub(crate) async fn serve_connection<IO>(
     io: IO,
     remote: Option<SocketAddr>,
     shared: Arc<Shared>,
-    #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut phase: watch::Receiver<Phase>,
+    phase: watch::Receiver<Phase>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -70,33 +70,50 @@ pub(crate) async fn serve_connection<IO>(
     // cannot stretch the time it holds a connection by dribbling both.
     let deadline = Instant::now() + shared.config.handshake_timeout;
     #[cfg(feature = "tls")]
-    if let Some(tls) = &shared.tls {
-        let handshake = tokio::time::timeout_at(deadline, tls.accept(io));
-        let (stream, info) = tokio::select! {
-            result = handshake => match result {
-                Ok(Ok(accepted)) => accepted,
-                Ok(Err(crate::tls::Refused { why, policy: true })) => {
-                    tracing::info!(peer = ?remote, "TLS connection {why}");
-                    return;
-                }
-                Ok(Err(crate::tls::Refused { why, .. })) => {
-                    tracing::debug!(peer = ?remote, "{why}; closing the connection");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(peer = ?remote, "TLS handshake timed out; closing the connection");
-                    return;
-                }
-            },
-            _ = phase.wait_for(|p| *p == Phase::Stopped) => return,
-        };
-        let peer = Peer {
-            addr: remote,
-            tls: Some(info),
-        };
-        return serve_http2(stream, peer, deadline, shared, phase).await;
+    if let Some(tls) = shared.tls.clone() {
+        // Boxed: a TLS connection's state (rustls's, inline in the stream)
+        // would otherwise size every connection's task, plaintext ones too.
+        return Box::pin(serve_tls(io, remote, tls, deadline, shared, phase)).await;
     }
     serve_http2(io, Peer::plaintext(remote), deadline, shared, phase).await;
+}
+
+/// The TLS handshake under the connection's deadline, then HTTP/2 over it.
+#[cfg(feature = "tls")]
+async fn serve_tls<IO>(
+    io: IO,
+    remote: Option<SocketAddr>,
+    tls: crate::tls::ServerTls,
+    deadline: Instant,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = tokio::time::timeout_at(deadline, tls.accept(io));
+    let (stream, info) = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(accepted)) => accepted,
+            Ok(Err(crate::tls::Refused { why, policy: true })) => {
+                tracing::info!(peer = ?remote, "TLS connection {why}");
+                return;
+            }
+            Ok(Err(crate::tls::Refused { why, .. })) => {
+                tracing::debug!(peer = ?remote, "{why}; closing the connection");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = ?remote, "TLS handshake timed out; closing the connection");
+                return;
+            }
+        },
+        _ = phase.wait_for(|p| *p == Phase::Stopped) => return,
+    };
+    let peer = Peer {
+        addr: remote,
+        tls: Some(info),
+    };
+    serve_http2(stream, peer, deadline, shared, phase).await;
 }
 
 /// The connection once its bytes are plaintext HTTP/2.
