@@ -172,16 +172,10 @@ pub(crate) fn describe_transport(e: &io::Error) -> Option<String> {
     // h2 keeps an I/O error's text, not the error: read the rustls words.
     let text = e.to_string();
     if let Some(alert) = text.strip_prefix("received fatal alert: ") {
-        let hint = match alert {
-            "CertificateRequired" => {
-                " (the server requires a client certificate: give one with ClientTls::identity)"
-            }
-            "UnknownCA" => " (the server does not trust our certificate's issuer)",
-            "BadCertificate" | "CertificateUnknown" => " (the server refused our certificate)",
-            "CertificateExpired" => " (the server says our certificate expired)",
-            _ => "",
-        };
-        return Some(format!("the server sent alert {alert}{hint}"));
+        return Some(format!(
+            "the server sent alert {alert}{}",
+            alert_hint(alert)
+        ));
     }
     // tokio-rustls's words for a TCP close without TLS's close_notify,
     // which is how some servers refuse a client certificate after a TLS 1.3
@@ -195,10 +189,27 @@ pub(crate) fn describe_transport(e: &io::Error) -> Option<String> {
     })
 }
 
+/// What a TLS alert the peer sent means for us, by the alert's rustls name
+/// (`UnknownCA`: its `Debug` form, and the word rustls's error text uses),
+/// one table for alerts seen at the handshake and after it.
+fn alert_hint(alert: &str) -> &'static str {
+    match alert {
+        "CertificateRequired" => {
+            " (the server requires a client certificate: give one with ClientTls::identity)"
+        }
+        "UnknownCA" => " (the peer does not trust our certificate's issuer)",
+        "BadCertificate" | "CertificateUnknown" => " (the peer refused our certificate)",
+        "CertificateExpired" => " (the peer says our certificate expired)",
+        "NoApplicationProtocol" => " (no common ALPN protocol; gRPC needs h2)",
+        "UnrecognisedName" => " (the peer serves no such name)",
+        _ => "",
+    }
+}
+
 /// What a failed handshake's error means, in words; `name` is the server
 /// name the client checked, if this is the client side.
 pub(crate) fn describe(e: &io::Error, name: Option<&str>) -> String {
-    use rustls::{AlertDescription as Alert, CertificateError as Cert, Error};
+    use rustls::{CertificateError as Cert, Error};
     let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<Error>()) else {
         return match e.kind() {
             io::ErrorKind::UnexpectedEof => "the peer closed the connection mid-handshake".into(),
@@ -242,18 +253,8 @@ pub(crate) fn describe(e: &io::Error, name: Option<&str>) -> String {
         Error::NoCertificatesPresented => "the client presented no certificate".into(),
         Error::NoApplicationProtocol => "no common ALPN protocol (the server needs h2)".into(),
         Error::AlertReceived(alert) => {
-            let hint = match alert {
-                Alert::CertificateRequired => " (the server requires a client certificate)",
-                Alert::UnknownCA => " (the peer does not trust our certificate's issuer)",
-                Alert::BadCertificate | Alert::CertificateUnknown => {
-                    " (the peer refused our certificate)"
-                }
-                Alert::CertificateExpired => " (the peer says our certificate expired)",
-                Alert::NoApplicationProtocol => " (no common ALPN protocol; gRPC needs h2)",
-                Alert::UnrecognisedName => " (the peer serves no such name)",
-                _ => "",
-            };
-            format!("the peer sent alert {alert:?}{hint}")
+            let alert = format!("{alert:?}");
+            format!("the peer sent alert {alert}{}", alert_hint(&alert))
         }
         Error::InvalidMessage(_) | Error::InappropriateMessage { .. } => {
             format!("the peer does not speak TLS here ({tls})")
