@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
+use aqueduct::carrier::direct::{DirectConnector, DirectListener};
 use aqueduct::codegen::{self, BidiStreamingMethod, ClientStreamingMethod, Route, UnaryMethod};
-use aqueduct::transport::direct::{DirectConnector, DirectListener};
 use aqueduct::{Channel, MemoryListener, Request, Response, ServerBuilder, Service, Status};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, oneshot};
@@ -134,7 +134,8 @@ impl Carrier {
                 let server = tokio::spawn(
                     builder
                         .tls(server_tls())
-                        .serve_with_shutdown(listener, shutdown),
+                        .serve(listener)
+                        .with_graceful_shutdown(shutdown),
                 );
                 (Target::Tls(uri), None, server)
             }
@@ -145,7 +146,8 @@ impl Carrier {
                 let server = tokio::spawn(
                     builder
                         .tls(server_tls())
-                        .serve_with_shutdown(listener, shutdown),
+                        .serve(listener)
+                        .with_graceful_shutdown(shutdown),
                 );
                 (Target::Tls(uri), Some(path), server)
             }
@@ -164,33 +166,34 @@ impl Carrier {
                 let server = tokio::spawn(
                     builder
                         .tls(server_tls())
-                        .serve_with_shutdown(listener, shutdown),
+                        .serve(listener)
+                        .with_graceful_shutdown(shutdown),
                 );
                 (Target::Tls(uri), Some(path), server)
             }
             Carrier::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let uri = format!("http://{}", listener.local_addr().unwrap());
-                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(shutdown));
                 (Target::Uri(uri), None, server)
             }
             Carrier::Unix => {
                 let path = unique_socket_path();
                 let listener = UnixListener::bind(&path).unwrap();
                 let uri = format!("unix:{}", path.display());
-                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(shutdown));
                 (Target::Uri(uri), Some(path), server)
             }
             Carrier::Memory => {
                 let name = unique_name("conformance");
                 let listener = MemoryListener::bind(&name).unwrap();
-                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(shutdown));
                 (Target::Uri(format!("mem://{name}")), None, server)
             }
             Carrier::Direct => {
                 let listener = DirectListener::new();
                 let connector = listener.connector();
-                let server = tokio::spawn(builder.serve_direct_with_shutdown(listener, shutdown));
+                let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(shutdown));
                 (Target::Direct(connector), None, server)
             }
             Carrier::Handoff => {
@@ -207,7 +210,7 @@ impl Carrier {
                         aqueduct_handoff::route::serve(tcp, routes, config, std::future::pending())
                             .await;
                 }));
-                let server = tokio::spawn(builder.serve_with_shutdown(listener, shutdown));
+                let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(shutdown));
                 (Target::Uri(uri), Some(path), server)
             }
         };

@@ -37,7 +37,8 @@ async fn grpcio_health_client_checks_watches_and_sees_shutdown() {
     let server = tokio::spawn(
         Server::builder()
             .add_health(health.clone())
-            .serve_with_shutdown(listener, async {
+            .serve(listener)
+            .with_graceful_shutdown(async {
                 let _ = stopped.await;
             }),
     );

@@ -122,7 +122,7 @@ async fn start(setup: Setup) -> anyhow::Result<(Client, Running)> {
             let channel = aqueduct::Channel::direct(listener.connector());
             (
                 channel,
-                serve(Box::pin(aqueduct_server().serve_direct(listener))),
+                serve(Box::pin(aqueduct_server().serve(listener))),
                 None,
             )
         }

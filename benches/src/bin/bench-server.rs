@@ -53,7 +53,7 @@ fn run() -> anyhow::Result<()> {
                 use helloworld::pb::greeter_service_server::GreeterServiceServer;
                 tls.aqueduct(aqueduct::Server::builder())?
                     .add_service(GreeterServiceServer::new(helloworld::MyGreeter))
-                    .serve_with_shutdown(listener, stop)
+                    .serve(listener).with_graceful_shutdown(stop)
                     .await?;
             }
             "aqueduct-intercepted" => {
@@ -63,7 +63,7 @@ fn run() -> anyhow::Result<()> {
                     .intercept(Empty)
                     .intercept(Empty)
                     .add_service(GreeterServiceServer::new(helloworld::MyGreeter))
-                    .serve_with_shutdown(listener, stop)
+                    .serve(listener).with_graceful_shutdown(stop)
                     .await?;
             }
             "tonic" => {

@@ -247,7 +247,7 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
             let listener = aqueduct::MemoryListener::bind(&name)
                 .with_context(|| format!("cannot listen on mem://{name}"))?;
             let uri = format!("mem://{name}");
-            let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
+            let server = tokio::spawn(server.serve(listener).with_graceful_shutdown(stopped));
             (uri, server)
         }
         Transport::Tcp => {
@@ -258,7 +258,7 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
                 .local_addr()
                 .context("cannot read the address of the listener on 127.0.0.1:0")?;
             let uri = format!("http://{addr}");
-            let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
+            let server = tokio::spawn(server.serve(listener).with_graceful_shutdown(stopped));
             (uri, server)
         }
         Transport::Unix => {
@@ -268,13 +268,13 @@ async fn demo(transport: Transport) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", path.display()))?;
             socket_dir = Some(dir);
             let uri = format!("unix:{}", path.display());
-            let server = tokio::spawn(server.serve_with_shutdown(listener, stopped));
+            let server = tokio::spawn(server.serve(listener).with_graceful_shutdown(stopped));
             (uri, server)
         }
         Transport::Direct => {
             let listener = aqueduct::DirectListener::new();
             direct = Some(listener.connector());
-            let server = tokio::spawn(server.serve_direct_with_shutdown(listener, stopped));
+            let server = tokio::spawn(server.serve(listener).with_graceful_shutdown(stopped));
             (
                 "the direct carrier (in process, no HTTP/2)".to_owned(),
                 server,
@@ -379,21 +379,26 @@ fn serve(
         let _in_runtime = runtime.enter();
         aqueduct::shutdown_signal()
     };
-    let server = serve_builder(services, tls)?
-        .serve_thread_per_core(addr, threads)
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    println!(
-        "aqueduct serve{} listening on {}",
-        tls.banner(),
-        server.local_addr()
-    );
-    eprintln!(
-        "{threads} server threads, one single-threaded runtime each; Ctrl-C or SIGTERM stops"
-    );
-    runtime.block_on(stop);
-    eprintln!("{DRAINING}");
-    server.shutdown().context("a server thread failed")?;
-    Ok(())
+    let builder = serve_builder(services, tls)?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local_addr = listener.local_addr()?;
+        println!("aqueduct serve{} listening on {local_addr}", tls.banner());
+        eprintln!(
+            "{threads} server threads, one single-threaded runtime each; Ctrl-C or SIGTERM stops"
+        );
+        builder
+            .thread_per_core(threads)
+            .serve(listener)
+            .with_graceful_shutdown(async {
+                stop.await;
+                eprintln!("{DRAINING}");
+            })
+            .await
+            .context("a server thread failed")
+    })
 }
 
 /// What `aqueduct serve` prints (to stderr) when a signal starts its graceful
@@ -425,7 +430,10 @@ async fn serve_handoff(
         tls.banner(),
         socket.display()
     );
-    let served = builder.serve_with_shutdown(listener, announced(stop)).await;
+    let served = builder
+        .serve(listener)
+        .with_graceful_shutdown(announced(stop))
+        .await;
     let _ = std::fs::remove_file(&socket);
     served.context("server failed")
 }
@@ -474,7 +482,7 @@ async fn serve_restartable(
     let listener = tokio::net::TcpListener::from_std(listener)
         .with_context(|| format!("cannot register the listener on {addr}"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(builder.serve_with_shutdown(listener, async {
+    let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(async {
         let _ = stopped.await;
     }));
     println!("aqueduct serve{} listening on {addr}", tls.banner());

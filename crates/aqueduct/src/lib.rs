@@ -65,7 +65,7 @@
 //! - `tower`: `ServerBuilder::layer` and `ServiceScope::layer` wrap calls in
 //!   any `tower::Layer` (see the `tower` module).
 
-mod body;
+pub mod carrier;
 mod client;
 mod codec;
 pub mod codegen;
@@ -77,7 +77,6 @@ pub mod interceptor;
 mod metadata;
 pub mod reflection;
 mod request;
-mod send;
 mod server;
 mod status;
 mod streaming;
@@ -89,6 +88,7 @@ pub mod transport;
 
 #[doc(inline)]
 pub use aqueduct_wire::compression::Encoding;
+pub use carrier::direct::{DirectConnector, DirectListener};
 #[doc(inline)]
 pub use client::{BidiCall, Channel, ChannelBuilder, ClientStreamingCall, InvalidUri, RequestSink};
 #[doc(inline)]
@@ -97,7 +97,7 @@ pub use metadata::{MetadataError, MetadataMap, MetadataValue};
 pub use request::{CallOptions, IntoRequest, Request, Response};
 #[doc(inline)]
 pub use server::{
-    Server, ServerBuilder, ServerSink, Service, ServiceScope, ThreadPerCoreServer, shutdown_signal,
+    Incoming, Serve, Server, ServerBuilder, ServerSink, Service, ServiceScope, shutdown_signal,
 };
 #[doc(inline)]
 pub use status::{Code, Status};
@@ -105,7 +105,6 @@ pub use status::{Code, Status};
 pub use streaming::Streaming;
 #[doc(inline)]
 pub use transport::Listener;
-pub use transport::direct::DirectListener;
 pub use transport::memory::MemoryListener;
 
 /// Includes the code `aqueduct-build` generated for a protobuf package.

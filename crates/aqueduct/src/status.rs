@@ -188,44 +188,6 @@ impl Status {
     pub(crate) fn write_ok(headers: &mut HeaderMap) {
         headers.insert(GRPC_STATUS, HeaderValue::from_static("0"));
     }
-
-    /// The status a client reports for a failed HTTP/2 stream or connection.
-    ///
-    /// Stream resets map as gRPC's HTTP/2 spec says; connection-level failures are
-    /// `UNAVAILABLE`, never `UNKNOWN`.
-    pub(crate) fn from_h2(err: &h2::Error) -> Status {
-        if let Some(reason) = err.reason() {
-            if err.is_remote() || err.is_reset() {
-                let code = match reason {
-                    h2::Reason::CANCEL => Code::Cancelled,
-                    h2::Reason::REFUSED_STREAM => Code::Unavailable,
-                    h2::Reason::ENHANCE_YOUR_CALM => Code::ResourceExhausted,
-                    h2::Reason::INADEQUATE_SECURITY => Code::PermissionDenied,
-                    _ if err.is_go_away() => Code::Unavailable,
-                    _ => Code::Internal,
-                };
-                return Status::new(code, format!("h2 stream error: {err}"));
-            }
-        }
-        // TLS failures after the handshake (under TLS 1.3 a server refuses a
-        // client certificate only then) say what failed, as handshake
-        // failures do.
-        #[cfg(feature = "tls")]
-        if let Some(io) = err.get_io() {
-            if let Some(why) = crate::tls::describe_transport(io) {
-                return Status::unavailable(format!("transport error: TLS: {why}"));
-            }
-        }
-        // A plaintext client reading a TLS server's answer (an alert record)
-        // as an HTTP/2 frame header sees a frame of absurd size.
-        if err.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) && !err.is_remote() {
-            return Status::unavailable(format!(
-                "transport error: {err} (if the server speaks TLS, dial it with https:// \
-                 or ChannelBuilder::tls)"
-            ));
-        }
-        Status::unavailable(format!("transport error: {err}"))
-    }
 }
 
 impl fmt::Debug for Status {

@@ -12,7 +12,7 @@ use aqueduct_wire::frame::{Decoder, Frame};
 use futures_core::Stream;
 use tokio::time::{Instant, Sleep};
 
-use crate::body::{NoResponse, RecvBody, ResponseFuture};
+use crate::carrier::{NoResponse, RecvBody, ResponseFuture};
 use crate::codec;
 use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
@@ -561,7 +561,7 @@ impl Inbound {
                     }
                     if !self.body_eof {
                         let client = *client;
-                        match ready!(recv.poll_data(cx, client)) {
+                        match ready!(recv_data(recv, cx, client)) {
                             Some(Ok(chunk)) => {
                                 self.read += chunk.len() as u64;
                                 self.decoder.push(chunk);
@@ -629,7 +629,7 @@ impl Inbound {
             {
                 break;
             }
-            match recv.poll_data(cx, client) {
+            match recv_data(recv, cx, client) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     self.read += chunk.len() as u64;
                     self.decoder.push(chunk);
@@ -691,7 +691,7 @@ impl<T: prost::Message + Default> Future for SingleMessage<T> {
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(frame_error(&e))),
             }
-            match ready!(this.recv.poll_data(cx, false)) {
+            match ready!(this.recv.poll_request_data(cx)) {
                 Some(Ok(chunk)) => {
                     // Window goes back at once: what is held is bounded without it,
                     // by the limit on the one message and the error on a second.
@@ -747,5 +747,18 @@ pub(crate) fn is_grpc_content_type(value: &[u8]) -> bool {
     match value.strip_prefix(b"application/grpc") {
         Some(rest) => rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";"),
         None => false,
+    }
+}
+
+/// The next chunk of a body, read by the client (`client`) or the server.
+pub(crate) fn recv_data(
+    recv: &mut RecvBody,
+    cx: &mut Context<'_>,
+    client: bool,
+) -> Poll<Option<Result<bytes::Bytes, Status>>> {
+    if client {
+        recv.poll_response_data(cx)
+    } else {
+        recv.poll_request_data(cx)
     }
 }

@@ -190,7 +190,7 @@ async fn start(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Harnes
     let builder = configure(
         aqueduct::Server::builder().add_service(ProbeServer(Arc::new(Probe(state.clone())))),
     );
-    let server = tokio::spawn(builder.serve_with_shutdown(listener, async {
+    let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(async {
         let _ = stopped.await;
     }));
     Harness {
@@ -320,13 +320,13 @@ async fn wait_for(notify: &Notify, cond: impl Fn() -> bool) {
     .expect("condition not reached within 10 s");
 }
 
-fn run<F: Future<Output = ()>>(f: F) {
+fn run<T, F: Future<Output = T>>(f: F) -> T {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
-        .block_on(f);
+        .block_on(f)
 }
 
 #[test]
@@ -939,7 +939,8 @@ fn regression_16_a_connection_in_its_handshake_when_draining_starts_is_served() 
             };
             let server = aqueduct::Server::builder()
                 .add_service(ProbeServer(Arc::new(Probe(state.clone()))))
-                .serve_with_shutdown(listener, async {
+                .serve(listener)
+                .with_graceful_shutdown(async {
                     let _ = stop.await;
                 });
             let server = tokio::spawn(server);
@@ -1176,14 +1177,21 @@ fn one_channel_many_tasks_a_thousand_concurrent_calls() {
 #[test]
 fn thread_per_core_serves_and_shuts_down() {
     let state = Arc::new(State::default());
-    let server = aqueduct::Server::builder()
-        .add_service(ProbeServer(Arc::new(Probe(state.clone()))))
-        .serve_thread_per_core("127.0.0.1:0".parse().unwrap(), 2)
-        .unwrap();
-    let addr = server.local_addr();
-    assert_ne!(addr.port(), 0);
-    run(async move {
-        // Many connections, so the kernel spreads them over the listeners.
+    let served = state.clone();
+    let addr = run(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(
+            aqueduct::Server::builder()
+                .add_service(ProbeServer(Arc::new(Probe(served))))
+                .thread_per_core(2)
+                .serve(listener)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                }),
+        );
+        // Many connections, accepted by whichever thread wins each.
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..50 {
             tasks.spawn(async move {
@@ -1201,13 +1209,28 @@ fn thread_per_core_serves_and_shuts_down() {
         while let Some(done) = tasks.join_next().await {
             done.unwrap();
         }
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        addr
     });
     assert_eq!(state.echo_calls.load(SeqCst), 50);
-    server.shutdown().unwrap();
     assert!(
         std::net::TcpStream::connect(addr).is_err(),
         "listeners still open after shutdown"
     );
+}
+
+#[test]
+fn thread_per_core_needs_a_socket_listener() {
+    run(async {
+        let listener = aqueduct::MemoryListener::anonymous();
+        let err = aqueduct::Server::builder()
+            .thread_per_core(2)
+            .serve(listener)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported, "{err}");
+    });
 }
 
 /// h2 closes a connection when too many small DATA frames sit unread in its

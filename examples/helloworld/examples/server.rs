@@ -32,7 +32,8 @@ async fn run() -> Result<(), String> {
     println!("Greeter listening on {addr}");
     Server::builder()
         .add_service(GreeterServiceServer::new(MyGreeter))
-        .serve_with_shutdown(listener, stop)
+        .serve(listener)
+        .with_graceful_shutdown(stop)
         .await
         .map_err(|e| format!("serving {addr} failed: {e}"))
 }

@@ -51,7 +51,8 @@ async fn run() -> Result<(), String> {
         // Describes every service above, imports and well-known types included.
         .add_reflection()
         // Ctrl-C or SIGTERM: health turns NOT_SERVING, calls in flight finish.
-        .serve_with_shutdown(listener, stop)
+        .serve(listener)
+        .with_graceful_shutdown(stop)
         .await
         .map_err(|e| format!("serving {addr} failed: {e}"))
 }

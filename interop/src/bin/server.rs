@@ -104,7 +104,8 @@ async fn main() -> ExitCode {
         builder = builder.add_reflection();
     }
     let served = builder
-        .serve_with_shutdown(listener, async {
+        .serve(listener)
+        .with_graceful_shutdown(async {
             stop.await;
             eprintln!("{DRAINING}");
         })

@@ -13,14 +13,13 @@ use tokio::time::Instant;
 use aqueduct_wire::compression::Encoding;
 
 use super::Channel;
-use crate::body::{ResponseFuture, SendBody};
+use crate::carrier::{ResponseFuture, SendBody};
 use crate::codec;
 use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request, Response};
 use crate::status::{Code, Status};
 use crate::streaming::{ClientCall, Inbound, Streaming};
-use crate::transport::Target;
 
 /// Attempts for a call whose stream the server refused unprocessed.
 const MAX_REFUSED_RETRIES: u32 = 5;
@@ -279,81 +278,33 @@ impl Channel {
         Ok(request)
     }
 
-    /// Opens a stream for `path` with `options`' metadata, timeout and compression.
+    /// Opens a stream for `path` with `options`' metadata, timeout and
+    /// compression, with one retry on a new connection if the channel's
+    /// connection is going away (GOAWAY, reset, a direct server that closed
+    /// it). The head is built once the connection has room for the stream.
     async fn start(
         &self,
         path: &'static str,
         options: &CallOptions,
         deadline: Option<Instant>,
     ) -> Result<(ResponseFuture, SendBody), Status> {
-        if let Target::Direct(connector) = &self.inner.target {
-            return self.start_direct(connector, path, options, deadline).await;
-        }
-        // One retry: a connection that is going away (GOAWAY, reset) refuses new
-        // streams; the next attempt dials a fresh one. The head is built per
-        // attempt, so the usual single attempt builds it once.
+        let head = || self.request_head(path, options, deadline);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (sender, generation) = self.sender().await?;
-            let mut ready = match sender.ready().await {
-                Ok(s) => s,
-                Err(e) => {
+            let (connection, generation) = self.connection().await?;
+            match connection.open(&head).await {
+                Ok(opened) => return Ok(opened),
+                Err(e) if e.retry => {
                     self.forget(generation);
                     if attempts < 2 {
                         continue;
                     }
-                    // Connection-level, always UNAVAILABLE; TLS alerts in words.
-                    let status = Status::from_h2(&e);
-                    return Err(Status::unavailable(format!(
-                        "connection failed: {}",
-                        status.message()
-                    )));
+                    return Err(e.status);
                 }
-            };
-            match ready.send_request(self.request_head(path, options, deadline)?, false) {
-                Ok((response, stream)) => {
-                    return Ok((ResponseFuture::H2(response), SendBody::H2(stream)));
-                }
-                Err(e) => {
-                    self.forget(generation);
-                    if attempts < 2 {
-                        continue;
-                    }
-                    return Err(Status::from_h2(&e));
-                }
+                Err(e) => return Err(e.status),
             }
         }
-    }
-
-    /// Starts a call over the direct carrier, with one retry on a fresh connection
-    /// if the server closed the one the channel held.
-    async fn start_direct(
-        &self,
-        connector: &crate::transport::direct::DirectConnector,
-        path: &'static str,
-        options: &CallOptions,
-        deadline: Option<Instant>,
-    ) -> Result<(ResponseFuture, SendBody), Status> {
-        let mut head = self.request_head(path, options, deadline)?;
-        for _ in 0..2 {
-            let client = self.direct_client(connector).await?;
-            match client.start(head).await {
-                Ok((requests, responses)) => {
-                    return Ok((
-                        ResponseFuture::Direct(Some(responses)),
-                        SendBody::Direct(requests),
-                    ));
-                }
-                Err(returned) => {
-                    head = returned;
-                    self.forget_direct();
-                }
-            }
-        }
-        Err(Status::unavailable(
-            "the direct server is not accepting calls",
-        ))
     }
 
     /// The call's deadline: the earliest of its own timeout, the channel's

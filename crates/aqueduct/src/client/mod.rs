@@ -15,22 +15,17 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
-use h2::client::SendRequest;
 use http::uri::{Authority, Scheme};
 use tokio::time::Instant;
 
 pub use call::{BidiCall, ClientStreamingCall, RequestSink};
 
+use crate::carrier::direct::DirectConnector;
+use crate::carrier::{Connection, Dial, Target};
 use crate::interceptor::{ClientChain, ClientHooks, ClientInterceptor, DynClientInterceptor};
 use crate::status::Status;
-use crate::transport::direct::{DirectClient, DirectConnector};
 use crate::transport::memory::MemoryConnector;
-use crate::transport::{Connector, CustomConnector, Target};
-
-/// Concurrent streams assumed on a new connection until the server's SETTINGS
-/// arrive.
-const INITIAL_MAX_SEND_STREAMS: usize = 100;
+use crate::transport::{ByteTarget, Connector, CustomConnector};
 
 /// The target URI could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +64,6 @@ struct Inner {
     /// Held while dialing, so concurrent calls wait for one attempt instead of each
     /// opening a connection.
     connecting: tokio::sync::Mutex<()>,
-    /// The direct carrier's open connection, for a [`Channel::direct`].
-    direct: Mutex<Option<DirectClient>>,
     /// TLS over the dialed bytes, when the channel has it.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConnector>,
@@ -109,7 +102,7 @@ impl Default for ChannelConfig {
 enum State {
     Idle,
     Ready {
-        sender: SendRequest<Bytes>,
+        connection: Connection,
         generation: u64,
     },
     Backoff {
@@ -144,7 +137,7 @@ impl Channel {
     /// A builder for a [`memory`](Self::memory) channel, to change the defaults.
     pub fn memory_builder(connector: MemoryConnector) -> ChannelBuilder {
         ChannelBuilder::new(
-            Target::Connector(connector),
+            Target::Bytes(ByteTarget::Connector(connector)),
             Authority::from_static("localhost"),
         )
     }
@@ -169,7 +162,7 @@ impl Channel {
     }
 
     /// A channel over the direct carrier to the server serving `connector`'s
-    /// [`DirectListener`](crate::transport::direct::DirectListener): calls go to it
+    /// [`DirectListener`](crate::DirectListener): calls go to it
     /// as call heads and encoded messages through in-process pipes, with no HTTP/2.
     /// Everything above the bytes (limits, metadata rules, deadlines, status,
     /// trailers) behaves as over the network.
@@ -218,36 +211,7 @@ impl Channel {
 
     /// Connects now instead of at the first call (a no-op if connected).
     pub async fn connect(&self) -> Result<(), Status> {
-        if let Target::Direct(connector) = &self.inner.target {
-            return self.direct_client(connector).await.map(drop);
-        }
-        self.sender().await.map(drop)
-    }
-
-    /// The direct carrier's connection, opened if there is none.
-    pub(crate) async fn direct_client(
-        &self,
-        connector: &DirectConnector,
-    ) -> Result<DirectClient, Status> {
-        let current = self.direct_slot().clone();
-        if let Some(client) = current.filter(|c| !c.is_closed()) {
-            return Ok(client);
-        }
-        let client = connector.connect().await?;
-        *self.direct_slot() = Some(client.clone());
-        Ok(client)
-    }
-
-    /// Forgets a direct connection the server has closed.
-    pub(crate) fn forget_direct(&self) {
-        *self.direct_slot() = None;
-    }
-
-    fn direct_slot(&self) -> std::sync::MutexGuard<'_, Option<DirectClient>> {
-        self.inner
-            .direct
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.connection().await.map(drop)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -257,9 +221,9 @@ impl Channel {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A handle to send a request on the current connection, connecting first if
-    /// there is none.
-    pub(crate) async fn sender(&self) -> Result<(SendRequest<Bytes>, u64), Status> {
+    /// The current connection and its generation, connecting first if there
+    /// is none.
+    pub(crate) async fn connection(&self) -> Result<(Connection, u64), Status> {
         if let Some(ready) = self.current()? {
             return Ok(ready);
         }
@@ -277,12 +241,12 @@ impl Channel {
         };
         let mut state = self.lock();
         match result {
-            Ok((sender, generation)) => {
+            Ok((connection, generation)) => {
                 *state = State::Ready {
-                    sender: sender.clone(),
+                    connection: connection.clone(),
                     generation,
                 };
-                Ok((sender, generation))
+                Ok((connection, generation))
             }
             Err(error) => {
                 let delay = match &*state {
@@ -302,11 +266,14 @@ impl Channel {
         }
     }
 
-    /// The live connection's sender, `None` if a dial is needed, or the error of a
+    /// The live connection, `None` if a dial is needed, or the error of a
     /// recent failed dial while its backoff lasts.
-    fn current(&self) -> Result<Option<(SendRequest<Bytes>, u64)>, Status> {
+    fn current(&self) -> Result<Option<(Connection, u64)>, Status> {
         match &*self.lock() {
-            State::Ready { sender, generation } => Ok(Some((sender.clone(), *generation))),
+            State::Ready {
+                connection,
+                generation,
+            } if !connection.is_closed() => Ok(Some((connection.clone(), *generation))),
             State::Backoff { until, error, .. } => {
                 match until.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => Err(Status::unavailable(format!(
@@ -320,40 +287,11 @@ impl Channel {
         }
     }
 
-    async fn dial(&self) -> Result<(SendRequest<Bytes>, u64), String> {
+    async fn dial(&self) -> Result<(Connection, u64), String> {
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let io = self
-            .inner
-            .target
-            .connect(self.inner.authority.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        #[cfg(feature = "tls")]
-        let io = match &self.inner.tls {
-            Some(tls) => crate::transport::ClientIo::Tls(Box::new(tls.connect(io).await?)),
-            None => io,
-        };
-        let config = &self.inner.config;
-        let (sender, connection) = h2::client::Builder::new()
-            // Until the server's SETTINGS say otherwise, assume the 100
-            // concurrent streams RFC 9113 recommends as the least a server
-            // allows: a burst of calls on a fresh connection then waits for
-            // room instead of opening streams the server must refuse (h2
-            // servers count such refusals, retries included, and answer
-            // about a thousand of them with GOAWAY ENHANCE_YOUR_CALM).
-            .initial_max_send_streams(INITIAL_MAX_SEND_STREAMS)
-            .initial_window_size(config.initial_stream_window_size)
-            .initial_connection_window_size(config.initial_connection_window_size)
-            .max_header_list_size(config.max_header_list_size)
-            .handshake::<_, Bytes>(io)
-            .await
-            .map_err(|e| e.to_string())?;
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "client connection ended");
-            }
+        let on_close = move || {
             if let Some(inner) = weak.upgrade() {
                 Channel {
                     inner,
@@ -361,8 +299,16 @@ impl Channel {
                 }
                 .forget(generation);
             }
-        });
-        Ok((sender, generation))
+        };
+        let dial = Dial {
+            target: &self.inner.target,
+            authority: self.inner.authority.as_str(),
+            #[cfg(feature = "tls")]
+            tls: self.inner.tls.as_ref(),
+            config: &self.inner.config,
+        };
+        let connection = dial.connect(on_close).await?;
+        Ok((connection, generation))
     }
 
     /// Drops the connection `generation` so the next call dials a new one.
@@ -489,7 +435,7 @@ impl ChannelBuilder {
     /// channel's authority; the URI's scheme and authority still go to the
     /// server in each request. See [`Connector`].
     pub fn connector(mut self, connector: impl Connector) -> Self {
-        self.target = Target::Custom(CustomConnector(Arc::new(connector)));
+        self.target = Target::Bytes(ByteTarget::Custom(CustomConnector(Arc::new(connector))));
         self
     }
 
@@ -576,7 +522,6 @@ impl ChannelBuilder {
                 config: self.config,
                 state: Mutex::new(State::Idle),
                 connecting: tokio::sync::Mutex::new(()),
-                direct: Mutex::new(None),
                 #[cfg(feature = "tls")]
                 tls,
             }),
@@ -614,7 +559,7 @@ fn parse_target(uri: &str) -> Result<(Target, Authority, bool), InvalidUri> {
             return Err(bad("no socket path"));
         }
         return Ok((
-            Target::Unix(path.into()),
+            Target::Bytes(ByteTarget::Unix(path.into())),
             Authority::from_static("localhost"),
             false,
         ));
@@ -623,7 +568,11 @@ fn parse_target(uri: &str) -> Result<(Target, Authority, bool), InvalidUri> {
         let name = name.strip_suffix('/').unwrap_or(name);
         let name = crate::transport::memory::parse_name(name).map_err(|e| bad(&e.to_string()))?;
         let authority: Authority = name.parse().map_err(|_| bad("bad memory listener name"))?;
-        return Ok((Target::Memory(name.to_owned()), authority, false));
+        return Ok((
+            Target::Bytes(ByteTarget::Memory(name.to_owned())),
+            authority,
+            false,
+        ));
     }
     let (rest, https) = match (uri.strip_prefix("http://"), uri.strip_prefix("https://")) {
         (Some(rest), _) => (rest, false),
@@ -655,7 +604,11 @@ fn parse_target(uri: &str) -> Result<(Target, Authority, bool), InvalidUri> {
         None => 80,
         Some((_, p)) => p.parse().map_err(|_| bad("port must be 0-65535"))?,
     };
-    Ok((Target::Tcp { host, port }, authority, https))
+    Ok((
+        Target::Bytes(ByteTarget::Tcp { host, port }),
+        authority,
+        https,
+    ))
 }
 
 #[cfg(test)]
@@ -668,51 +621,51 @@ mod tests {
         assert!(!https);
         assert_eq!(
             t,
-            Target::Tcp {
+            Target::Bytes(ByteTarget::Tcp {
                 host: "127.0.0.1".into(),
                 port: 50051
-            }
+            })
         );
         assert_eq!(a.as_str(), "127.0.0.1:50051");
         let (t, _, _) = parse_target("http://[::1]:8080/").unwrap();
         assert_eq!(
             t,
-            Target::Tcp {
+            Target::Bytes(ByteTarget::Tcp {
                 host: "::1".into(),
                 port: 8080
-            }
+            })
         );
         let (t, _, _) = parse_target("http://example.com").unwrap();
         assert_eq!(
             t,
-            Target::Tcp {
+            Target::Bytes(ByteTarget::Tcp {
                 host: "example.com".into(),
                 port: 80
-            }
+            })
         );
         assert_eq!(
             parse_target("unix:/tmp/x.sock").unwrap().0,
-            Target::Unix("/tmp/x.sock".into())
+            Target::Bytes(ByteTarget::Unix("/tmp/x.sock".into()))
         );
         assert_eq!(
             parse_target("unix:///tmp/x.sock").unwrap().0,
-            Target::Unix("/tmp/x.sock".into())
+            Target::Bytes(ByteTarget::Unix("/tmp/x.sock".into()))
         );
         assert!(parse_target("unix:").is_err());
         assert_eq!(
             parse_target("unix:run/x.sock").unwrap().0,
-            Target::Unix("run/x.sock".into())
+            Target::Bytes(ByteTarget::Unix("run/x.sock".into()))
         );
         let typo = parse_target("unix://tmp/x.sock").unwrap_err().to_string();
         assert!(typo.contains("unix:///path/to.sock"), "{typo}");
         assert!(typo.contains("unix:/path/to.sock"), "{typo}");
         assert_eq!(
             parse_target("mem://orders").unwrap().0,
-            Target::Memory("orders".into())
+            Target::Bytes(ByteTarget::Memory("orders".into()))
         );
         assert_eq!(
             parse_target("mem://orders.v1/").unwrap().0,
-            Target::Memory("orders.v1".into())
+            Target::Bytes(ByteTarget::Memory("orders.v1".into()))
         );
         assert!(parse_target("mem://").is_err());
         assert!(parse_target("mem://a/b").is_err());
@@ -721,10 +674,10 @@ mod tests {
         assert_eq!(a.as_str(), "example.com");
         assert_eq!(
             t,
-            Target::Tcp {
+            Target::Bytes(ByteTarget::Tcp {
                 host: "example.com".into(),
                 port: 443
-            }
+            })
         );
         assert!(parse_target("ftp://x:1").is_err());
         assert!(parse_target("http://u@x:1").is_err());

@@ -21,7 +21,7 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 use super::RunningGuard;
 use super::router::Router;
 use super::sink::{Hooks, ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
-use crate::body::{RecvBody, Respond};
+use crate::carrier::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };

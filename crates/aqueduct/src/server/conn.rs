@@ -1,11 +1,10 @@
-//! One server connection: the TLS handshake (when the server has TLS) and the
-//! HTTP/2 handshake under one deadline, the accept loop, and its part in
-//! graceful shutdown.
+//! One server connection, whatever its carrier: the TLS handshake (when the
+//! server has TLS) and the HTTP/2 handshake under one deadline, then the one
+//! connection loop every carrier runs (the handler cap, graceful shutdown).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -13,25 +12,8 @@ use tokio::time::Instant;
 use super::call::{self, CallLimits};
 use super::router::Router;
 use super::{Running, RunningGuard, ServerConfig};
-use crate::body::{RecvBody, Respond};
+use crate::carrier::{self, ServerConnection};
 use crate::request::Peer;
-
-/// A stream h2 accepted: the request head and body, and the response handle.
-type Accepted = (
-    http::Request<h2::RecvStream>,
-    h2::server::SendResponse<Bytes>,
-);
-
-/// One turn of the connection loop.
-// Lives on the stack for one loop turn; boxing the large variant would cost an
-// allocation per call.
-#[allow(clippy::large_enum_variant)]
-enum Step {
-    /// `poll_accept`'s result.
-    Accepted(Option<Result<Accepted, h2::Error>>),
-    /// `poll_closed`'s result, while at the handler cap.
-    Closed(Option<h2::Error>),
-}
 
 /// Where the server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +36,7 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<crate::tls::ServerTls>,
 }
 
-/// How long closing a connection at the drain deadline may take to send its
-/// GOAWAY.
-const GOAWAY_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
-
+/// Serves one connection of bytes (TCP, Unix, memory pipe, a user's).
 pub(crate) async fn serve_connection<IO>(
     io: IO,
     remote: Option<SocketAddr>,
@@ -116,7 +95,7 @@ async fn serve_tls<IO>(
     serve_http2(stream, peer, deadline, shared, phase).await;
 }
 
-/// The connection once its bytes are plaintext HTTP/2.
+/// The HTTP/2 handshake under the connection's deadline, then its calls.
 async fn serve_http2<IO>(
     io: IO,
     peer: Peer,
@@ -126,16 +105,8 @@ async fn serve_http2<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let config = &shared.config;
-    let mut builder = h2::server::Builder::new();
-    builder
-        .max_concurrent_streams(config.max_concurrent_streams)
-        .max_header_list_size(config.max_header_list_size)
-        .initial_window_size(config.initial_stream_window_size)
-        .initial_connection_window_size(config.initial_connection_window_size)
-        .max_send_buffer_size(config.max_send_buffer_size);
-    let handshake = tokio::time::timeout_at(deadline, builder.handshake::<_, Bytes>(io));
-    let mut conn = tokio::select! {
+    let handshake = tokio::time::timeout_at(deadline, ServerConnection::http2(io, &shared.config));
+    let conn = tokio::select! {
         result = handshake => match result {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
@@ -149,11 +120,35 @@ async fn serve_http2<IO>(
         },
         // Draining does not end a handshake: the client may have sent its
         // request already, and a connection closed without a GOAWAY fails it
-        // (UNAVAILABLE). Once the handshake is done the loop below sends the
+        // (UNAVAILABLE). Once the handshake is done the loop sends the
         // GOAWAY; the handshake timeout and the drain deadline bound the wait.
         _ = phase.wait_for(|p| *p == Phase::Stopped) => return,
     };
+    serve_calls(conn, peer, shared, phase).await;
+}
 
+/// Serves one client's direct connection.
+pub(crate) async fn serve_direct(
+    conn: carrier::direct::DirectConnection,
+    shared: Arc<Shared>,
+    phase: watch::Receiver<Phase>,
+) {
+    let conn = ServerConnection::direct(conn, shared.config.max_concurrent_streams as usize);
+    serve_calls(conn, Peer::default(), shared, phase).await;
+}
+
+/// The connection loop, the same for every carrier: takes calls while fewer
+/// than the cap's handlers run, and spawns each; on shutdown, drains (GOAWAY),
+/// then past the drain deadline stops what still runs.
+async fn serve_calls<IO>(
+    mut conn: ServerConnection<IO>,
+    peer: Peer,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &shared.config;
     let limits = CallLimits {
         max_recv: config.max_recv_message_size,
         max_send: config.max_send_message_size,
@@ -163,59 +158,52 @@ async fn serve_http2<IO>(
     let mut draining = false;
     loop {
         if !draining && *phase.borrow() != Phase::Serving {
-            conn.graceful_shutdown();
+            conn.drain();
             draining = true;
         }
         if *phase.borrow() == Phase::Stopped {
-            // Past the drain deadline: tell the client its open streams are
-            // cancelled (GOAWAY CANCEL, not the graceful NO_ERROR, which
-            // clients may take as "not processed" and retry), then close.
-            conn.abrupt_shutdown(h2::Reason::CANCEL);
-            let flush = std::future::poll_fn(|cx| conn.poll_closed(cx));
-            let _ = tokio::time::timeout(GOAWAY_FLUSH, flush).await;
-            break;
+            conn.stop().await;
+            return;
         }
-        // At the cap, stop accepting but keep driving the connection: new streams
-        // wait in h2's accept queue (bounded by the MAX_CONCURRENT_STREAMS we
-        // advertise) until a handler ends. Refusing them instead would fail a
-        // well-behaved client that opens a stream the moment it sees the previous
-        // one's trailers, before that handler's task has ended.
+        // At the cap, stop accepting but keep driving the connection: new calls
+        // wait in the carrier's queue (h2's accept queue, bounded by the
+        // MAX_CONCURRENT_STREAMS we advertise) until a handler ends. Refusing
+        // them instead would fail a well-behaved client that opens a stream the
+        // moment it sees the previous one's trailers, before that handler's
+        // task has ended.
         let at_cap = running.count() >= max_running;
-        let step = std::future::poll_fn(|cx| {
-            if at_cap {
-                conn.poll_closed(cx).map(|r| Step::Closed(r.err()))
-            } else {
-                conn.poll_accept(cx).map(Step::Accepted)
-            }
-        });
+        let next = std::future::poll_fn(|cx| conn.poll_next(cx, !at_cap));
         tokio::select! {
             changed = phase.changed() => {
                 if changed.is_err() {
                     break;
                 }
             }
-            step = step => match step {
-                Step::Accepted(Some(Ok((request, mut respond)))) => {
+            next = next => match next {
+                Some(Ok(incoming)) => {
                     let Some(guard) = RunningGuard::try_new(&running, max_running) else {
-                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        incoming.refuse();
                         continue;
                     };
-                    // A plain spawn: when the connection goes away, h2 wakes each
-                    // stream's reset watch, and the call guard drops its handler.
-                    let request = request.map(RecvBody::H2);
-                    if let Some(call) = call::start_call(request, Respond::H2(respond), &shared.router, limits, peer.clone(), guard) {
+                    // A plain spawn: when the connection goes away, the carrier
+                    // wakes each call's reset watch, and the call guard drops its
+                    // handler.
+                    let (request, respond) = incoming.into_call();
+                    if let Some(call) = call::start_call(request, respond, &shared.router, limits, peer.clone(), guard) {
                         tokio::spawn(call);
                     }
                 }
-                Step::Accepted(Some(Err(e))) | Step::Closed(Some(e)) => {
+                Some(Err(e)) => {
                     tracing::debug!(error = %e, "connection error");
                     break;
                 }
-                Step::Accepted(None) | Step::Closed(None) => break,
+                None => break,
             },
             () = running.ended(), if at_cap => {}
         }
     }
-    // Dropping the connection here errors every stream still open, which wakes the
-    // call guards: their handlers are dropped without being polled again.
+    let stopped = async move {
+        let _ = phase.wait_for(|p| *p == Phase::Stopped).await;
+    };
+    conn.close(&running, stopped).await;
 }

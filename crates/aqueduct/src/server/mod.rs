@@ -1,9 +1,9 @@
 //! The gRPC server: [`Server::builder`], add services, [`ServerBuilder::serve`].
 //!
 //! ```text
-//!  Listener ──accept──► connection task (h2) ──accept stream──► call task
-//!                         │  never runs user code                 │ route, run handler,
-//!                         │  counts running handlers              │ drop it on reset or
+//!  Incoming ──accept──► connection task (carrier) ──accept call──► call task
+//!   (Listener of bytes,   │  never runs user code                 │ route, run handler,
+//!    DirectListener)      │  counts running handlers              │ drop it on reset or
 //!                         └─ GOAWAY on shutdown                   └ deadline, send status
 //! ```
 //!
@@ -13,29 +13,29 @@
 
 pub(crate) mod call;
 mod conn;
-mod direct;
+mod incoming;
 pub(crate) mod router;
 mod signal;
 mod sink;
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use call::ServerCall;
+pub use incoming::Incoming;
 pub use signal::shutdown_signal;
 pub use sink::ServerSink;
 
 use crate::codegen::Route;
 use crate::interceptor::{DynInterceptor, Interceptor};
-use crate::transport::Listener;
-use crate::transport::direct::DirectListener;
 use router::{Router, Scoped};
 
 /// A service that can be mounted on a [`Server`]; generated servers implement it.
@@ -65,6 +65,8 @@ pub(crate) struct ServerConfig {
     pub(crate) initial_connection_window_size: u32,
     pub(crate) max_send_buffer_size: usize,
     pub(crate) drain_timeout: Duration,
+    /// Threads of a thread-per-core server; `None`: the caller's runtime.
+    pub(crate) threads: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +81,7 @@ impl Default for ServerConfig {
             initial_connection_window_size: 2 * 1024 * 1024,
             max_send_buffer_size: 256 * 1024,
             drain_timeout: Duration::from_secs(30),
+            threads: None,
         }
     }
 }
@@ -308,8 +311,8 @@ impl ServerBuilder {
     /// [handshake timeout](Self::handshake_timeout) together with the HTTP/2
     /// preface, so a slow client never holds up accepting others. Keep a
     /// clone of `tls` to rotate its certificates while the server runs. Not
-    /// used by [`serve_direct`](Self::serve_direct), whose calls never leave
-    /// the process. See [`crate::tls`] and `docs/tls.md`.
+    /// used for a [`DirectListener`](crate::DirectListener), whose calls never
+    /// leave the process. See [`crate::tls`] and `docs/tls.md`.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -390,199 +393,215 @@ impl ServerBuilder {
         self
     }
 
-    /// Serves `listener` until an accept error that cannot be recovered from.
-    pub async fn serve<L: Listener>(self, listener: L) -> io::Result<()> {
-        self.serve_with_shutdown(listener, std::future::pending())
-            .await
+    /// Serves with one single-threaded runtime per thread, `threads` of them,
+    /// each accepting from the same listening socket: the thread-per-core
+    /// model. A call then runs on the thread that accepted its connection, and
+    /// no task is ever woken on another core, where a cross-core wake-up costs
+    /// tens of microseconds on some machines. (On a single core it measured
+    /// 0.99-1.16x the work-stealing runtime: see `docs/benchmarks.md`.)
+    ///
+    /// Needs a TCP or Unix listener (serving fails with `Unsupported`
+    /// otherwise); the caller's runtime then only waits for the shutdown
+    /// signal. Default: serve on the caller's runtime.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
+    /// aqueduct::Server::builder()
+    ///     // .add_service(GreeterServiceServer::new(MyGreeter))
+    ///     .thread_per_core(threads)
+    ///     .serve(listener)
+    ///     .with_graceful_shutdown(aqueduct::shutdown_signal())
+    ///     .await
+    /// # }
+    /// ```
+    pub fn thread_per_core(mut self, threads: usize) -> Self {
+        self.config.threads = Some(threads.max(1));
+        self
     }
 
-    /// Serves `listener` until the process gets SIGINT or SIGTERM (Ctrl-C off
-    /// Unix), then shuts down gracefully: [`serve_with_shutdown`] with
-    /// [`shutdown_signal`], the signal handlers installed before serving starts.
-    ///
-    /// [`serve_with_shutdown`]: Self::serve_with_shutdown
+    /// Serves `incoming`: any byte [`Listener`](crate::Listener) (tokio's
+    /// `TcpListener` and `UnixListener`, a [`MemoryListener`](crate::MemoryListener),
+    /// yours), or a [`DirectListener`](crate::DirectListener) for direct
+    /// in-process calls. Await the returned [`Serve`]; without
+    /// [`with_graceful_shutdown`](Serve::with_graceful_shutdown) it runs until
+    /// an accept error that cannot be recovered from (a direct listener: until
+    /// every connector is gone).
     ///
     /// ```no_run
     /// # async fn run() -> std::io::Result<()> {
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
     /// aqueduct::Server::builder()
     ///     // .add_service(GreeterServiceServer::new(MyGreeter))
-    ///     .serve_until_signal(listener)
+    ///     .serve(listener)
+    ///     .with_graceful_shutdown(aqueduct::shutdown_signal())
     ///     .await
     /// # }
     /// ```
-    pub async fn serve_until_signal<L: Listener>(self, listener: L) -> io::Result<()> {
-        let signal = shutdown_signal();
-        self.serve_with_shutdown(listener, signal).await
+    pub fn serve<I: Incoming>(self, incoming: I) -> Serve<I> {
+        Serve {
+            init: Some(Box::new((self, incoming))),
+            signal: None,
+            running: None,
+        }
     }
+}
 
-    /// Serves `listener` until `signal` completes, then shuts down gracefully:
+/// A server serving: await it. Returned by [`ServerBuilder::serve`].
+#[must_use = "a server does nothing unless awaited (or spawned)"]
+pub struct Serve<I> {
+    /// The builder and what it serves, until first polled. Boxed, so `Serve`
+    /// is `Unpin` whatever `I` is.
+    init: Option<Box<(ServerBuilder, I)>>,
+    signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    running: Option<Pin<Box<dyn Future<Output = io::Result<()>> + Send>>>,
+}
+
+impl<I: Incoming> Serve<I> {
+    /// Serves until `signal` completes, then shuts down gracefully:
     ///
-    /// 1. stop accepting connections; send every connection a GOAWAY (h2 sends the
-    ///    two-phase GOAWAY, with a PING in between);
-    /// 2. let calls in flight finish, for up to the drain timeout;
+    /// 1. stop accepting connections; send every connection a GOAWAY (the
+    ///    two-phase GOAWAY, with a PING in between; a direct connection
+    ///    refuses new calls with `UNAVAILABLE`);
+    /// 2. let calls in flight finish, for up to the
+    ///    [drain timeout](ServerBuilder::drain_timeout);
     /// 3. cancel whatever is still running and close the connections.
     ///
-    /// Returns once every connection is closed, so the process can exit.
-    /// [`shutdown_signal`] is the usual `signal`: SIGINT or SIGTERM.
-    pub async fn serve_with_shutdown<L: Listener, F: Future<Output = ()> + Send>(
-        self,
-        listener: L,
-        signal: F,
-    ) -> io::Result<()> {
-        let shared = self.into_shared();
-        serve_shared(shared, listener, signal).await
+    /// The server then returns, once every connection is closed, so the
+    /// process can exit. [`shutdown_signal`] is the usual `signal`: SIGINT or
+    /// SIGTERM.
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.signal = Some(Box::pin(signal));
+        self
     }
+}
 
-    /// Serves direct in-process calls from `listener` (see
-    /// [`transport::direct`](crate::transport::direct)) until it is dropped along
-    /// with this future.
-    pub async fn serve_direct(self, listener: DirectListener) -> io::Result<()> {
-        self.serve_direct_with_shutdown(listener, std::future::pending())
-            .await
-    }
+impl<I: Incoming> Future for Serve<I> {
+    type Output = io::Result<()>;
 
-    /// Serves direct in-process calls from `listener` until `signal` completes,
-    /// then shuts down gracefully as [`serve_with_shutdown`](Self::serve_with_shutdown)
-    /// does: new calls get `UNAVAILABLE`, calls in flight finish up to the drain
-    /// deadline, the rest are stopped.
-    ///
-    /// ```
-    /// # async fn demo() {
-    /// use aqueduct::transport::direct::DirectListener;
-    ///
-    /// let listener = DirectListener::new();
-    /// let channel = aqueduct::Channel::direct(listener.connector());
-    /// tokio::spawn(
-    ///     aqueduct::Server::builder()
-    ///         // .add_service(GreeterServiceServer::new(MyGreeter))
-    ///         .serve_direct(listener),
-    /// );
-    /// # drop(channel);
-    /// # }
-    /// ```
-    pub async fn serve_direct_with_shutdown<F: Future<Output = ()> + Send>(
-        self,
-        listener: DirectListener,
-        signal: F,
-    ) -> io::Result<()> {
-        let shared = self.into_shared();
-        direct::serve(shared, listener, signal).await
-    }
-
-    /// Serves TCP on `addr` with one single-threaded runtime per thread, `threads`
-    /// of them, each accepting on its own `SO_REUSEPORT` listener: the
-    /// thread-per-core model. A call then runs on the thread that accepted its
-    /// connection, and no task is ever woken on another core, where a cross-core
-    /// wake-up costs tens of microseconds on some machines. (On a single core it
-    /// measured 0.99-1.16x the work-stealing runtime: see `docs/benchmarks.md`.)
-    ///
-    /// Returns once every listener is bound; the server runs on its own threads until
-    /// [`ThreadPerCoreServer::shutdown`]. Needs no async runtime of the caller's.
-    /// Port 0 picks one free port shared by all the listeners.
-    ///
-    /// ```no_run
-    /// # fn run() -> std::io::Result<()> {
-    /// let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    /// let server = aqueduct::Server::builder()
-    ///     // .add_service(GreeterServiceServer::new(MyGreeter))
-    ///     .serve_thread_per_core("127.0.0.1:50051".parse().unwrap(), threads)?;
-    /// println!("listening on {}", server.local_addr());
-    /// // ... until it is time to stop:
-    /// server.shutdown()
-    /// # }
-    /// ```
-    pub fn serve_thread_per_core(
-        self,
-        addr: SocketAddr,
-        threads: usize,
-    ) -> io::Result<ThreadPerCoreServer> {
-        let threads = threads.max(1);
-        let shared = self.into_shared();
-        let first = reuse_port_listener(addr)?;
-        let local_addr = first.local_addr()?;
-        let mut listeners = vec![first];
-        for _ in 1..threads {
-            listeners.push(reuse_port_listener(local_addr)?);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.running.is_none() {
+            let Some(init) = this.init.take() else {
+                return Poll::Ready(Err(io::Error::other("server polled after it returned")));
+            };
+            let (builder, incoming) = *init;
+            let signal = this.signal.take();
+            this.running = Some(Box::pin(run(builder, incoming, signal)));
         }
-        let (stop, stopped) = watch::channel(false);
-        let mut handles = Vec::with_capacity(threads);
-        for (i, listener) in listeners.into_iter().enumerate() {
-            let shared = shared.clone();
-            let mut stopped = stopped.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("aqueduct-core-{i}"))
-                .spawn(move || -> io::Result<()> {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    runtime.block_on(async move {
-                        let listener = tokio::net::TcpListener::from_std(listener)?;
-                        let signal = async move {
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                        };
-                        serve_shared(shared, listener, signal).await
-                    })
-                })?;
-            handles.push(handle);
+        let Some(running) = this.running.as_mut() else {
+            return Poll::Pending;
+        };
+        let result = std::task::ready!(running.as_mut().poll(cx));
+        this.running = None;
+        Poll::Ready(result)
+    }
+}
+
+impl<I> std::fmt::Debug for Serve<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("started", &self.running.is_some())
+            .field("graceful_shutdown", &self.signal.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves `incoming` on the caller's runtime, or spread over threads.
+async fn run<I: Incoming>(
+    builder: ServerBuilder,
+    incoming: I,
+    signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+) -> io::Result<()> {
+    let threads = builder.config.threads;
+    let shared = builder.into_shared();
+    let signal = async move {
+        match signal {
+            Some(signal) => signal.await,
+            None => std::future::pending().await,
         }
-        Ok(ThreadPerCoreServer {
-            local_addr,
-            handles,
-            stop,
-        })
+    };
+    match threads {
+        None => serve_shared(shared, incoming, signal).await,
+        Some(threads) => serve_threads(shared, incoming, threads, signal).await,
     }
 }
 
-/// A listener for one thread of a thread-per-core server.
-fn reuse_port_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
-
-/// A server running one single-threaded runtime per thread; see
-/// [`ServerBuilder::serve_thread_per_core`].
-#[derive(Debug)]
-pub struct ThreadPerCoreServer {
-    local_addr: SocketAddr,
-    handles: Vec<std::thread::JoinHandle<io::Result<()>>>,
-    stop: watch::Sender<bool>,
-}
-
-impl ThreadPerCoreServer {
-    /// The address every thread listens on.
-    #[must_use]
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+/// The thread-per-core server: one current-thread runtime per thread, each
+/// with its own handle on the listening socket, all stopped by `signal`.
+async fn serve_threads<I: Incoming>(
+    shared: Arc<conn::Shared>,
+    incoming: I,
+    threads: usize,
+    signal: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let parts = incoming.per_thread(threads)?;
+    let (stop, stopped) = watch::channel(false);
+    let (done_tx, mut done) = tokio::sync::mpsc::channel(parts.len());
+    let count = parts.len();
+    for (i, part) in parts.into_iter().enumerate() {
+        let shared = shared.clone();
+        let mut stopped = stopped.clone();
+        let done_tx = done_tx.clone();
+        std::thread::Builder::new()
+            .name(format!("aqueduct-core-{i}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| {
+                        runtime.block_on(async move {
+                            let incoming = part()?;
+                            let signal = async move {
+                                let _ = stopped.wait_for(|stop| *stop).await;
+                            };
+                            serve_shared(shared, incoming, signal).await
+                        })
+                    });
+                let _ = done_tx.try_send(result);
+            })?;
     }
-
-    /// Shuts every thread down gracefully (GOAWAY, calls in flight finish up to the
-    /// drain deadline) and waits for them. Blocks the calling thread: from async
-    /// code, call it inside `tokio::task::spawn_blocking`.
-    pub fn shutdown(self) -> io::Result<()> {
-        let _ = self.stop.send(true);
-        let mut result = Ok(());
-        for handle in self.handles {
-            match handle.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => result = Err(e),
-                Err(_) => result = Err(io::Error::other("a server thread panicked")),
+    drop(done_tx);
+    let mut signal = std::pin::pin!(signal);
+    let mut result = Ok(());
+    let mut left = count;
+    // A thread that fails stops the others: the server as a whole failed.
+    tokio::select! {
+        () = &mut signal => {}
+        Some(first) = done.recv() => {
+            left -= 1;
+            result = first;
+        }
+    }
+    let _ = stop.send(true);
+    while left > 0 {
+        match done.recv().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+            None => {
+                if result.is_ok() {
+                    result = Err(io::Error::other("a server thread panicked"));
+                }
+                break;
             }
         }
-        result
+        left -= 1;
     }
+    result
 }
 
-/// The accept loop shared by every way of serving.
-async fn serve_shared<L: Listener, F: Future<Output = ()> + Send>(
+/// The accept loop, the same for every kind of listener.
+async fn serve_shared<I: Incoming, F: Future<Output = ()> + Send>(
     shared: Arc<conn::Shared>,
-    mut listener: L,
+    mut listener: I,
     signal: F,
 ) -> io::Result<()> {
     let (phase_tx, phase_rx) = watch::channel(conn::Phase::Serving);
@@ -590,10 +609,12 @@ async fn serve_shared<L: Listener, F: Future<Output = ()> + Send>(
     let mut signal = std::pin::pin!(signal);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((io, remote)) => {
-                    connections.spawn(conn::serve_connection(io, remote, shared.clone(), phase_rx.clone()));
+            accepted = listener.next() => match accepted {
+                Ok(Some(accepted)) => {
+                    connections.spawn(accepted.serve(shared.clone(), phase_rx.clone()));
                 }
+                // A direct listener whose connectors are all gone.
+                Ok(None) => break,
                 Err(e) if is_transient_accept_error(&e) => {
                     tracing::warn!(error = %e, "accept failed; retrying shortly");
                     // Out of file descriptors and the like: back off instead of
@@ -616,7 +637,7 @@ async fn serve_shared<L: Listener, F: Future<Output = ()> + Send>(
     Ok(())
 }
 
-pub(crate) async fn shutdown(
+async fn shutdown(
     phase: &watch::Sender<conn::Phase>,
     connections: &mut JoinSet<()>,
     shared: &conn::Shared,

@@ -27,7 +27,7 @@ use std::future::Future;
 /// let server = tokio::spawn(
 ///     aqueduct::Server::builder()
 ///         // .add_service(GreeterServiceServer::new(MyGreeter))
-///         .serve_with_shutdown(listener, stop),
+///         .serve(listener).with_graceful_shutdown(stop),
 /// );
 /// // What `kill PID` (or `docker stop`) does:
 /// std::process::Command::new("kill")

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
-use crate::body::{Respond, SendBody};
+use crate::carrier::{Respond, SendBody};
 use crate::codec;
 use crate::interceptor::{AnyMessage, Attached, CallEnd, CallExtra, Chain, run_on_end};
 use crate::metadata::MetadataMap;

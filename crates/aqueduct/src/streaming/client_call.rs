@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker, ready};
 
-use super::{Inbound, NoResponse, State, settle_window};
+use super::{Inbound, NoResponse, State, recv_data, settle_window};
 use crate::metadata::MetadataMap;
 use crate::status::{Code, Status};
 
@@ -210,7 +210,7 @@ impl Inbound {
                         continue;
                     }
                     let client = *client;
-                    let pending = match recv.poll_data(cx, client) {
+                    let pending = match recv_data(recv, cx, client) {
                         Poll::Ready(Some(Ok(chunk))) => {
                             self.read += chunk.len() as u64;
                             self.decoder.push(chunk);

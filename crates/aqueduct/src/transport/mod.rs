@@ -8,7 +8,6 @@
 //! | memory pipe | [`MemoryListener`] | `mem://name`, or [`Channel::memory`](crate::Channel::memory) |
 //! | anything else | any [`Listener`] | a [`Connector`], through [`ChannelBuilder::connector`](crate::ChannelBuilder::connector) |
 
-pub mod direct;
 pub mod memory;
 
 use std::fmt;
@@ -35,7 +34,29 @@ pub trait Listener: Send + 'static {
     /// Waits for the next connection and the peer's address, if it has one.
     fn accept(&mut self)
     -> impl Future<Output = io::Result<(Self::Io, Option<SocketAddr>)>> + Send;
+
+    /// Handles on this listener for each thread of a thread-per-core server
+    /// ([`ServerBuilder::thread_per_core`](crate::ServerBuilder::thread_per_core)),
+    /// each made on its thread's runtime. The default refuses
+    /// (`Unsupported`); TCP and Unix listeners hand each thread a duplicate of
+    /// the listening socket.
+    #[doc(hidden)]
+    fn per_thread(self, threads: usize) -> io::Result<Vec<PerThread<Self>>>
+    where
+        Self: Sized,
+    {
+        let _ = threads;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "thread-per-core serving needs a TCP or Unix listener",
+        ))
+    }
 }
+
+/// Makes one thread's listener of a thread-per-core server, on that thread's
+/// runtime.
+#[doc(hidden)]
+pub type PerThread<L> = Box<dyn FnOnce() -> io::Result<L> + Send>;
 
 impl Listener for TcpListener {
     type Io = TcpStream;
@@ -46,6 +67,16 @@ impl Listener for TcpListener {
         stream.set_nodelay(true)?;
         Ok((stream, Some(addr)))
     }
+
+    fn per_thread(self, threads: usize) -> io::Result<Vec<PerThread<Self>>> {
+        let socket = self.into_std()?;
+        (0..threads)
+            .map(|_| {
+                let socket = socket.try_clone()?;
+                Ok(Box::new(move || TcpListener::from_std(socket)) as PerThread<Self>)
+            })
+            .collect()
+    }
 }
 
 impl Listener for UnixListener {
@@ -54,6 +85,16 @@ impl Listener for UnixListener {
     async fn accept(&mut self) -> io::Result<(UnixStream, Option<SocketAddr>)> {
         let (stream, _) = UnixListener::accept(self).await?;
         Ok((stream, None))
+    }
+
+    fn per_thread(self, threads: usize) -> io::Result<Vec<PerThread<Self>>> {
+        let socket = self.into_std()?;
+        (0..threads)
+            .map(|_| {
+                let socket = socket.try_clone()?;
+                Ok(Box::new(move || UnixListener::from_std(socket)) as PerThread<Self>)
+            })
+            .collect()
     }
 }
 
@@ -142,9 +183,9 @@ impl fmt::Debug for CustomConnector {
     }
 }
 
-/// Where a channel connects to.
+/// Where a channel dials its bytes.
 #[derive(Debug, Clone)]
-pub(crate) enum Target {
+pub(crate) enum ByteTarget {
     Tcp {
         host: String,
         port: u16,
@@ -154,38 +195,34 @@ pub(crate) enum Target {
     Memory(String),
     /// One memory listener, named or not.
     Connector(MemoryConnector),
-    /// A direct-carrier listener: calls, not bytes (see [`direct`]).
-    Direct(direct::DirectConnector),
     /// A user's connector, given the channel's authority.
     Custom(CustomConnector),
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for ByteTarget {
     /// What the target is, in the words of the URI that names it, for errors.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
-            Target::Tcp { host, port } => write!(f, "{host}:{port}"),
-            Target::Unix(path) => write!(f, "unix:{}", path.display()),
-            Target::Memory(name) => write!(f, "mem://{name}"),
-            Target::Connector(_) => f.write_str("a memory listener"),
-            Target::Direct(_) => f.write_str("a direct listener"),
-            Target::Custom(_) => f.write_str("the channel's connector"),
+            ByteTarget::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            ByteTarget::Tcp { host, port } => write!(f, "{host}:{port}"),
+            ByteTarget::Unix(path) => write!(f, "unix:{}", path.display()),
+            ByteTarget::Memory(name) => write!(f, "mem://{name}"),
+            ByteTarget::Connector(_) => f.write_str("a memory listener"),
+            ByteTarget::Custom(_) => f.write_str("the channel's connector"),
         }
     }
 }
 
-impl PartialEq for Target {
+impl PartialEq for ByteTarget {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Target::Tcp { host: h1, port: p1 }, Target::Tcp { host: h2, port: p2 }) => {
+            (ByteTarget::Tcp { host: h1, port: p1 }, ByteTarget::Tcp { host: h2, port: p2 }) => {
                 h1 == h2 && p1 == p2
             }
-            (Target::Unix(a), Target::Unix(b)) => a == b,
-            (Target::Memory(a), Target::Memory(b)) => a == b,
-            (Target::Connector(a), Target::Connector(b)) => a.same_listener(b),
-            (Target::Direct(a), Target::Direct(b)) => a.same_listener(b),
-            (Target::Custom(a), Target::Custom(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (ByteTarget::Unix(a), ByteTarget::Unix(b)) => a == b,
+            (ByteTarget::Memory(a), ByteTarget::Memory(b)) => a == b,
+            (ByteTarget::Connector(a), ByteTarget::Connector(b)) => a.same_listener(b),
+            (ByteTarget::Custom(a), ByteTarget::Custom(b)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
     }
@@ -209,22 +246,18 @@ impl fmt::Debug for dyn AnyIo {
     }
 }
 
-impl Target {
+impl ByteTarget {
     pub(crate) async fn connect(&self, authority: &str) -> io::Result<ClientIo> {
         match self {
-            Target::Tcp { host, port } => {
+            ByteTarget::Tcp { host, port } => {
                 let stream = TcpStream::connect((host.as_str(), *port)).await?;
                 stream.set_nodelay(true)?;
                 Ok(ClientIo::Tcp(stream))
             }
-            Target::Unix(path) => Ok(ClientIo::Unix(UnixStream::connect(path).await?)),
-            Target::Memory(name) => Ok(ClientIo::Memory(memory::connect(name).await?)),
-            Target::Connector(connector) => Ok(ClientIo::Memory(connector.connect().await?)),
-            Target::Direct(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the direct carrier carries calls, not a byte stream",
-            )),
-            Target::Custom(connector) => {
+            ByteTarget::Unix(path) => Ok(ClientIo::Unix(UnixStream::connect(path).await?)),
+            ByteTarget::Memory(name) => Ok(ClientIo::Memory(memory::connect(name).await?)),
+            ByteTarget::Connector(connector) => Ok(ClientIo::Memory(connector.connect().await?)),
+            ByteTarget::Custom(connector) => {
                 Ok(ClientIo::Custom(connector.0.connect(authority).await?))
             }
         }

@@ -85,7 +85,8 @@ async fn run() -> Result<(), String> {
     Server::builder()
         .add_service(rooms.service())
         .add_reflection()
-        .serve_with_shutdown(listener, async move {
+        .serve(listener)
+        .with_graceful_shutdown(async move {
             stop.await;
             hub.shutdown(Status::unavailable("the chat server is shutting down"))
                 .await;

@@ -6,8 +6,8 @@
 
 use std::task::{Context, Poll, ready};
 
+use ::h2::SendStream;
 use bytes::Bytes;
-use h2::SendStream;
 
 use crate::status::Status;
 
@@ -50,7 +50,7 @@ pub(crate) fn poll_send_data(
 /// The status for a stream that can no longer send.
 fn stream_closed(stream: &mut SendStream<Bytes>, cx: &mut Context<'_>) -> Status {
     match stream.poll_reset(cx) {
-        Poll::Ready(Ok(h2::Reason::CANCEL)) => Status::cancelled("the peer cancelled the stream"),
+        Poll::Ready(Ok(::h2::Reason::CANCEL)) => Status::cancelled("the peer cancelled the stream"),
         Poll::Ready(Ok(reason)) => {
             Status::unavailable(format!("the peer reset the stream: {reason}"))
         }

@@ -11,7 +11,7 @@
 //! `RST_STREAM` would.
 //!
 //! Serve a [`DirectListener`] with
-//! [`ServerBuilder::serve_direct`](crate::ServerBuilder::serve_direct) and call
+//! [`ServerBuilder::serve`](crate::ServerBuilder::serve) and call
 //! it through [`Channel::direct`](crate::Channel::direct) with the listener's
 //! [`connector`](DirectListener::connector).
 
@@ -25,6 +25,10 @@ use http::HeaderMap;
 use tokio::sync::mpsc;
 
 use crate::status::Status;
+
+mod server;
+
+pub(crate) use server::Connection as ServerConnection;
 
 /// Bytes one direction of a direct call holds before its writer waits: the same
 /// bound an HTTP/2 stream window of 1 MiB gives.
@@ -419,7 +423,7 @@ pub struct DirectConnection {
 }
 
 /// A listener for direct calls. Serve it with
-/// [`ServerBuilder::serve_direct`](crate::ServerBuilder::serve_direct); call it
+/// [`ServerBuilder::serve`](crate::ServerBuilder::serve); call it
 /// through [`Channel::direct`](crate::Channel::direct) and its
 /// [`connector`](Self::connector).
 ///
@@ -498,6 +502,46 @@ impl DirectConnector {
     }
 }
 
+/// The byte stream a direct connection does not have: no value of it exists.
+/// It fills the byte-stream slot of carrier-neutral types.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum NoIo {}
+
+impl tokio::io::AsyncRead for NoIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match *self {}
+    }
+}
+
+impl tokio::io::AsyncWrite for NoIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match *self {}
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match *self {}
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match *self {}
+    }
+}
+
 /// A client's open direct connection.
 #[derive(Debug, Clone)]
 pub(crate) struct DirectClient {
@@ -505,17 +549,24 @@ pub(crate) struct DirectClient {
 }
 
 impl DirectClient {
-    /// Starts a call: hands its head to the server and returns the request writer
-    /// and the response reader. `Err` gives the head back when the connection is
-    /// closed, so the caller can retry on a new one.
-    pub(crate) async fn start(
-        &self,
-        head: http::Request<()>,
-    ) -> Result<(PipeWriter, PipeReader), http::Request<()>> {
-        let (requests, responses, call) = new_call(head);
+    /// Starts a call: hands the head `head` makes to the server and returns
+    /// the request writer and the response reader. Fails, to be retried on a
+    /// new connection, when this one is closed.
+    pub(crate) async fn open(
+        self,
+        head: &(dyn Fn() -> Result<http::Request<()>, Status> + Sync),
+    ) -> Result<(crate::carrier::ResponseFuture, crate::carrier::SendBody), crate::carrier::OpenError>
+    {
+        use crate::carrier::{OpenError, ResponseFuture, SendBody};
+        let (requests, responses, call) = new_call(head().map_err(OpenError::fatal)?);
         match self.calls.send(call).await {
-            Ok(()) => Ok((requests, responses)),
-            Err(mpsc::error::SendError(call)) => Err(call.head),
+            Ok(()) => Ok((
+                ResponseFuture::Direct(Some(responses)),
+                SendBody::Direct(requests),
+            )),
+            Err(_) => Err(OpenError::retry(Status::unavailable(
+                "the direct server is not accepting calls",
+            ))),
         }
     }
 
