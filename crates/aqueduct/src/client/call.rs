@@ -19,7 +19,7 @@ use crate::interceptor::{AnyMessage, ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Request, Response};
 use crate::status::{Code, Status};
-use crate::streaming::{ClientCall, Inbound, Streaming};
+use crate::streaming::{ClientCall, ResponseStream, Streaming};
 
 /// Attempts for a call whose stream the server refused unprocessed.
 const MAX_REFUSED_RETRIES: u32 = 5;
@@ -339,7 +339,7 @@ impl Channel {
         message: &M,
         deadline: Option<Instant>,
         timer: bool,
-    ) -> Result<Inbound, Status> {
+    ) -> Result<ResponseStream, Status> {
         let framed = codec::encode(
             message,
             options.compression,
@@ -354,7 +354,8 @@ impl Channel {
             // usually); the response side has it.
             let _ = poll_fn(|cx| stream.poll_send(&mut body, true, cx)).await;
             let timer = deadline.filter(|_| timer);
-            let mut inbound = Inbound::client(response, self.config().max_recv_message_size, timer);
+            let mut inbound =
+                ResponseStream::new(response, self.config().max_recv_message_size, timer);
             match poll_fn(|cx| inbound.poll_headers(cx)).await {
                 Ok(()) => return Ok(inbound),
                 Err(_) if inbound.was_refused() && attempt < MAX_REFUSED_RETRIES => {
@@ -410,7 +411,7 @@ impl Channel {
             let inbound = self
                 .send_single(path, &options, &message, deadline, false)
                 .await?;
-            read_single(&mut Streaming::new(inbound.with_hooks(messages, None))).await
+            read_single(&mut Streaming::response(inbound.with_hooks(messages, None))).await
         };
         let result = with_deadline(deadline, call).await;
         if let Some(mut hooks) = hooks {
@@ -446,7 +447,7 @@ impl Channel {
             Ok((inbound, messages))
         };
         match with_deadline(deadline, call).await {
-            Ok((inbound, messages)) => Ok(Streaming::new(inbound.with_hooks(messages, hooks))),
+            Ok((inbound, messages)) => Ok(Streaming::response(inbound.with_hooks(messages, hooks))),
             Err(status) => {
                 if let Some(mut hooks) = hooks {
                     hooks.end(status.code());
@@ -529,7 +530,7 @@ impl Channel {
                 return Err(status);
             }
         };
-        let inbound = Inbound::client(response, self.config().max_recv_message_size, deadline)
+        let inbound = ResponseStream::new(response, self.config().max_recv_message_size, deadline)
             .with_hooks(messages.clone(), hooks);
         let call = ClientCall::new(inbound);
         let sink = RequestSink {

@@ -31,7 +31,7 @@ use crate::metadata::{self, MetadataMap};
 use crate::request::{CallOptions, Peer, Request};
 use crate::status::{Code, Status};
 use crate::streaming::{
-    Inbound, SharedInbound, SingleMessage, Streaming, is_grpc_content_type, lock_inbound,
+    RequestStream, SharedRequest, SingleMessage, Streaming, is_grpc_content_type, lock_request,
 };
 
 /// Limits that apply to each call.
@@ -557,18 +557,18 @@ impl CallRequest {
 
     /// A streaming request for the handler, and the shared inbound half the call
     /// guard pumps while the handler runs.
-    fn streaming<T>(self) -> (Request<Streaming<T>>, SharedInbound) {
+    fn streaming<T>(self) -> (Request<Streaming<T>>, SharedRequest) {
         let messages = self.head.messages().cloned();
-        let inbound = Inbound::server(
+        let inbound = RequestStream::new(
             self.body,
             self.head.encoding,
             self.limits.max_recv,
             messages,
         );
-        let shared: SharedInbound = Arc::new(Mutex::new(inbound));
+        let shared: SharedRequest = Arc::new(Mutex::new(inbound));
         (
             self.head
-                .into_request(Streaming::shared(shared.clone()), false),
+                .into_request(Streaming::request(shared.clone()), false),
             shared,
         )
     }
@@ -638,7 +638,7 @@ pub(crate) async fn run_client_streaming<S: Send + Sync + 'static, M: ClientStre
     let (request, pumped) = request.streaming();
     let handler = pin!(context::scope(ctx, M::call(&svc, request)));
     let outcome = guard(handler, timer, span, |cx| {
-        lock_inbound(&pumped).pump(cx);
+        lock_request(&pumped).pump(cx);
         writer.poll_reset(cx)
     })
     .await;
@@ -718,7 +718,7 @@ pub(crate) async fn run_bidi_streaming<S: Send + Sync + 'static, M: BidiStreamin
     let outcome = {
         let handler = pin!(context::scope(ctx, M::call(&svc, request, &mut sink)));
         guard(handler, timer, span, |cx| {
-            lock_inbound(&pumped).pump(cx);
+            lock_request(&pumped).pump(cx);
             poll_yield(&shared, cx)
         })
         .await

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  RequestSink ── send fails ──► ClientCall::final_status ─┐
-//!                                                          ├─► Inbound (one, locked)
+//!                                                          ├─► ResponseStream (locked)
 //!  Streaming (responses) ── message() ─────────────────────┘     poll_final: body into
 //!                                                                the decoder, trailers
 //!                                                                read ahead, all kept
@@ -20,11 +20,12 @@
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Wake, Waker, ready};
+use std::task::{Context, Poll, Wake, Waker};
 
-use super::{Inbound, NoResponse, State, recv_data, settle_window};
+use super::ResponseStream;
+use super::response::State;
 use crate::metadata::MetadataMap;
-use crate::status::{Code, Status};
+use crate::status::Status;
 
 /// The inbound half of a client-streaming or bidirectional call, shared by its
 /// response stream (the reader) and its request sink.
@@ -35,7 +36,7 @@ use crate::status::{Code, Status};
 /// would replace the reader's waker and the reader would never learn of the
 /// data the sink's wake-up brought.
 pub(crate) struct ClientCall {
-    inbound: Mutex<Inbound>,
+    inbound: Mutex<ResponseStream>,
     wakers: Arc<JointWaker>,
     joint: Waker,
     /// The reader was dropped: the response side is gone (released to the
@@ -68,7 +69,7 @@ impl Wake for JointWaker {
 }
 
 impl ClientCall {
-    pub(crate) fn new(inbound: Inbound) -> Arc<Self> {
+    pub(crate) fn new(inbound: ResponseStream) -> Arc<Self> {
         let wakers = Arc::new(JointWaker::default());
         Arc::new(Self {
             inbound: Mutex::new(inbound),
@@ -78,7 +79,7 @@ impl ClientCall {
         })
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, Inbound> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, ResponseStream> {
         self.inbound.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -87,7 +88,7 @@ impl ClientCall {
         &self,
         cx: &mut Context<'_>,
         side: Side,
-        f: impl FnOnce(&mut Inbound, &mut Context<'_>) -> Poll<R>,
+        f: impl FnOnce(&mut ResponseStream, &mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
         {
             let mut slots = self.wakers.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -102,14 +103,14 @@ impl ClientCall {
 
     /// The call's final status, for a sink whose send failed with
     /// `send_error`: read ahead on the response side (see
-    /// [`Inbound::poll_final`]), or `send_error` itself once the reader is
+    /// [`ResponseStream::poll_final`]), or `send_error` itself once the reader is
     /// gone and nobody wants the responses.
     pub(crate) async fn final_status(&self, send_error: Status) -> Status {
         if self.reader_gone.load(Ordering::Acquire) {
             // What the reader learned before it went, if it learned the end.
             return self.lock().outcome.clone().unwrap_or(send_error);
         }
-        poll_fn(|cx| self.poll(cx, Side::Sink, Inbound::poll_final)).await
+        poll_fn(|cx| self.poll(cx, Side::Sink, ResponseStream::poll_final)).await
     }
 
     /// The reader was dropped: lets go of the response side at once, as an
@@ -139,113 +140,4 @@ impl ClientCall {
         }
         self.lock().move_metadata(headers, trailers);
     }
-}
-
-impl Inbound {
-    /// Moves headers and trailers that have arrived into a reader's slots.
-    pub(super) fn move_metadata(
-        &mut self,
-        headers: &mut Option<MetadataMap>,
-        trailers: &mut Option<MetadataMap>,
-    ) {
-        if headers.is_none() && self.headers.is_some() {
-            *headers = self.headers.take();
-        }
-        if trailers.is_none() && self.trailers.is_some() {
-            *trailers = self.trailers.take();
-        }
-    }
-}
-
-impl Inbound {
-    /// The call's final status if it is known without waiting.
-    fn known_final(&self) -> Option<Status> {
-        if let Some(status) = &self.outcome {
-            return Some(status.clone());
-        }
-        match &self.state {
-            State::Done(Some(status)) => Some(status.clone()),
-            State::Done(None) => Some(finished_ok()),
-            State::Body { .. } => self
-                .body_error
-                .clone()
-                .or_else(|| self.ahead.clone().map(|s| s.unwrap_or_else(finished_ok))),
-            State::Pending(_) | State::Trailers(_) => None,
-        }
-    }
-
-    /// Client side: the call's final status, read ahead of the reader. Takes
-    /// the rest of the body into the decoder (flow control bounds it: window
-    /// goes back only for consumed messages and a message still arriving) and
-    /// reads the trailers, leaving every message, and the status itself, for
-    /// the reader to get as if nothing had looked.
-    pub(crate) fn poll_final(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
-        loop {
-            // What is known already is the answer; the deadline only ends a wait.
-            if let Some(status) = self.known_final() {
-                return Poll::Ready(status);
-            }
-            // The timer is left running: the reader learns of it as well.
-            if let Some(sleep) = self.deadline.as_mut() {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Status::deadline_exceeded("deadline exceeded"));
-                }
-            }
-            match &mut self.state {
-                State::Pending(fut) => match ready!(fut.poll_response(cx)) {
-                    Ok(response) => {
-                        if let Err(status) = self.on_response(response) {
-                            self.state = State::Done(Some(status));
-                        }
-                    }
-                    Err(NoResponse { status, refused }) => {
-                        self.refused = refused;
-                        self.state = State::Done(Some(status));
-                    }
-                },
-                State::Body { recv, client } => {
-                    if self.body_eof {
-                        let polled = ready!(recv.poll_trailers(cx));
-                        self.ahead = Some(self.on_trailers(polled));
-                        continue;
-                    }
-                    let client = *client;
-                    let pending = match recv_data(recv, cx, client) {
-                        Poll::Ready(Some(Ok(chunk))) => {
-                            self.read += chunk.len() as u64;
-                            self.decoder.push(chunk);
-                            false
-                        }
-                        Poll::Ready(Some(Err(status))) => {
-                            self.body_error = Some(status);
-                            false
-                        }
-                        Poll::Ready(None) => {
-                            self.body_eof = true;
-                            false
-                        }
-                        Poll::Pending => true,
-                    };
-                    settle_window(recv, &mut self.decoder, self.read, &mut self.released);
-                    if pending {
-                        return Poll::Pending;
-                    }
-                }
-                State::Trailers(recv) => {
-                    let polled = ready!(recv.poll_trailers(cx));
-                    let status = self.on_trailers(polled);
-                    self.state = State::Done(status);
-                }
-                State::Done(_) => {}
-            }
-        }
-    }
-}
-
-/// The final status of a call the server finished with `OK`.
-fn finished_ok() -> Status {
-    Status::new(
-        Code::Ok,
-        "the server already finished the call with OK; its response has the result",
-    )
 }

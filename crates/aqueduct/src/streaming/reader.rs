@@ -17,7 +17,10 @@ use crate::status::{Code, Status};
 
 /// How a side reads its body's next chunk: [`RecvBody::poll_request_data`] on
 /// the server, [`RecvBody::poll_response_data`] on the client.
-pub(crate) trait ReadData: Fn(&mut RecvBody, &mut Context<'_>) -> Poll<Option<Result<Bytes, Status>>> {}
+pub(crate) trait ReadData:
+    Fn(&mut RecvBody, &mut Context<'_>) -> Poll<Option<Result<Bytes, Status>>>
+{
+}
 
 impl<F> ReadData for F where
     F: Fn(&mut RecvBody, &mut Context<'_>) -> Poll<Option<Result<Bytes, Status>>>
@@ -125,7 +128,11 @@ impl MessageReader {
             Poll::Pending => false,
         };
         self.settle_window(recv);
-        if ready { Poll::Ready(()) } else { Poll::Pending }
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Drains whatever DATA the carrier has for this stream into the decoder,
@@ -135,7 +142,12 @@ impl MessageReader {
     /// buffered small frames (which would close the connection). Flow control
     /// still bounds what is held: window is handed back only for consumed
     /// messages and for a message still arriving.
-    pub(super) fn pump(&mut self, recv: &mut RecvBody, cx: &mut Context<'_>, read_data: impl ReadData) {
+    pub(super) fn pump(
+        &mut self,
+        recv: &mut RecvBody,
+        cx: &mut Context<'_>,
+        read_data: impl ReadData,
+    ) {
         while !self.body_eof && self.body_error.is_none() {
             // One whole message beyond the limit is the most worth holding.
             if self.decoder.buffered() > self.limit.saturating_add(aqueduct_wire::frame::HEADER_LEN)

@@ -38,7 +38,10 @@ impl RequestStream {
     }
 
     /// The next whole frame, or the end of the stream.
-    pub(super) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, Status>> {
+    pub(super) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame>, Status>> {
         let Some(recv) = self.recv.as_mut() else {
             return Poll::Ready(Ok(None));
         };

@@ -225,7 +225,10 @@ impl ResponseStream {
     }
 
     /// The next whole frame, or the end of the stream.
-    pub(super) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, Status>> {
+    pub(super) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame>, Status>> {
         let polled = self.poll_frame_inner(cx);
         // The deadline timer is only polled when the stream would wait: checking it
         // on every message costs more than the message. A stream that keeps
@@ -246,7 +249,10 @@ impl ResponseStream {
                     ready!(self.poll_headers(cx))?;
                 }
                 State::Body(recv) => {
-                    match ready!(self.reader.poll_body(recv, cx, RecvBody::poll_response_data)) {
+                    match ready!(
+                        self.reader
+                            .poll_body(recv, cx, RecvBody::poll_response_data)
+                    ) {
                         Ok(Some(frame)) => return Poll::Ready(Ok(Some(frame))),
                         Ok(None) => {}
                         Err(status) => return Poll::Ready(Err(self.fail(status))),
@@ -345,7 +351,10 @@ impl ResponseStream {
                         self.ahead = Some(self.on_trailers(polled));
                         continue;
                     }
-                    ready!(self.reader.poll_read_ahead(recv, cx, RecvBody::poll_response_data));
+                    ready!(
+                        self.reader
+                            .poll_read_ahead(recv, cx, RecvBody::poll_response_data)
+                    );
                 }
                 State::Trailers(recv) => {
                     let polled = ready!(recv.poll_trailers(cx));
