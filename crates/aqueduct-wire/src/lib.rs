@@ -14,6 +14,8 @@
 //! | [`status`] | the 17 status [`Code`](status::Code)s, `grpc-message` percent-encoding, HTTP status mapping |
 //! | [`metadata`] | metadata key rules, ASCII values, base64 for `-bin` keys |
 //! | [`compression`] | identity, gzip, deflate (and zstd with the `zstd` feature), `grpc-encoding` negotiation |
+//! | [`headers`] | the names of the fields a call carries; which are the protocol's and which are metadata; `content-type` rules |
+//! | [`request`] | the server's side of a request head: [`request::RequestParser`] checks it and says how to refuse it |
 //!
 //! ```text
 //!  bytes from HTTP/2 DATA frames ──► frame::Decoder ──► (compressed?, payload)
@@ -34,7 +36,9 @@
 
 pub mod compression;
 pub mod frame;
+pub mod headers;
 pub mod metadata;
+pub mod request;
 pub mod status;
 pub mod timeout;
 
@@ -42,7 +46,8 @@ pub mod timeout;
 /// mainstream gRPC implementation.
 pub const DEFAULT_MAX_RECV_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
-/// The `content-type` that gRPC requests and responses carry.
+/// The `content-type` value that gRPC requests and responses carry (the name is
+/// [`headers::CONTENT_TYPE`]).
 pub const CONTENT_TYPE: &str = "application/grpc";
 
 #[cfg(test)]
