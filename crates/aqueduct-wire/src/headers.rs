@@ -80,12 +80,16 @@ pub const CONTENT_TYPE_PROTO: &str = "application/grpc+proto";
 /// above, so each is written once.
 pub(crate) mod raw {
     pub(crate) const METHOD: &[u8] = super::METHOD.as_bytes();
+    pub(crate) const STATUS: &[u8] = super::STATUS.as_bytes();
     pub(crate) const CONTENT_TYPE: &[u8] = super::CONTENT_TYPE.as_bytes();
     pub(crate) const TE: &[u8] = super::TE.as_bytes();
     pub(crate) const USER_AGENT: &[u8] = super::USER_AGENT.as_bytes();
     pub(crate) const GRPC_TIMEOUT: &[u8] = super::GRPC_TIMEOUT.as_bytes();
     pub(crate) const GRPC_ENCODING: &[u8] = super::GRPC_ENCODING.as_bytes();
     pub(crate) const GRPC_ACCEPT_ENCODING: &[u8] = super::GRPC_ACCEPT_ENCODING.as_bytes();
+    pub(crate) const GRPC_STATUS: &[u8] = super::GRPC_STATUS.as_bytes();
+    pub(crate) const GRPC_MESSAGE: &[u8] = super::GRPC_MESSAGE.as_bytes();
+    pub(crate) const GRPC_STATUS_DETAILS_BIN: &[u8] = super::GRPC_STATUS_DETAILS_BIN.as_bytes();
     pub(crate) const HOST: &[u8] = super::HOST.as_bytes();
     pub(crate) const CONNECTION: &[u8] = super::CONNECTION.as_bytes();
     pub(crate) const KEEP_ALIVE: &[u8] = super::KEEP_ALIVE.as_bytes();
@@ -94,6 +98,7 @@ pub(crate) mod raw {
     pub(crate) const UPGRADE: &[u8] = super::UPGRADE.as_bytes();
     pub(crate) const POST: &[u8] = super::POST.as_bytes();
     pub(crate) const TRAILERS: &[u8] = super::TRAILERS.as_bytes();
+    pub(crate) const STATUS_OK: &[u8] = super::STATUS_OK.as_bytes();
 }
 
 /// What a header field is to a gRPC call, by its name alone.
