@@ -13,6 +13,8 @@
 use std::fmt;
 use std::ops::ControlFlow;
 
+use aqueduct_wire::headers::{self, Field};
+
 use crate::MAX_PEEKED;
 pub use crate::preface::SERVER_PREFACE;
 
@@ -209,11 +211,12 @@ fn decode(block: &[u8], stream_id: u32) -> Result<FirstRequest, PeekError> {
     // first regular field, so the rest of the block is never decoded.
     crate::hpack::decode(block, HPACK_TABLE, |name, value| {
         let value = || String::from_utf8_lossy(value).into_owned();
-        match name {
-            b":path" => path = Some(value()),
-            b":authority" => authority = Some(value()),
-            _ if !name.starts_with(b":") => return ControlFlow::Break(()),
-            _ => {}
+        if name == headers::PATH.as_bytes() {
+            path = Some(value());
+        } else if name == headers::AUTHORITY.as_bytes() {
+            authority = Some(value());
+        } else if headers::classify(name) != Field::Pseudo {
+            return ControlFlow::Break(());
         }
         if path.is_some() && authority.is_some() {
             ControlFlow::Break(())

@@ -14,6 +14,9 @@
 //! | [`status`] | the 17 status [`Code`](status::Code)s, `grpc-message` percent-encoding, HTTP status mapping |
 //! | [`metadata`] | metadata key rules, ASCII values, base64 for `-bin` keys |
 //! | [`compression`] | identity, gzip, deflate (and zstd with the `zstd` feature), `grpc-encoding` negotiation |
+//! | [`headers`] | the names of the fields a call carries; which are the protocol's and which are metadata; `content-type` rules |
+//! | [`request`] | the server's side of a request head: [`request::RequestParser`] checks it and says how to refuse it |
+//! | [`response`] | the client's side of a response: head and trailers parsers, and [`response::StatusFields`] to send a status |
 //!
 //! ```text
 //!  bytes from HTTP/2 DATA frames ──► frame::Decoder ──► (compressed?, payload)
@@ -23,9 +26,27 @@
 //!                                                   message bytes ──► codec
 //! ```
 //!
+//! The call protocol around the messages is pure code too: the head and trailer
+//! parsers take each field as a (name, value) pair of byte slices, pseudo-headers
+//! included, so an `http::HeaderMap` and an HPACK decoder drive them alike.
+//!
+//! ```text
+//!  client                                         server
+//!  :method :path content-type te grpc-timeout ──► request::RequestParser
+//!  grpc-encoding grpc-accept-encoding metadata        (405 / 415 / status)
+//!
+//!  response::ResponseParser ◄── :status content-type grpc-encoding metadata
+//!                                 (or the status alone: trailers-only)
+//!  response::TrailersParser ◄── grpc-status grpc-message details metadata
+//!                                 (response::StatusFields writes them)
+//! ```
+//!
 //! # What this crate does not do
 //!
-//! It does not know HTTP/2, protobuf or any async runtime. Time is passed in as a
+//! It does not know HTTP/2 framing, HPACK, protobuf or any async runtime, and
+//! takes no `http` types: the HTTP/2 engine checks what HTTP/2 itself requires of
+//! a head (pseudo-headers once and first, well-formed names) before the parsers
+//! here see its fields. Time is passed in as a
 //! [`Duration`](std::time::Duration) by the caller; limits are passed in as numbers.
 //!
 //! # Feature flags
@@ -34,7 +55,10 @@
 
 pub mod compression;
 pub mod frame;
+pub mod headers;
 pub mod metadata;
+pub mod request;
+pub mod response;
 pub mod status;
 pub mod timeout;
 
@@ -42,7 +66,8 @@ pub mod timeout;
 /// mainstream gRPC implementation.
 pub const DEFAULT_MAX_RECV_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
-/// The `content-type` that gRPC requests and responses carry.
+/// The `content-type` value that gRPC requests and responses carry (the name is
+/// [`headers::CONTENT_TYPE`]).
 pub const CONTENT_TYPE: &str = "application/grpc";
 
 #[cfg(test)]

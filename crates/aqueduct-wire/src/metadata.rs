@@ -61,7 +61,8 @@ pub fn validate_key(key: &str) -> Result<(), MetadataError> {
     }
 }
 
-/// Whether the key belongs to the protocol and so may not be set as user metadata.
+/// Whether the key belongs to the protocol and so may not be set as user metadata
+/// ([`headers::is_reserved`](crate::headers::is_reserved)).
 ///
 /// ```
 /// use aqueduct_wire::metadata::is_reserved;
@@ -71,19 +72,7 @@ pub fn validate_key(key: &str) -> Result<(), MetadataError> {
 /// ```
 #[must_use]
 pub fn is_reserved(key: &str) -> bool {
-    key.starts_with("grpc-")
-        || key.starts_with(':')
-        || matches!(
-            key,
-            "content-type"
-                | "te"
-                | "connection"
-                | "keep-alive"
-                | "proxy-connection"
-                | "transfer-encoding"
-                | "upgrade"
-                | "host"
-        )
+    crate::headers::is_reserved(key.as_bytes())
 }
 
 /// Whether a key carries binary (base64) values.
@@ -158,6 +147,23 @@ fn validate_part(part: &[u8]) -> Result<(), MetadataError> {
         .decode_slice(tail, &mut out)
         .map(drop)
         .map_err(|_| MetadataError::InvalidBase64)
+}
+
+/// The error text for a received field whose `-bin` value is not base64
+/// ([`validate_binary`]), when its key is custom metadata (the protocol's own
+/// `-bin` keys are not checked here); `None` for every other field. Names the
+/// key, not the value, as grpc-go's error does.
+pub(crate) fn received_binary_error(name: &[u8], value: &[u8]) -> Option<String> {
+    if !name.ends_with(BINARY_SUFFIX.as_bytes())
+        || crate::headers::classify(name) != crate::headers::Field::Metadata
+    {
+        return None;
+    }
+    let e = validate_binary(value).err()?;
+    Some(format!(
+        "malformed binary metadata {:?}: {e} (standard alphabet, padded or not)",
+        String::from_utf8_lossy(name)
+    ))
 }
 
 /// Decodes a binary value from the wire, padded or not.

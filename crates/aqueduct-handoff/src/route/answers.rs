@@ -1,6 +1,10 @@
 //! What a connection the front cannot route gets: an HTTP/2 `UNAVAILABLE`
 //! answer for plaintext, a fatal alert record for TLS.
 
+use aqueduct_wire::headers;
+use aqueduct_wire::response::StatusFields;
+use aqueduct_wire::status::Code;
+
 use crate::client_hello::ClientHelloError;
 
 // TLS alert descriptions (RFC 8446 6).
@@ -51,13 +55,14 @@ pub(super) fn unavailable_response(stream_id: u32, message: &str, ended: bool) -
     const GOAWAY: u8 = 0x7;
     const ACK: u8 = 0x1;
     const END_STREAM_AND_HEADERS: u8 = 0x1 | 0x4;
-    let message = percent_encode(message);
-    let block = loona_hpack::Encoder::new().encode([
-        (&b":status"[..], &b"200"[..]),
-        (b"content-type", b"application/grpc"),
-        (b"grpc-status", b"14"),
-        (b"grpc-message", message.as_bytes()),
-    ]);
+    let status = StatusFields::new(Code::Unavailable, message, &[]);
+    let head = [
+        (headers::STATUS, headers::STATUS_OK),
+        (headers::CONTENT_TYPE, aqueduct_wire::CONTENT_TYPE),
+    ];
+    let fields = head.into_iter().chain(status.fields());
+    let block = loona_hpack::Encoder::new()
+        .encode(fields.map(|(name, value)| (name.as_bytes(), value.as_bytes())));
     const NO_ERROR: [u8; 4] = 0u32.to_be_bytes();
     let mut goaway = stream_id.to_be_bytes().to_vec();
     goaway.extend_from_slice(&NO_ERROR);
@@ -80,19 +85,6 @@ pub(super) fn unavailable_response(stream_id: u32, message: &str, ended: bool) -
         out.extend_from_slice(&[kind, flags]);
         out.extend_from_slice(&(id & 0x7fff_ffff).to_be_bytes());
         out.extend_from_slice(payload);
-    }
-    out
-}
-
-/// `grpc-message` encoding: printable ASCII but `%` as is, the rest `%XX`.
-fn percent_encode(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for b in message.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
     }
     out
 }
@@ -135,9 +127,45 @@ mod tests {
         assert_eq!(frames(&ended), [(0x4, 0), (0x1, 3), (0x7, 0)]);
     }
 
+    /// The fields of the answer's HEADERS frame.
+    fn answer_fields(message: &str) -> Vec<(String, String)> {
+        let answer = unavailable_response(1, message, true);
+        let frame = answer.get(9..).unwrap(); // after the SETTINGS ACK
+        let [l0, l1, l2, 0x1, ..] = *frame else {
+            panic!("no HEADERS frame: {answer:?}");
+        };
+        let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+        let block = frame.get(9..9 + len).unwrap();
+        let mut fields = Vec::new();
+        crate::hpack::decode(block, 4096, |name, value| {
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+            fields.push((text(name), text(value)));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+        fields
+    }
+
+    #[test]
+    fn the_answer_is_a_trailers_only_unavailable() {
+        let fields = answer_fields("no backend serves x.Y");
+        let fields: Vec<_> = fields.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+        assert_eq!(
+            fields,
+            [
+                (":status", "200"),
+                ("content-type", "application/grpc"),
+                ("grpc-status", "14"),
+                ("grpc-message", "no backend serves x.Y"),
+            ]
+        );
+    }
+
     #[test]
     fn messages_are_percent_encoded() {
-        assert_eq!(percent_encode("no backend: 100%"), "no backend: 100%25");
-        assert_eq!(percent_encode("é\n"), "%C3%A9%0A");
+        let message = |m: &str| answer_fields(m).pop().unwrap();
+        let field = |v: &str| ("grpc-message".to_owned(), v.to_owned());
+        assert_eq!(message("no backend: 100%"), field("no backend: 100%25"));
+        assert_eq!(message("é\n"), field("%C3%A9%0A"));
     }
 }
