@@ -59,6 +59,7 @@ mod auth;
 mod authz;
 mod client;
 mod deadline;
+mod server;
 mod trace;
 
 pub use auth::{BearerAuth, BearerToken};
@@ -67,6 +68,7 @@ pub use authz::IdentityPolicy;
 pub use client::{ClientCallInfo, ClientInterceptor};
 pub(crate) use client::{ClientChain, ClientHooks, DynClientInterceptor};
 pub use deadline::DeadlinePolicy;
+pub(crate) use server::{HeadParts, ServerHooks};
 pub use trace::{RequestId, Trace};
 
 /// Sees each call before its handler, and its end. See the [module](self) docs.
@@ -465,26 +467,4 @@ pub(crate) type Chain = Arc<RouteChain>;
 pub(crate) struct RouteChain {
     pub(crate) method: &'static str,
     pub(crate) interceptors: Vec<Arc<dyn DynInterceptor>>,
-}
-
-/// Runs `chain`'s `on_call` in order until one refuses the call. `ran` counts
-/// those that started (their `on_end` is owed, the refusing one's too), also
-/// when the call is dropped midway.
-pub(crate) async fn run_on_call(
-    chain: &Chain,
-    call: &mut CallInfo<'_>,
-    ran: &mut usize,
-) -> Result<(), Status> {
-    for interceptor in &chain.interceptors {
-        *ran += 1;
-        interceptor.on_call_boxed(call).await?;
-    }
-    Ok(())
-}
-
-/// Runs `on_end` for the first `ran` interceptors of `chain`, innermost first.
-pub(crate) fn run_on_end(chain: &Chain, ran: usize, end: &CallEnd<'_>) {
-    for interceptor in chain.interceptors.iter().take(ran).rev() {
-        interceptor.on_end_dyn(end);
-    }
 }

@@ -20,13 +20,13 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use super::RunningGuard;
 use super::router::Router;
-use super::sink::{Hooks, ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
+use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
 use crate::carrier::{RecvBody, Respond};
 use crate::codegen::{
     BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
 };
 use crate::context::{self, CallContext};
-use crate::interceptor::{AnyMessage, Attached, CallInfo, Chain, MessageHooks, run_on_call};
+use crate::interceptor::{AnyMessage, Attached, Chain, HeadParts, MessageHooks, ServerHooks};
 use crate::metadata::{self, MetadataMap};
 use crate::request::{CallOptions, Peer, Request};
 use crate::status::{Code, Status};
@@ -329,27 +329,15 @@ async fn intercept(
     // As little as possible is held across the await: this state is part of
     // every call future of the route, and a call future over about 1 KiB makes
     // its allocation a slow one.
-    let mut hooks = Hooks::boxed(chain, head.deadline);
+    let mut hooks = ServerHooks::boxed(chain, head.deadline);
     let outcome = {
-        let Hooks {
-            chain,
-            ran,
-            headers,
-            trailers,
-            extra,
-            ..
-        } = &mut *hooks;
-        let mut info = CallInfo {
-            method: chain.method,
+        let parts = HeadParts {
             metadata: &mut head.metadata,
             deadline: &mut head.deadline,
             peer: &head.peer,
             extensions: &mut head.extensions,
-            response_headers: headers,
-            response_trailers: trailers,
-            extra,
         };
-        let run = pin!(run_on_call(chain, &mut info, ran));
+        let run = pin!(hooks.start(parts));
         guard(run, timer.as_mut(), None, |cx| writer.poll_reset(cx)).await
     };
     settle(hooks, head, timer, writer);
@@ -360,21 +348,18 @@ async fn intercept(
 /// deadline, message hooks, propagated metadata, a span, response headers)
 /// and hands the hooks to the writer for the call's end.
 fn settle(
-    mut hooks: Box<Hooks>,
+    mut hooks: Box<ServerHooks>,
     head: &mut CallHead,
     mut timer: Pin<&mut Option<Sleep>>,
     writer: &mut ResponseWriter,
 ) {
-    if head.deadline != hooks.deadline_before {
+    let (moved, attached) = hooks.settle(head.deadline);
+    if moved {
         // An interceptor gave the call another deadline: enforce that one.
         timer.set(head.deadline.map(tokio::time::sleep_until));
     }
-    // One settled value, shared by the request side, the handler's context
-    // and the writer.
-    let attached = hooks.extra.take().and_then(|extra| extra.settle());
-    hooks.attached.clone_from(&attached);
     head.attached = attached;
-    let headers = std::mem::take(&mut hooks.headers);
+    let headers = hooks.take_headers();
     writer.install_hooks(hooks);
     if let Some(h) = writer.headers_mut() {
         h.append_all(headers);

@@ -7,16 +7,14 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
+use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
-use tokio::time::Instant;
-
-use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 
 use crate::carrier::{Respond, SendBody};
 use crate::codec;
-use crate::interceptor::{AnyMessage, Attached, CallEnd, CallExtra, Chain, run_on_end};
+use crate::interceptor::{AnyMessage, ServerHooks};
 use crate::metadata::MetadataMap;
 use crate::status::Code;
 use crate::status::Status;
@@ -52,53 +50,7 @@ pub(crate) struct ResponseWriter {
     advertise_accept: bool,
     /// The route's interceptors, once they have run: their trailers go out with
     /// the status, and their `on_end` runs when the call ends.
-    hooks: Option<Box<Hooks>>,
-}
-
-/// What the interceptors of one call left for its end.
-pub(crate) struct Hooks {
-    pub(crate) chain: Chain,
-    /// How many interceptors' `on_call` started; they are owed an `on_end`.
-    pub(crate) ran: usize,
-    started: Instant,
-    /// Response headers the interceptors added, until they join the writer's.
-    pub(crate) headers: MetadataMap,
-    pub(crate) trailers: MetadataMap,
-    /// What the interceptors attached: message hooks for the response
-    /// messages, the span `on_end` runs in.
-    pub(crate) attached: Option<Arc<Attached>>,
-    /// What the interceptors ask for while they run, once one asks (here
-    /// rather than in the call future, which it would make bigger).
-    pub(crate) extra: Option<Box<CallExtra>>,
-    /// The call's deadline before the interceptors ran.
-    pub(crate) deadline_before: Option<Instant>,
-}
-
-impl Hooks {
-    pub(crate) fn boxed(chain: Chain, deadline: Option<Instant>) -> Box<Self> {
-        Box::new(Self {
-            chain,
-            ran: 0,
-            started: Instant::now(),
-            headers: MetadataMap::new(),
-            trailers: MetadataMap::new(),
-            attached: None,
-            extra: None,
-            deadline_before: deadline,
-        })
-    }
-
-    fn end(self, code: Code) {
-        let span = self.attached.as_ref().and_then(|a| a.span.as_ref());
-        let end = CallEnd {
-            method: self.chain.method,
-            code,
-            duration: self.started.elapsed(),
-            span,
-        };
-        let _entered = span.map(tracing::Span::enter);
-        run_on_end(&self.chain, self.ran, &end);
-    }
+    hooks: Option<Box<ServerHooks>>,
 }
 
 impl ResponseWriter {
@@ -119,7 +71,7 @@ impl ResponseWriter {
     }
 
     /// Hands the writer the call's interceptors, after their `on_call` ran.
-    pub(crate) fn install_hooks(&mut self, hooks: Box<Hooks>) {
+    pub(crate) fn install_hooks(&mut self, hooks: Box<ServerHooks>) {
         self.hooks = Some(hooks);
     }
 
@@ -197,8 +149,7 @@ impl ResponseWriter {
         if self.done {
             return Err(Status::internal("response already finished"));
         }
-        let attached = self.hooks.as_ref().and_then(|h| h.attached.as_ref());
-        if let Some(messages) = attached.and_then(|a| a.messages.clone()) {
+        if let Some(messages) = self.hooks.as_ref().and_then(|h| h.messages()) {
             if let Err(status) = messages.sending(msg as &mut dyn AnyMessage) {
                 self.finish(&status, &MetadataMap::new());
                 return Err(status);
@@ -263,7 +214,7 @@ impl ResponseWriter {
         }
         self.done = true;
         let hooks = self.hooks.take();
-        let hook_trailers = hooks.as_ref().map(|h| &h.trailers);
+        let hook_trailers = hooks.as_ref().map(|h| h.trailers());
         self.pending = Bytes::new();
         self.out.clear();
         if let Some(respond) = self.respond.take() {
