@@ -11,7 +11,8 @@
 //!
 //! ```text
 //!  generated code     trait per service + client, from .proto   (aqueduct-build)
-//!  codegen            the one seam generated code uses          (codegen module)
+//!  codegen            the one seam generated code uses          (hidden from the docs)
+//!  services by hand   Service, Route, the four method traits    (service)
 //!  call model         Request / Response / Streaming / ServerSink / Status / MetadataMap
 //!  server, client     Server::builder() ... serve(listener);  Channel::from_uri(...)
 //!  interceptors       server and client, scoped; tower bridge   (interceptor, tower)
@@ -46,6 +47,7 @@
 //! ```
 //!
 //! The full, runnable version is `examples/helloworld`; the guide is `docs/guide.md`.
+//! A service with no `.proto` can be written by hand: see [`service`].
 //!
 //! # What this crate does not do (yet)
 //!
@@ -68,6 +70,7 @@
 mod body;
 mod client;
 mod codec;
+#[doc(hidden)]
 pub mod codegen;
 pub mod context;
 pub mod details;
@@ -79,6 +82,7 @@ pub mod reflection;
 mod request;
 mod send;
 mod server;
+pub mod service;
 mod status;
 mod streaming;
 #[cfg(feature = "tls")]
