@@ -1,9 +1,10 @@
 //! The one seam between generated code and the runtime.
 //!
-//! Code emitted by `aqueduct-build` names the runtime only through
-//! `::aqueduct::codegen::...` paths, so the runtime can change behind them.
-//! Hidden from the docs: not for direct use. Services written by hand use
-//! [`crate::service`].
+//! Code emitted by `aqueduct-build` names the runtime, prost and the
+//! well-known types only through `::aqueduct::codegen::...` paths, so the
+//! runtime can change behind them and a crate with generated code needs no
+//! dependency but `aqueduct` (not `prost`, not `prost-types`). Hidden from the
+//! docs: not for direct use. Services written by hand use [`crate::service`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +20,7 @@ pub use crate::service::{
 pub use crate::status::Status;
 pub use crate::streaming::Streaming;
 pub use prost;
+pub use prost_types;
 
 /// A boxed call future, as the router stores it.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;

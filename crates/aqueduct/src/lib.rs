@@ -49,6 +49,24 @@
 //! The full, runnable version is `examples/helloworld`; the guide is `docs/guide.md`.
 //! A service with no `.proto` can be written by hand: see [`service`].
 //!
+//! # prost and the well-known types
+//!
+//! Messages are [`prost`] messages, and `google.protobuf.*` fields are
+//! [`prost_types`]' well-known types. Both crates are re-exported here, and
+//! generated code reaches them only through these re-exports, so a crate with
+//! generated code depends on `aqueduct` (and `aqueduct-build` at build time)
+//! and on neither of them: its versions are always the ones Aqueduct is built
+//! with.
+//!
+//! ```
+//! use aqueduct::prost::Message as _;
+//! use aqueduct::prost_types::Timestamp;
+//!
+//! let created = Timestamp { seconds: 1_700_000_000, nanos: 0 };
+//! let bytes = created.encode_to_vec();
+//! assert_eq!(Timestamp::decode(&bytes[..]), Ok(created));
+//! ```
+//!
 //! # What this crate does not do (yet)
 //!
 //! - No keepalive pings or their enforcement, no connection idle or age limits.
@@ -111,6 +129,13 @@ pub use streaming::Streaming;
 pub use transport::Listener;
 pub use transport::direct::DirectListener;
 pub use transport::memory::MemoryListener;
+
+/// The `prost` crate Aqueduct is built with: messages are `prost::Message`s,
+/// and generated code derives them through this path.
+pub use prost;
+/// The protobuf well-known types (`Timestamp`, `Duration`, `Any`, `Struct`,
+/// `FieldMask`...), as generated code uses them for `google.protobuf.*` fields.
+pub use prost_types;
 
 /// Includes the code `aqueduct-build` generated for a protobuf package.
 ///
