@@ -1,7 +1,8 @@
 //! Generated code reaches prost and the well-known types only through
 //! `::aqueduct::codegen`, so a crate with generated code depends on `aqueduct`
 //! and `aqueduct-build` and on no prost crate: checked on the code generated
-//! for a proto with every kind of field and the well-known types.
+//! for a proto with every kind of field and the well-known types, and on the
+//! examples' manifests, which must stay that way.
 
 #![allow(clippy::unwrap_used)]
 
@@ -110,4 +111,90 @@ fn the_leak_check_sees_leaks() {
                   #[prost(string, tag = \"1\")]\n\
                   pub a: ::aqueduct::codegen::prost_types::Timestamp,";
     assert_eq!(leaks(sealed), Vec::<String>::new());
+}
+
+/// The prost crates a manifest depends on, in any dependency table, renamed
+/// or not.
+fn prost_dependencies(manifest: &toml::Table) -> Vec<String> {
+    const KINDS: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+    let mut tables: Vec<&toml::Table> = KINDS
+        .iter()
+        .filter_map(|kind| manifest.get(*kind)?.as_table())
+        .collect();
+    let targets = manifest.get("target").and_then(toml::Value::as_table);
+    for target in targets.into_iter().flat_map(|t| t.values()) {
+        let Some(target) = target.as_table() else {
+            continue;
+        };
+        tables.extend(
+            KINDS
+                .iter()
+                .filter_map(|kind| target.get(*kind)?.as_table()),
+        );
+    }
+    tables
+        .into_iter()
+        .flatten()
+        .map(|(key, spec)| {
+            spec.get("package")
+                .and_then(toml::Value::as_str)
+                .unwrap_or(key)
+                .to_owned()
+        })
+        .filter(|name| name.starts_with("prost"))
+        .collect()
+}
+
+/// Each example builds with `aqueduct` and `aqueduct-build` and no prost
+/// crate: what it needs of prost it takes from `aqueduct::prost` and
+/// `aqueduct::prost_types`.
+#[test]
+fn examples_depend_on_no_prost_crate() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .canonicalize()
+        .unwrap();
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let dir = entry.unwrap().path();
+        let manifest = dir.join("Cargo.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let named = prost_dependencies(&text.parse().unwrap());
+        assert!(
+            named.is_empty(),
+            "{} depends on {named:?}: use aqueduct::prost and aqueduct::prost_types instead",
+            manifest.display()
+        );
+        checked.extend(dir.file_name().and_then(|n| n.to_str()).map(str::to_owned));
+    }
+    for example in ["chat", "helloworld", "notes"] {
+        assert!(
+            checked.iter().any(|c| c == example),
+            "{example} not found in {}",
+            examples.display()
+        );
+    }
+}
+
+#[test]
+fn the_manifest_check_sees_prost() {
+    let manifest = r#"
+        [dependencies]
+        aqueduct.workspace = true
+        prost.workspace = true
+        wkt = { package = "prost-types", version = "0.14" }
+        [target.'cfg(unix)'.dev-dependencies]
+        prost-derive = "0.14"
+        [build-dependencies.prost-build]
+        version = "0.14"
+    "#;
+    let mut named = prost_dependencies(&manifest.parse().unwrap());
+    named.sort();
+    assert_eq!(
+        named,
+        ["prost", "prost-build", "prost-derive", "prost-types"]
+    );
 }
