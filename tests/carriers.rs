@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
+use aqueduct::service::{self, BidiStreamingMethod, ClientStreamingMethod, Route, UnaryMethod};
 use aqueduct::carrier::direct::{DirectConnector, DirectListener};
-use aqueduct::codegen::{self, BidiStreamingMethod, ClientStreamingMethod, Route, UnaryMethod};
 use aqueduct::{Channel, MemoryListener, Request, Response, ServerBuilder, Service, Status};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, oneshot};
@@ -432,7 +432,7 @@ impl UnaryMethod<Probe> for Sized {
 }
 
 /// The first message of a request stream, and how [`EARLY`] ends after it.
-async fn first_then_end(request: Request<codegen::Streaming<String>>) -> Result<String, Status> {
+async fn first_then_end(request: Request<aqueduct::Streaming<String>>) -> Result<String, Status> {
     let first = request.into_inner().message().await?.unwrap_or_default();
     let first = first.trim_end().to_owned();
     if first == "abort" {
@@ -456,7 +456,7 @@ impl ClientStreamingMethod<Probe> for Early {
     type Response = String;
     async fn call(
         _svc: &Probe,
-        request: Request<codegen::Streaming<String>>,
+        request: Request<aqueduct::Streaming<String>>,
     ) -> Result<Response<String>, Status> {
         first_then_end(request).await.map(Response::new)
     }
@@ -468,8 +468,8 @@ impl BidiStreamingMethod<Probe> for EarlyBidi {
     type Response = String;
     async fn call(
         _svc: &Probe,
-        request: Request<codegen::Streaming<String>>,
-        responses: &mut codegen::ServerSink<String>,
+        request: Request<aqueduct::Streaming<String>>,
+        responses: &mut aqueduct::ServerSink<String>,
     ) -> Result<(), Status> {
         let mut requests = request.into_inner();
         let first = requests.message().await?.unwrap_or_default();
@@ -488,14 +488,14 @@ impl Service for ProbeServer {
     const NAME: &'static str = "test.v1.Probe";
     fn routes(&self) -> Vec<Route> {
         vec![
-            codegen::unary::<Probe, Hang>(HANG, self.0.clone()),
-            codegen::unary::<Probe, Slow>(SLOW, self.0.clone()),
-            codegen::unary::<Probe, Panic>(PANIC, self.0.clone()),
-            codegen::unary::<Probe, Deadline>(DEADLINE, self.0.clone()),
-            codegen::unary::<Probe, Sized>(SIZED, self.0.clone()),
-            codegen::unary::<Probe, OkError>(OK_ERROR, self.0.clone()),
-            codegen::client_streaming::<Probe, Early>(EARLY, self.0.clone()),
-            codegen::bidi_streaming::<Probe, EarlyBidi>(EARLY_BIDI, self.0.clone()),
+            service::unary::<Probe, Hang>(HANG, self.0.clone()),
+            service::unary::<Probe, Slow>(SLOW, self.0.clone()),
+            service::unary::<Probe, Panic>(PANIC, self.0.clone()),
+            service::unary::<Probe, Deadline>(DEADLINE, self.0.clone()),
+            service::unary::<Probe, Sized>(SIZED, self.0.clone()),
+            service::unary::<Probe, OkError>(OK_ERROR, self.0.clone()),
+            service::client_streaming::<Probe, Early>(EARLY, self.0.clone()),
+            service::bidi_streaming::<Probe, EarlyBidi>(EARLY_BIDI, self.0.clone()),
         ]
     }
 }
@@ -642,10 +642,10 @@ impl Service for RelayServer {
     const NAME: &'static str = "test.v1.Relay";
     fn routes(&self) -> Vec<Route> {
         vec![
-            codegen::unary::<Relay, RelayHop>(RELAY, self.0.clone()),
-            codegen::unary::<Relay, RelaySpawn>(RELAY_SPAWN, self.0.clone()),
-            codegen::unary::<Relay, RelayDetached>(RELAY_DETACHED, self.0.clone()),
-            codegen::unary::<Relay, RelayDetachedDeadline>(RELAY_DETACHED_DEADLINE, self.0.clone()),
+            service::unary::<Relay, RelayHop>(RELAY, self.0.clone()),
+            service::unary::<Relay, RelaySpawn>(RELAY_SPAWN, self.0.clone()),
+            service::unary::<Relay, RelayDetached>(RELAY_DETACHED, self.0.clone()),
+            service::unary::<Relay, RelayDetachedDeadline>(RELAY_DETACHED_DEADLINE, self.0.clone()),
         ]
     }
 }
@@ -768,8 +768,8 @@ impl Service for ScopedServer {
     const NAME: &'static str = "test.v1.Scoped";
     fn routes(&self) -> Vec<Route> {
         vec![
-            codegen::unary::<Scoped, One>(SCOPED_ONE, self.0.clone()),
-            codegen::unary::<Scoped, Two>(SCOPED_TWO, self.0.clone()),
+            service::unary::<Scoped, One>(SCOPED_ONE, self.0.clone()),
+            service::unary::<Scoped, Two>(SCOPED_TWO, self.0.clone()),
         ]
     }
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use aqueduct::codegen::{self, Route, UnaryMethod};
+use aqueduct::service::{self, Route, UnaryMethod};
 use aqueduct::tls::{ClientTls, ServerTls, TlsInfo};
 use aqueduct::{Channel, Code, Request, Response, Server, ServerBuilder, Service, Status};
 use interop::certs::{Issued, TestPki};
@@ -91,8 +91,8 @@ impl Service for WhoServer {
     const NAME: &'static str = "test.v1.Who";
     fn routes(&self) -> Vec<Route> {
         vec![
-            codegen::unary::<Who, Me>(ME, self.0.clone()),
-            codegen::unary::<Who, Ledger>(LEDGER, self.0.clone()),
+            service::unary::<Who, Me>(ME, self.0.clone()),
+            service::unary::<Who, Ledger>(LEDGER, self.0.clone()),
         ]
     }
 }

@@ -264,8 +264,8 @@ fn grpcio_peers_refuse_tls_flags_without_use_tls_true() {
 mod details_service {
     use std::sync::Arc;
 
-    use aqueduct::codegen::{self, Route, UnaryMethod};
     use aqueduct::details::{ErrorDetails, FieldViolation};
+    use aqueduct::service::{self, Route, UnaryMethod};
     use aqueduct::{Request, Response, Service, Status};
 
     pub(crate) struct Details;
@@ -293,7 +293,7 @@ mod details_service {
     impl Service for DetailsServer {
         const NAME: &'static str = "test.v1.Details";
         fn routes(&self) -> Vec<Route> {
-            vec![codegen::unary::<Details, Fail>(
+            vec![service::unary::<Details, Fail>(
                 "/test.v1.Details/Fail",
                 Arc::new(Details),
             )]

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use aqueduct::codegen::{self, Route, ServerStreamingMethod};
 use aqueduct::health::{HealthCheckRequest, HealthCheckResponse};
+use aqueduct::service::{self, Route, ServerStreamingMethod};
 use aqueduct::{Channel, Code, MemoryListener, Request, Server, ServerSink, Service, Status};
 use aqueduct_broadcast::{Hub, SubscribeOptions};
 
@@ -23,7 +23,7 @@ impl Service for EventsServer {
     const NAME: &'static str = "test.v1.Events";
 
     fn routes(&self) -> Vec<Route> {
-        vec![codegen::server_streaming::<Events, Watch>(
+        vec![service::server_streaming::<Events, Watch>(
             WATCH,
             self.0.clone(),
         )]

@@ -1,7 +1,8 @@
 //! Writes the Rust source for each service.
 //!
 //! Generated code names runtime items only through `::aqueduct::codegen`, the one
-//! seam between generated code and the runtime.
+//! seam between generated code and the runtime; prost-build's part names prost
+//! and the well-known types through it too (`Builder::compile` sets the paths).
 
 use std::fmt::Write as _;
 
@@ -296,7 +297,8 @@ mod tests {
         assert_eq!(snake("RouteGuide"), "route_guide");
         assert_eq!(snake("Greeter"), "greeter");
         assert_eq!(rust_type("HelloRequest"), "super::HelloRequest");
-        assert_eq!(rust_type("::prost_types::Empty"), "::prost_types::Empty");
+        let timestamp = "::aqueduct::codegen::prost_types::Timestamp";
+        assert_eq!(rust_type(timestamp), timestamp);
         assert_eq!(rust_type("()"), "()");
     }
 }

@@ -8,6 +8,17 @@
 //!
 //! # Use
 //!
+//! The crate with the protos depends on `aqueduct` and, at build time, on this
+//! crate; it needs neither `prost` nor `prost-types`:
+//!
+//! ```toml
+//! [dependencies]
+//! aqueduct = "0.1"
+//!
+//! [build-dependencies]
+//! aqueduct-build = "0.1"
+//! ```
+//!
 //! ```no_run
 //! // build.rs
 //! fn main() -> std::io::Result<()> {
@@ -42,6 +53,16 @@
 //! bidirectional    fn m(&self, Request<Streaming<Req>>, &mut ServerSink<Resp>) -> ... Result<(), Status>
 //! ```
 //!
+//! Generated code names the runtime, prost and the well-known types only
+//! through `aqueduct::codegen`, the seam between generated code and the
+//! runtime (hidden from aqueduct's docs). A message type is a prost message
+//! (`use aqueduct::prost::Message as _` for `encode_to_vec` and `decode`), and a
+//! `google.protobuf.*` field has the type from `aqueduct::prost_types`
+//! (`Timestamp`, `Duration`, `Any`, `Struct`, `FieldMask`...), except
+//! `google.protobuf.Empty`, which is `()`, and the wrappers, which are the
+//! plain types (`StringValue` is `String`). Those are the very crates
+//! `aqueduct` is built with, so their versions always agree.
+//!
 //! Opt-in, on [`configure`]: [`Builder::field_masks`] generates partial-update
 //! code (`apply_mask`, `validate_mask`, a constant per field path) for the
 //! messages of the packages it names; `Builder::lint` (feature `lint`) runs
@@ -57,6 +78,11 @@ use prost::Message as _;
 
 /// The file name of the descriptor set written next to the generated code.
 pub const FILE_DESCRIPTOR_SET: &str = "aqueduct_file_descriptor_set.bin";
+
+/// Where generated code finds prost and the well-known types: through the
+/// runtime's seam, never as crates of their own.
+const PROST: &str = "::aqueduct::codegen::prost";
+const PROST_TYPES: &str = "::aqueduct::codegen::prost_types";
 
 /// Compiles `protos` (found through `includes`) into `$OUT_DIR`, with servers and
 /// clients. Shorthand for `configure().compile(protos, includes)`.
@@ -171,6 +197,12 @@ impl Builder {
         }
         let mut config = prost_build::Config::new();
         config.out_dir(&out_dir);
+        // prost and the well-known types through aqueduct's re-exports, as the
+        // rest of the generated code reaches the runtime: the crate that
+        // includes the code then needs no `prost` or `prost-types` of its own,
+        // and always has the versions its `aqueduct` is built with.
+        config.prost_path(PROST);
+        config.prost_types_path(PROST_TYPES);
         config.service_generator(Box::new(generator::ServiceGenerator {
             build_server: self.build_server,
             build_client: self.build_client,

@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::codegen::{self, Route, ServerStreamingMethod, UnaryMethod};
 use crate::server::{ServerSink, Service};
+use crate::service::{self, Route, ServerStreamingMethod, UnaryMethod};
 use crate::{Request, Response, Status};
 
 /// A service's health, as `grpc.health.v1` defines it.
@@ -181,8 +181,8 @@ impl Service for HealthServer {
 
     fn routes(&self) -> Vec<Route> {
         vec![
-            codegen::unary::<Health, Check>(CHECK, self.0.clone()),
-            codegen::server_streaming::<Health, Watch>(WATCH, self.0.clone()),
+            service::unary::<Health, Check>(CHECK, self.0.clone()),
+            service::server_streaming::<Health, Watch>(WATCH, self.0.clone()),
         ]
     }
 }

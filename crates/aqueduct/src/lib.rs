@@ -11,7 +11,8 @@
 //!
 //! ```text
 //!  generated code     trait per service + client, from .proto   (aqueduct-build)
-//!  codegen            the one seam generated code uses          (codegen module)
+//!  codegen            the one seam generated code uses          (hidden from the docs)
+//!  services by hand   Service, Route, the four method traits    (service)
 //!  call model         Request / Response / Streaming / ServerSink / Status / MetadataMap
 //!  server, client     Server::builder() ... serve(listener);  Channel::from_uri(...)
 //!  interceptors       server and client, scoped; tower bridge   (interceptor, tower)
@@ -46,6 +47,25 @@
 //! ```
 //!
 //! The full, runnable version is `examples/helloworld`; the guide is `docs/guide.md`.
+//! A service with no `.proto` can be written by hand: see [`service`].
+//!
+//! # prost and the well-known types
+//!
+//! Messages are [`prost`] messages, and `google.protobuf.*` fields are
+//! [`prost_types`]' well-known types. Both crates are re-exported here, and
+//! generated code reaches them only through these re-exports, so a crate with
+//! generated code depends on `aqueduct` (and `aqueduct-build` at build time)
+//! and on neither of them: its versions are always the ones Aqueduct is built
+//! with.
+//!
+//! ```
+//! use aqueduct::prost::Message as _;
+//! use aqueduct::prost_types::Timestamp;
+//!
+//! let created = Timestamp { seconds: 1_700_000_000, nanos: 0 };
+//! let bytes = created.encode_to_vec();
+//! assert_eq!(Timestamp::decode(&bytes[..]), Ok(created));
+//! ```
 //!
 //! # What this crate does not do (yet)
 //!
@@ -68,6 +88,7 @@
 pub mod carrier;
 mod client;
 mod codec;
+#[doc(hidden)]
 pub mod codegen;
 pub mod context;
 pub mod details;
@@ -78,6 +99,7 @@ mod metadata;
 pub mod reflection;
 mod request;
 mod server;
+pub mod service;
 mod status;
 mod streaming;
 #[cfg(feature = "tls")]
@@ -106,6 +128,13 @@ pub use streaming::Streaming;
 #[doc(inline)]
 pub use transport::Listener;
 pub use transport::memory::MemoryListener;
+
+/// The `prost` crate Aqueduct is built with: messages are `prost::Message`s,
+/// and generated code derives them through this path.
+pub use prost;
+/// The protobuf well-known types (`Timestamp`, `Duration`, `Any`, `Struct`,
+/// `FieldMask`...), as generated code uses them for `google.protobuf.*` fields.
+pub use prost_types;
 
 /// Includes the code `aqueduct-build` generated for a protobuf package.
 ///

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use aqueduct::codegen::{self, Route, ServerStreamingMethod, UnaryMethod};
+use aqueduct::service::{self, Route, ServerStreamingMethod, UnaryMethod};
 use aqueduct::{Request, Response, ServerBuilder, ServerSink, Service, Status};
 use bytes::{BufMut, Bytes, BytesMut};
 use h2::client::SendRequest;
@@ -136,7 +136,7 @@ impl ServerStreamingMethod<Probe> for Flood {
 
 /// Waits until released, then counts the messages of a client stream.
 struct SlowCount;
-impl aqueduct::codegen::ClientStreamingMethod<Probe> for SlowCount {
+impl aqueduct::service::ClientStreamingMethod<Probe> for SlowCount {
     type Request = String;
     type Response = u32;
     async fn call(
@@ -161,13 +161,13 @@ impl Service for ProbeServer {
     const NAME: &'static str = "test.v1.Probe";
     fn routes(&self) -> Vec<Route> {
         vec![
-            codegen::unary::<Probe, Echo>("/test.v1.Probe/Echo", self.0.clone()),
-            codegen::unary::<Probe, BinEcho>("/test.v1.Probe/BinEcho", self.0.clone()),
-            codegen::unary::<Probe, Hang>("/test.v1.Probe/Hang", self.0.clone()),
-            codegen::unary::<Probe, Slow>("/test.v1.Probe/Slow", self.0.clone()),
-            codegen::unary::<Probe, Panic>("/test.v1.Probe/Panic", self.0.clone()),
-            codegen::server_streaming::<Probe, Flood>("/test.v1.Probe/Flood", self.0.clone()),
-            codegen::client_streaming::<Probe, SlowCount>(
+            service::unary::<Probe, Echo>("/test.v1.Probe/Echo", self.0.clone()),
+            service::unary::<Probe, BinEcho>("/test.v1.Probe/BinEcho", self.0.clone()),
+            service::unary::<Probe, Hang>("/test.v1.Probe/Hang", self.0.clone()),
+            service::unary::<Probe, Slow>("/test.v1.Probe/Slow", self.0.clone()),
+            service::unary::<Probe, Panic>("/test.v1.Probe/Panic", self.0.clone()),
+            service::server_streaming::<Probe, Flood>("/test.v1.Probe/Flood", self.0.clone()),
+            service::client_streaming::<Probe, SlowCount>(
                 "/test.v1.Probe/SlowCount",
                 self.0.clone(),
             ),

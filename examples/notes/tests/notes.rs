@@ -179,7 +179,7 @@ async fn a_page_holds_at_most_the_maximum() {
 fn update(note: Note, paths: &[&str]) -> UpdateNoteRequest {
     UpdateNoteRequest {
         note: Some(note),
-        update_mask: Some(prost_types::FieldMask {
+        update_mask: Some(aqueduct::prost_types::FieldMask {
             paths: paths.iter().map(|p| (*p).to_owned()).collect(),
         }),
     }

@@ -40,8 +40,8 @@ use tokio::sync::watch;
 
 pub(crate) use index::Index;
 
-use crate::codegen::{self, BidiStreamingMethod, Route};
 use crate::server::{ServerSink, Service};
+use crate::service::{self, BidiStreamingMethod, Route};
 use crate::{Request, Status, Streaming};
 
 /// `/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`.
@@ -203,7 +203,7 @@ impl Service for V1 {
         include_bytes!("../../descriptors/reflection_v1.bin");
 
     fn routes(&self) -> Vec<Route> {
-        vec![codegen::bidi_streaming::<Reflection, Info>(
+        vec![service::bidi_streaming::<Reflection, Info>(
             V1_INFO,
             self.0.clone(),
         )]
@@ -216,7 +216,7 @@ impl Service for V1Alpha {
         include_bytes!("../../descriptors/reflection_v1alpha.bin");
 
     fn routes(&self) -> Vec<Route> {
-        vec![codegen::bidi_streaming::<Reflection, Info>(
+        vec![service::bidi_streaming::<Reflection, Info>(
             V1ALPHA_INFO,
             self.0.clone(),
         )]

@@ -38,7 +38,8 @@ use crate::codegen::Route;
 use crate::interceptor::{DynInterceptor, Interceptor};
 use router::{Router, Scoped};
 
-/// A service that can be mounted on a [`Server`]; generated servers implement it.
+/// A service that can be mounted on a [`Server`]; generated servers implement it,
+/// and so does a service written by hand (see [`crate::service`]).
 pub trait Service: Send + Sync + 'static {
     /// The fully qualified service name, as in `helloworld.v1.GreeterService`.
     const NAME: &'static str;
@@ -48,8 +49,8 @@ pub trait Service: Send + Sync + 'static {
     /// for a service written by hand. Server reflection answers from it.
     const FILE_DESCRIPTOR_SET: &'static [u8] = &[];
 
-    /// The service's method routes.
-    #[doc(hidden)]
+    /// The service's methods, one [`Route`](crate::service::Route) each, made
+    /// by the route constructors of [`crate::service`].
     fn routes(&self) -> Vec<Route>;
 }
 
