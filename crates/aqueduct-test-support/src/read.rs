@@ -1,0 +1,483 @@
+//! Reading HTTP/2 frames back from a socket: [`FrameReader`] splits what the
+//! peer sends into [`Frame`]s, with a bounded buffer and a time limit on
+//! every wait, so a test that expects a frame fails instead of hanging.
+//!
+//! The bytes come from the server under test, so nothing here trusts them:
+//! lengths are checked against a limit before anything is buffered, and a
+//! short payload gives `None` from the accessors rather than a panic.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::frames::{ACK, END_STREAM, Frames, PADDED, PREFACE, PRIORITY, kind};
+
+/// How long a [`FrameReader`] waits by default: long enough for a slow
+/// machine, short enough that a test that would hang fails instead.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The largest payload a [`FrameReader`] buffers by default: the largest
+/// SETTINGS_MAX_FRAME_SIZE a peer may choose.
+pub const MAX_PAYLOAD: usize = (1 << 24) - 1;
+
+/// What one read from the socket asks for at most: the buffer never holds more
+/// than one frame and this much of the next.
+const CHUNK: usize = 16 * 1024;
+
+/// One frame as the peer sent it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The frame type ([`kind`]).
+    pub kind: u8,
+    /// The flags byte.
+    pub flags: u8,
+    /// The stream id, without the reserved bit.
+    pub stream: u32,
+    /// The payload, padding and all.
+    pub payload: Bytes,
+}
+
+/// What a GOAWAY frame says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoAway {
+    /// The last stream the sender processed.
+    pub last_stream: u32,
+    /// The error code ([`crate::frames::reason`]).
+    pub code: u32,
+    /// The debug data.
+    pub debug: Bytes,
+}
+
+impl Frame {
+    /// Whether the flags byte has every bit of `flag`.
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag == flag
+    }
+
+    /// Whether this is a DATA or HEADERS frame that ends its stream.
+    pub fn ends_stream(&self) -> bool {
+        matches!(self.kind, kind::DATA | kind::HEADERS) && self.has(END_STREAM)
+    }
+
+    /// A GOAWAY frame's fields; `None` for another frame or a short payload.
+    pub fn goaway(&self) -> Option<GoAway> {
+        if self.kind != kind::GOAWAY {
+            return None;
+        }
+        let last_stream = be_u32(self.payload.get(0..4)?)? & 0x7fff_ffff;
+        let code = be_u32(self.payload.get(4..8)?)?;
+        Some(GoAway {
+            last_stream,
+            code,
+            debug: self.payload.slice(8..),
+        })
+    }
+
+    /// A RST_STREAM frame's error code.
+    pub fn rst_code(&self) -> Option<u32> {
+        (self.kind == kind::RST_STREAM).then_some(())?;
+        be_u32(&self.payload)
+    }
+
+    /// A WINDOW_UPDATE frame's increment, reserved bit included.
+    pub fn window_increment(&self) -> Option<u32> {
+        (self.kind == kind::WINDOW_UPDATE).then_some(())?;
+        be_u32(&self.payload)
+    }
+
+    /// A PING frame's 8 bytes.
+    pub fn ping_payload(&self) -> Option<[u8; 8]> {
+        (self.kind == kind::PING).then_some(())?;
+        self.payload.as_ref().try_into().ok()
+    }
+
+    /// A SETTINGS frame's (identifier, value) pairs; `None` for another frame
+    /// or a payload that is not a whole number of pairs.
+    pub fn settings(&self) -> Option<Vec<(u16, u32)>> {
+        if self.kind != kind::SETTINGS || self.payload.len() % 6 != 0 {
+            return None;
+        }
+        let pairs = self.payload.chunks_exact(6).map(|pair| {
+            let (id, value) = pair.split_at(2);
+            Some((u16::from_be_bytes(id.try_into().ok()?), be_u32(value)?))
+        });
+        pairs.collect()
+    }
+
+    /// A DATA frame's data, without its padding; `None` for another frame or
+    /// padding longer than the payload.
+    pub fn data(&self) -> Option<&[u8]> {
+        (self.kind == kind::DATA).then_some(())?;
+        self.unpadded(0)
+    }
+
+    /// A HEADERS, PUSH_PROMISE or CONTINUATION frame's header block fragment,
+    /// without padding, priority or promised stream id.
+    pub fn header_block(&self) -> Option<&[u8]> {
+        match self.kind {
+            kind::HEADERS if self.has(PRIORITY) => self.unpadded(5),
+            kind::HEADERS => self.unpadded(0),
+            kind::PUSH_PROMISE => self.unpadded(4),
+            kind::CONTINUATION => Some(&self.payload),
+            _ => None,
+        }
+    }
+
+    /// The payload after the pad length (if PADDED) and `skip` more bytes,
+    /// without the padding.
+    fn unpadded(&self, skip: usize) -> Option<&[u8]> {
+        if !self.has(PADDED) {
+            return self.payload.get(skip..);
+        }
+        let (&padding, rest) = self.payload.split_first()?;
+        let end = rest.len().checked_sub(usize::from(padding))?;
+        rest.get(skip..end)
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}(type {:#x}, flags {:#x}, stream {}, {} bytes)",
+            kind::name(self.kind),
+            self.kind,
+            self.flags,
+            self.stream,
+            self.payload.len()
+        )
+    }
+}
+
+fn be_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Why a [`FrameReader`] has no frame to give.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The peer closed the connection between frames.
+    Closed,
+    /// The peer closed the connection inside a frame, or inside the preface.
+    Truncated {
+        /// The bytes of the unfinished frame that had arrived.
+        buffered: usize,
+    },
+    /// Nothing more came for the reader's whole patience.
+    TimedOut {
+        /// How long the reader waited.
+        waited: Duration,
+    },
+    /// A frame declared a payload over the reader's limit; nothing of it
+    /// was buffered.
+    TooLarge {
+        /// The declared length.
+        length: usize,
+        /// The reader's limit.
+        limit: usize,
+    },
+    /// What a client sent first was not the connection preface.
+    NotPreface(Bytes),
+    /// The socket failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Closed => f.write_str("the peer closed the connection"),
+            ReadError::Truncated { buffered } => write!(
+                f,
+                "the peer closed the connection {buffered} bytes into a frame"
+            ),
+            ReadError::TimedOut { waited } => write!(f, "nothing arrived within {waited:?}"),
+            ReadError::TooLarge { length, limit } => {
+                write!(f, "a frame declared {length} bytes, over the limit {limit}")
+            }
+            ReadError::NotPreface(got) => write!(f, "not the connection preface: {got:?}"),
+            ReadError::Io(e) => write!(f, "reading the socket: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Splits what a socket delivers into [`Frame`]s, waiting at most its
+/// patience ([`PATIENCE`] unless set) for each, and writes frames back
+/// through the same socket.
+///
+/// The buffer holds at most one frame of up to [`FrameReader::max_payload`]
+/// and a read's worth of the next.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use aqueduct_test_support::frames::{Frames, kind};
+/// use aqueduct_test_support::read::FrameReader;
+///
+/// let bytes = Frames::new().settings(&[(3, 100)]).ping([7; 8]).into_bytes();
+/// let mut reader = FrameReader::new(&bytes[..]);
+/// let settings = reader.next().await.unwrap();
+/// assert_eq!(settings.settings(), Some(vec![(3, 100)]));
+/// assert_eq!(reader.next().await.unwrap().ping_payload(), Some([7; 8]));
+/// assert!(reader.next().await.is_err(), "closed");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct FrameReader<S> {
+    io: S,
+    buf: BytesMut,
+    patience: Duration,
+    max_payload: usize,
+}
+
+impl<S> FrameReader<S> {
+    /// A reader of `io`, with the default patience and limit.
+    pub fn new(io: S) -> Self {
+        Self {
+            io,
+            buf: BytesMut::new(),
+            patience: PATIENCE,
+            max_payload: MAX_PAYLOAD,
+        }
+    }
+
+    /// Waits at most `patience` for each frame, and for each write.
+    #[must_use]
+    pub fn patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// Refuses frames that declare payloads longer than `limit`.
+    #[must_use]
+    pub fn max_payload(mut self, limit: usize) -> Self {
+        self.max_payload = limit;
+        self
+    }
+
+    /// The socket.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// The socket, and what was read past the last frame.
+    pub fn into_parts(self) -> (S, Bytes) {
+        (self.io, self.buf.freeze())
+    }
+}
+
+impl<S: AsyncRead + Unpin> FrameReader<S> {
+    /// The next frame, waiting at most the reader's patience for it.
+    pub async fn next(&mut self) -> Result<Frame, ReadError> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            if let Some(frame) = self.parse()? {
+                return Ok(frame);
+            }
+            self.fill(deadline).await?;
+        }
+    }
+
+    /// The next frame for which `wanted` holds, skipping others.
+    pub async fn next_where(
+        &mut self,
+        mut wanted: impl FnMut(&Frame) -> bool,
+    ) -> Result<Frame, ReadError> {
+        loop {
+            let frame = self.next().await?;
+            if wanted(&frame) {
+                return Ok(frame);
+            }
+        }
+    }
+
+    /// Reads a client's connection preface (for a test that plays the
+    /// server), within the reader's patience.
+    pub async fn preface(&mut self) -> Result<(), ReadError> {
+        let deadline = Instant::now() + self.patience;
+        while self.buf.len() < PREFACE.len() {
+            self.fill(deadline).await?;
+        }
+        let got = self.buf.split_to(PREFACE.len()).freeze();
+        match &got[..] == PREFACE {
+            true => Ok(()),
+            false => Err(ReadError::NotPreface(got)),
+        }
+    }
+
+    /// A whole frame from the buffer, if there is one.
+    fn parse(&mut self) -> Result<Option<Frame>, ReadError> {
+        let Some(&[l0, l1, l2, kind, flags, s0, s1, s2, s3]) = self.buf.get(..9) else {
+            return Ok(None);
+        };
+        let length = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+        if length > self.max_payload {
+            return Err(ReadError::TooLarge {
+                length,
+                limit: self.max_payload,
+            });
+        }
+        if self.buf.len() < 9 + length {
+            return Ok(None);
+        }
+        self.buf.advance(9);
+        Ok(Some(Frame {
+            kind,
+            flags,
+            stream: u32::from_be_bytes([s0, s1, s2, s3]) & 0x7fff_ffff,
+            payload: self.buf.split_to(length).freeze(),
+        }))
+    }
+
+    /// Reads at most [`CHUNK`] more bytes into the buffer, by `deadline`.
+    async fn fill(&mut self, deadline: Instant) -> Result<(), ReadError> {
+        self.buf.reserve(CHUNK);
+        let mut limited = (&mut self.io).take(CHUNK as u64);
+        let read = tokio::time::timeout_at(deadline, limited.read_buf(&mut self.buf)).await;
+        match read {
+            Err(_) => Err(ReadError::TimedOut {
+                waited: self.patience,
+            }),
+            Ok(Err(e)) => Err(ReadError::Io(e)),
+            Ok(Ok(0)) if self.buf.is_empty() => Err(ReadError::Closed),
+            Ok(Ok(0)) => Err(ReadError::Truncated {
+                buffered: self.buf.len(),
+            }),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> FrameReader<S> {
+    /// Writes `frames` to the peer, waiting at most the reader's patience.
+    pub async fn send(&mut self, frames: impl AsRef<[u8]>) -> Result<(), ReadError> {
+        let write = async {
+            self.io.write_all(frames.as_ref()).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(self.patience, write).await {
+            Err(_) => Err(ReadError::TimedOut {
+                waited: self.patience,
+            }),
+            Ok(result) => result.map_err(ReadError::Io),
+        }
+    }
+
+    /// The next frame for which `wanted` holds, answering the peer's PINGs
+    /// on the way (a server's graceful shutdown may wait for one).
+    pub async fn next_answering_pings(
+        &mut self,
+        mut wanted: impl FnMut(&Frame) -> bool,
+    ) -> Result<Frame, ReadError> {
+        loop {
+            let frame = self.next().await?;
+            if wanted(&frame) {
+                return Ok(frame);
+            }
+            self.answer_ping(&frame).await;
+        }
+    }
+
+    /// Reads until the peer closes the connection, answering its PINGs, and
+    /// reports every frame it sent. Waits at most the reader's patience for
+    /// the whole of it, not for each frame: a peer that keeps talking ends
+    /// the read too.
+    pub async fn read_to_close(&mut self) -> Seen {
+        let deadline = Instant::now() + self.patience;
+        let mut frames = Vec::new();
+        let end = loop {
+            let frame = loop {
+                match self.parse() {
+                    Ok(Some(frame)) => break Ok(frame),
+                    Ok(None) => {}
+                    Err(e) => break Err(e),
+                }
+                if let Err(e) = self.fill(deadline).await {
+                    break Err(e);
+                }
+            };
+            match frame {
+                Ok(frame) => {
+                    self.answer_ping(&frame).await;
+                    frames.push(frame);
+                }
+                Err(e) => break e,
+            }
+        };
+        Seen { frames, end }
+    }
+
+    /// Acknowledges `frame` if it is a PING that is not an acknowledgement.
+    /// A failed write is not an error: the peer may be closing.
+    async fn answer_ping(&mut self, frame: &Frame) {
+        if frame.has(ACK) {
+            return;
+        }
+        if let Some(payload) = frame.ping_payload() {
+            let _ = self.send(Frames::new().ping_ack(payload)).await;
+        }
+    }
+}
+
+/// What [`FrameReader::read_to_close`] saw.
+#[derive(Debug)]
+pub struct Seen {
+    /// Every frame, in order.
+    pub frames: Vec<Frame>,
+    /// How the read ended: [`ReadError::Closed`] when the peer closed between
+    /// frames, [`ReadError::TimedOut`] if it never closed.
+    pub end: ReadError,
+}
+
+impl Seen {
+    /// Whether the connection was closed (cleanly, mid-frame, or by a socket
+    /// error such as a reset), rather than left open past the patience.
+    pub fn closed(&self) -> bool {
+        matches!(
+            self.end,
+            ReadError::Closed | ReadError::Truncated { .. } | ReadError::Io(_)
+        )
+    }
+
+    /// The first GOAWAY, if one came.
+    pub fn goaway(&self) -> Option<GoAway> {
+        self.frames.iter().find_map(Frame::goaway)
+    }
+
+    /// Every DATA frame's data on `stream`, joined.
+    pub fn data(&self, stream: u32) -> Vec<u8> {
+        let on_stream = self.frames.iter().filter(|f| f.stream == stream);
+        on_stream
+            .filter_map(Frame::data)
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// Whether a DATA or HEADERS frame ended `stream`.
+    pub fn ended(&self, stream: u32) -> bool {
+        let mut frames = self.frames.iter();
+        frames.any(|f| f.stream == stream && f.ends_stream())
+    }
+
+    /// The frames of type `kind`.
+    pub fn of_kind(&self, kind: u8) -> impl Iterator<Item = &Frame> {
+        self.frames.iter().filter(move |f| f.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests;
