@@ -330,7 +330,8 @@ impl Frames {
         self.frame(kind::CONTINUATION, flags, stream, block.into().as_bytes())
     }
 
-    /// Everything built so far, appended after what `self` holds.
+    /// `more`'s frames, after these: for frames built apart and sent
+    /// together.
     pub fn then(self, more: Frames) -> Self {
         self.bytes(more.bytes)
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 
 use super::*;
-use crate::frames::{END_HEADERS, Frames, reason};
+use crate::frames::{END_HEADERS, Frames, kind, reason};
 
 #[tokio::test]
 async fn frames_split_over_many_reads_are_whole() {
@@ -145,4 +145,30 @@ async fn next_answering_pings_answers_until_the_wanted_frame() {
     assert_eq!(pong.ping_payload(), Some(*b"one-ping"));
     reader.send(Frames::new().settings_ack()).await.unwrap();
     assert_eq!(ack.next().await.unwrap().kind, kind::SETTINGS);
+}
+
+#[tokio::test]
+async fn until_goaway_answers_pings_and_reads_its_fields() {
+    let (mut server, client) = duplex(1024);
+    let out =
+        Frames::new()
+            .ping(*b"before!!")
+            .data(1, b"x", 0)
+            .goaway(3, reason::PROTOCOL_ERROR, b"bad");
+    server.write_all(out.as_bytes()).await.unwrap();
+    drop(server.shutdown().await);
+    let mut reader = FrameReader::new(client);
+    let goaway = reader.until_goaway().await.unwrap();
+    assert_eq!(goaway.last_stream, 3);
+    assert_eq!(goaway.code, reason::PROTOCOL_ERROR);
+    assert_eq!(&goaway.debug[..], b"bad");
+    let mut pong = FrameReader::new(server);
+    assert_eq!(
+        pong.next().await.unwrap().ping_payload(),
+        Some(*b"before!!")
+    );
+    assert!(matches!(
+        reader.until_goaway().await,
+        Err(ReadError::Closed)
+    ));
 }
