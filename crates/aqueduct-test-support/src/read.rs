@@ -157,25 +157,31 @@ impl<S> FrameReader<S> {
 impl<S: AsyncRead + Unpin> FrameReader<S> {
     /// The next frame, waiting at most the reader's patience for it.
     pub async fn next(&mut self) -> Result<Frame, ReadError> {
+        self.next_by(Instant::now() + self.patience).await
+    }
+
+    /// The next frame for which `wanted` holds, skipping others, waiting at
+    /// most the reader's patience for it (however many come before it).
+    pub async fn next_where(
+        &mut self,
+        mut wanted: impl FnMut(&Frame) -> bool,
+    ) -> Result<Frame, ReadError> {
         let deadline = Instant::now() + self.patience;
+        loop {
+            let frame = self.next_by(deadline).await?;
+            if wanted(&frame) {
+                return Ok(frame);
+            }
+        }
+    }
+
+    /// The next frame, if it is whole by `deadline`.
+    async fn next_by(&mut self, deadline: Instant) -> Result<Frame, ReadError> {
         loop {
             if let Some(frame) = self.parse()? {
                 return Ok(frame);
             }
             self.fill(deadline).await?;
-        }
-    }
-
-    /// The next frame for which `wanted` holds, skipping others.
-    pub async fn next_where(
-        &mut self,
-        mut wanted: impl FnMut(&Frame) -> bool,
-    ) -> Result<Frame, ReadError> {
-        loop {
-            let frame = self.next().await?;
-            if wanted(&frame) {
-                return Ok(frame);
-            }
         }
     }
 
@@ -252,13 +258,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameReader<S> {
     }
 
     /// The next frame for which `wanted` holds, answering the peer's PINGs
-    /// on the way (a server's graceful shutdown may wait for one).
+    /// on the way (a server's graceful shutdown may wait for one), within
+    /// the reader's patience as [`FrameReader::next_where`] is.
     pub async fn next_answering_pings(
         &mut self,
         mut wanted: impl FnMut(&Frame) -> bool,
     ) -> Result<Frame, ReadError> {
+        let deadline = Instant::now() + self.patience;
         loop {
-            let frame = self.next().await?;
+            let frame = self.next_by(deadline).await?;
             if wanted(&frame) {
                 return Ok(frame);
             }
@@ -280,17 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameReader<S> {
         let deadline = Instant::now() + self.patience;
         let mut frames = Vec::new();
         let end = loop {
-            let frame = loop {
-                match self.parse() {
-                    Ok(Some(frame)) => break Ok(frame),
-                    Ok(None) => {}
-                    Err(e) => break Err(e),
-                }
-                if let Err(e) = self.fill(deadline).await {
-                    break Err(e);
-                }
-            };
-            match frame {
+            match self.next_by(deadline).await {
                 Ok(frame) => {
                     self.answer_ping(&frame).await;
                     frames.push(frame);

@@ -172,3 +172,27 @@ async fn until_goaway_answers_pings_and_reads_its_fields() {
         Err(ReadError::Closed)
     ));
 }
+
+/// A peer that keeps sending what the test does not want cannot keep it
+/// waiting past the reader's patience. On the paused clock: the peer's pause
+/// between PINGs is virtual time, not a wait, and nothing races.
+#[tokio::test(start_paused = true)]
+async fn a_chatty_peer_does_not_stretch_the_wait() {
+    let (mut server, client) = duplex(1024);
+    let chatter = tokio::spawn(async move {
+        loop {
+            let ping = Frames::new().ping([0; 8]);
+            if server.write_all(ping.as_bytes()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut reader = FrameReader::new(client).patience(Duration::from_secs(5));
+    let wanted = reader.next_where(|f| f.kind == kind::GOAWAY).await;
+    assert!(
+        matches!(wanted, Err(ReadError::TimedOut { .. })),
+        "{wanted:?}"
+    );
+    chatter.abort();
+}
