@@ -1,5 +1,6 @@
-//! The carriers the conformance suite runs over, and a probe service whose
-//! handlers report what happens to them.
+//! The carriers the conformance suite runs over, serving the probe service
+//! (`aqueduct_test_support::probe`, re-exported here), whose handlers report
+//! what happens to them.
 //!
 //! Each test in `conformance.rs` is written once as `async fn case(carrier:
 //! Carrier)` and instantiated for every [`Carrier`] by `conformance_suite!`, so a
@@ -10,14 +11,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::time::Duration;
 
-use aqueduct::service::{self, BidiStreamingMethod, ClientStreamingMethod, Route, UnaryMethod};
 use aqueduct::carrier::direct::{DirectConnector, DirectListener};
+use aqueduct::service::{self, Route, UnaryMethod};
 use aqueduct::{Channel, MemoryListener, Request, Response, ServerBuilder, Service, Status};
+use aqueduct_test_support::probe::{ProbeServer, Running};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
+
+pub use aqueduct_test_support::probe::{
+    DEADLINE, EARLY, EARLY_BIDI, EARLY_MESSAGE, HANG, OK_ERROR, PANIC, ProbeState, SIZED, SLOW,
+};
+pub use aqueduct_test_support::wait_for;
 
 /// How the client reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,9 +125,8 @@ impl Carrier {
         channel: impl FnOnce(aqueduct::ChannelBuilder) -> aqueduct::ChannelBuilder,
     ) -> Served {
         let probe = Arc::new(ProbeState::default());
-        let builder = configure(
-            interop::server::builder().add_service(ProbeServer(Arc::new(Probe(probe.clone())))),
-        );
+        let builder =
+            configure(interop::server::builder().add_service(ProbeServer::new(probe.clone())));
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async {
             let _ = stopped.await;
@@ -295,209 +300,6 @@ fn unique_name(prefix: &str) -> String {
 
 fn unique_socket_path() -> PathBuf {
     std::env::temp_dir().join(format!("{}.sock", unique_name("aqueduct-conformance")))
-}
-
-/// Waits until `cond` holds, re-checking each time `notify` fires; fails the test
-/// after 10 s.
-pub async fn wait_for(notify: &Notify, cond: impl Fn() -> bool) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let notified = notify.notified();
-            if cond() {
-                return;
-            }
-            notified.await;
-        }
-    })
-    .await
-    .expect("condition not reached within 10 s");
-}
-
-/// What the probe's handlers report.
-#[derive(Debug, Default)]
-pub struct ProbeState {
-    /// Handlers that started (Hang, Slow).
-    pub started: AtomicUsize,
-    /// Signalled whenever `started` grows.
-    pub started_notify: Notify,
-    /// Handlers dropped before or after finishing (Hang, Slow).
-    pub dropped: AtomicUsize,
-    /// Signalled whenever `dropped` grows.
-    pub dropped_notify: Notify,
-    /// Lets every waiting Slow handler finish.
-    pub release: Notify,
-}
-
-/// Counts a handler as started now and as dropped when it goes away, however
-/// that happens.
-struct Running(Arc<ProbeState>);
-
-impl Running {
-    fn new(state: &Arc<ProbeState>) -> Self {
-        state.started.fetch_add(1, SeqCst);
-        state.started_notify.notify_waiters();
-        Running(state.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.dropped.fetch_add(1, SeqCst);
-        self.0.dropped_notify.notify_waiters();
-    }
-}
-
-/// The probe service, `test.v1.Probe`, with `String` messages.
-struct Probe(Arc<ProbeState>);
-
-/// Never returns: ends only by deadline, cancellation or shutdown.
-pub const HANG: &str = "/test.v1.Probe/Hang";
-/// Returns its request once [`ProbeState::release`] is signalled.
-pub const SLOW: &str = "/test.v1.Probe/Slow";
-/// Panics.
-pub const PANIC: &str = "/test.v1.Probe/Panic";
-/// Returns the time remaining to the call's deadline in whole milliseconds, or
-/// `"none"`.
-pub const DEADLINE: &str = "/test.v1.Probe/Deadline";
-/// Returns a string of as many bytes as the request asks for.
-pub const SIZED: &str = "/test.v1.Probe/Sized";
-/// Client streaming: reads one message and ends the call without reading more,
-/// with `ABORTED` ([`EARLY_MESSAGE`]) if that message is `"abort"`, else `OK`
-/// with the message as the response (trailing spaces trimmed: tests pad their
-/// messages, so that the window holds few DATA frames).
-pub const EARLY: &str = "/test.v1.Probe/Early";
-/// Bidirectional: reads one message, sends it back, and ends the call without
-/// reading more, as [`EARLY`] does.
-pub const EARLY_BIDI: &str = "/test.v1.Probe/EarlyBidi";
-/// Returns an error whose code is `OK`, as a handler that `?`-propagates a
-/// streaming call's `send` on a call its server finished OK does.
-pub const OK_ERROR: &str = "/test.v1.Probe/OkError";
-/// The message of the `ABORTED` status [`EARLY`] and [`EARLY_BIDI`] end with.
-pub const EARLY_MESSAGE: &str = "the probe stopped reading";
-
-struct Hang;
-impl UnaryMethod<Probe> for Hang {
-    type Request = String;
-    type Response = String;
-    async fn call(svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
-        let _running = Running::new(&svc.0);
-        std::future::pending().await
-    }
-}
-
-struct Slow;
-impl UnaryMethod<Probe> for Slow {
-    type Request = String;
-    type Response = String;
-    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
-        let released = svc.0.release.notified();
-        let _running = Running::new(&svc.0);
-        released.await;
-        Ok(Response::new(request.into_inner()))
-    }
-}
-
-struct Panic;
-impl UnaryMethod<Probe> for Panic {
-    type Request = String;
-    type Response = String;
-    async fn call(_svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
-        panic!("probe handler panics on purpose")
-    }
-}
-
-struct Deadline;
-impl UnaryMethod<Probe> for Deadline {
-    type Request = String;
-    type Response = String;
-    async fn call(_svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
-        let remaining = request
-            .remaining()
-            .map_or_else(|| "none".to_owned(), |d| d.as_millis().to_string());
-        Ok(Response::new(remaining))
-    }
-}
-
-struct Sized;
-impl UnaryMethod<Probe> for Sized {
-    type Request = String;
-    type Response = String;
-    async fn call(_svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
-        let n: usize = request
-            .get_ref()
-            .parse()
-            .map_err(|_| Status::invalid_argument("send a byte count"))?;
-        Ok(Response::new("x".repeat(n)))
-    }
-}
-
-/// The first message of a request stream, and how [`EARLY`] ends after it.
-async fn first_then_end(request: Request<aqueduct::Streaming<String>>) -> Result<String, Status> {
-    let first = request.into_inner().message().await?.unwrap_or_default();
-    let first = first.trim_end().to_owned();
-    if first == "abort" {
-        return Err(Status::aborted(EARLY_MESSAGE));
-    }
-    Ok(first)
-}
-
-struct OkError;
-impl UnaryMethod<Probe> for OkError {
-    type Request = String;
-    type Response = String;
-    async fn call(_svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
-        Err(Status::new(aqueduct::Code::Ok, "finished"))
-    }
-}
-
-struct Early;
-impl ClientStreamingMethod<Probe> for Early {
-    type Request = String;
-    type Response = String;
-    async fn call(
-        _svc: &Probe,
-        request: Request<aqueduct::Streaming<String>>,
-    ) -> Result<Response<String>, Status> {
-        first_then_end(request).await.map(Response::new)
-    }
-}
-
-struct EarlyBidi;
-impl BidiStreamingMethod<Probe> for EarlyBidi {
-    type Request = String;
-    type Response = String;
-    async fn call(
-        _svc: &Probe,
-        request: Request<aqueduct::Streaming<String>>,
-        responses: &mut aqueduct::ServerSink<String>,
-    ) -> Result<(), Status> {
-        let mut requests = request.into_inner();
-        let first = requests.message().await?.unwrap_or_default();
-        let first = first.trim_end().to_owned();
-        responses.send(first.clone()).await?;
-        if first == "abort" {
-            return Err(Status::aborted(EARLY_MESSAGE));
-        }
-        Ok(())
-    }
-}
-
-struct ProbeServer(Arc<Probe>);
-
-impl Service for ProbeServer {
-    const NAME: &'static str = "test.v1.Probe";
-    fn routes(&self) -> Vec<Route> {
-        vec![
-            service::unary::<Probe, Hang>(HANG, self.0.clone()),
-            service::unary::<Probe, Slow>(SLOW, self.0.clone()),
-            service::unary::<Probe, Panic>(PANIC, self.0.clone()),
-            service::unary::<Probe, Deadline>(DEADLINE, self.0.clone()),
-            service::unary::<Probe, Sized>(SIZED, self.0.clone()),
-            service::unary::<Probe, OkError>(OK_ERROR, self.0.clone()),
-            service::client_streaming::<Probe, Early>(EARLY, self.0.clone()),
-            service::bidi_streaming::<Probe, EarlyBidi>(EARLY_BIDI, self.0.clone()),
-        ]
-    }
 }
 
 /// The relay service, `test.v1.Relay`: each server of a chain calls the next.

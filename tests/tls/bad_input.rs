@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aqueduct::tls::{Identity, ServerTls};
 use aqueduct::{Channel, Code};
+use aqueduct_test_support::Frames;
 use interop::certs::TempDir;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,7 +23,9 @@ use super::{
 
 /// The HTTP/2 client connection preface (RFC 9113 §3.4), then an empty
 /// SETTINGS frame: what a plaintext HTTP/2 client sends first.
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+fn h2_preface() -> Frames {
+    Frames::new().preface().settings(&[])
+}
 
 /// The first byte of a TLS alert record.
 const ALERT: u8 = 0x15;
@@ -53,7 +56,7 @@ async fn plaintext_http2_on_the_tls_port_is_closed() {
 
     // The same bytes, raw.
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(H2_PREFACE).await.unwrap();
+    tcp.write_all(h2_preface().as_bytes()).await.unwrap();
     assert_refused(&read_until_closed(&mut tcp).await);
 
     server.assert_serves(pki.client_tls()).await;
@@ -331,7 +334,7 @@ async fn two_hundred_bad_handshakes_leave_the_server_serving() {
                     assert_refused(&read_until_closed(&mut tcp).await);
                 }
                 1 => {
-                    tcp.write_all(H2_PREFACE).await.unwrap();
+                    tcp.write_all(h2_preface().as_bytes()).await.unwrap();
                     assert_refused(&read_until_closed(&mut tcp).await);
                 }
                 2 => {

@@ -1,6 +1,7 @@
 //! Server behaviour as a raw HTTP/2 peer sees it: each test drives the server with
-//! the `h2` crate as a client, asserts the status or frame that comes back, and then
-//! checks that the server still serves an ordinary call.
+//! the `h2` crate as a client (or, for what h2 will not send, with frames built and
+//! read by `aqueduct_test_support`), asserts the status or frame that comes back,
+//! and then checks that the server still serves an ordinary call.
 
 // Test helpers panic on setup failure: that is how a test reports it.
 #![allow(clippy::unwrap_used)]
@@ -11,9 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use aqueduct::service::{self, Route, ServerStreamingMethod, UnaryMethod};
-use aqueduct::{Request, Response, ServerBuilder, ServerSink, Service, Status};
-use bytes::{BufMut, Bytes, BytesMut};
+use aqueduct::{Request, ServerBuilder};
+use aqueduct_test_support::frames::{END_HEADERS, END_STREAM};
+use aqueduct_test_support::probe::{ProbeServer, ProbeState};
+use aqueduct_test_support::{FrameReader, Frames, grpc, wait_for};
+use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{HeaderMap, StatusCode};
 use prost::Message as _;
@@ -22,174 +25,20 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
-/// What the probe service's handlers have done, for the tests to observe.
-#[derive(Default)]
-struct State {
-    echo_calls: AtomicUsize,
-    running: AtomicUsize,
-    max_running: AtomicUsize,
-    started: AtomicUsize,
-    started_notify: Notify,
-    dropped: AtomicUsize,
-    dropped_notify: Notify,
-    sent: AtomicUsize,
-    release: Notify,
-}
-
-/// Counts a running `Hang` handler; its drop is how the tests see the handler future
-/// being dropped.
-struct Running(Arc<State>);
-
-impl Running {
-    fn new(state: &Arc<State>) -> Self {
-        let now = state.running.fetch_add(1, SeqCst) + 1;
-        state.max_running.fetch_max(now, SeqCst);
-        state.started.fetch_add(1, SeqCst);
-        state.started_notify.notify_waiters();
-        Running(state.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, SeqCst);
-        self.0.dropped.fetch_add(1, SeqCst);
-        self.0.dropped_notify.notify_waiters();
-    }
-}
-
-struct Probe(Arc<State>);
-
-struct Echo;
-impl UnaryMethod<Probe> for Echo {
-    type Request = String;
-    type Response = String;
-    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
-        svc.0.echo_calls.fetch_add(1, SeqCst);
-        Ok(Response::new(request.into_inner()))
-    }
-}
-
-/// Answers with every value of `x-data-bin` it received, decoded, as a
-/// debug-printed list of byte lists.
-struct BinEcho;
-impl UnaryMethod<Probe> for BinEcho {
-    type Request = String;
-    type Response = String;
-    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
-        svc.0.echo_calls.fetch_add(1, SeqCst);
-        let values: Vec<Vec<u8>> = request.metadata().get_all_bin("x-data-bin").collect();
-        Ok(Response::new(format!("{values:?}")))
-    }
-}
-
-/// Never finishes on its own.
-struct Hang;
-impl UnaryMethod<Probe> for Hang {
-    type Request = String;
-    type Response = String;
-    async fn call(svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
-        let _running = Running::new(&svc.0);
-        std::future::pending().await
-    }
-}
-
-/// Waits until the test releases it, then answers.
-struct Slow;
-impl UnaryMethod<Probe> for Slow {
-    type Request = String;
-    type Response = String;
-    async fn call(svc: &Probe, request: Request<String>) -> Result<Response<String>, Status> {
-        let released = svc.0.release.notified();
-        let _running = Running::new(&svc.0);
-        released.await;
-        Ok(Response::new(request.into_inner()))
-    }
-}
-
-struct Panic;
-impl UnaryMethod<Probe> for Panic {
-    type Request = String;
-    type Response = String;
-    async fn call(_svc: &Probe, _request: Request<String>) -> Result<Response<String>, Status> {
-        panic!("handler bug")
-    }
-}
-
-/// Streams 100 messages of 64 KiB, counting each send that completed.
-struct Flood;
-impl ServerStreamingMethod<Probe> for Flood {
-    type Request = String;
-    type Response = Vec<u8>;
-    async fn call(
-        svc: &Probe,
-        _request: Request<String>,
-        sink: &mut ServerSink<Vec<u8>>,
-    ) -> Result<(), Status> {
-        for _ in 0..100 {
-            sink.send(vec![7u8; 64 * 1024]).await?;
-            svc.0.sent.fetch_add(1, SeqCst);
-        }
-        Ok(())
-    }
-}
-
-/// Waits until released, then counts the messages of a client stream.
-struct SlowCount;
-impl aqueduct::service::ClientStreamingMethod<Probe> for SlowCount {
-    type Request = String;
-    type Response = u32;
-    async fn call(
-        svc: &Probe,
-        request: Request<aqueduct::Streaming<String>>,
-    ) -> Result<Response<u32>, Status> {
-        let released = svc.0.release.notified();
-        let _running = Running::new(&svc.0);
-        released.await;
-        let mut stream = request.into_inner();
-        let mut n = 0;
-        while stream.message().await?.is_some() {
-            n += 1;
-        }
-        Ok(Response::new(n))
-    }
-}
-
-struct ProbeServer(Arc<Probe>);
-
-impl Service for ProbeServer {
-    const NAME: &'static str = "test.v1.Probe";
-    fn routes(&self) -> Vec<Route> {
-        vec![
-            service::unary::<Probe, Echo>("/test.v1.Probe/Echo", self.0.clone()),
-            service::unary::<Probe, BinEcho>("/test.v1.Probe/BinEcho", self.0.clone()),
-            service::unary::<Probe, Hang>("/test.v1.Probe/Hang", self.0.clone()),
-            service::unary::<Probe, Slow>("/test.v1.Probe/Slow", self.0.clone()),
-            service::unary::<Probe, Panic>("/test.v1.Probe/Panic", self.0.clone()),
-            service::server_streaming::<Probe, Flood>("/test.v1.Probe/Flood", self.0.clone()),
-            service::client_streaming::<Probe, SlowCount>(
-                "/test.v1.Probe/SlowCount",
-                self.0.clone(),
-            ),
-        ]
-    }
-}
-
 struct Harness {
     addr: SocketAddr,
-    state: Arc<State>,
+    state: Arc<ProbeState>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
 async fn start(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Harness {
-    let state = Arc::new(State::default());
+    let state = Arc::new(ProbeState::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let builder = configure(
-        aqueduct::Server::builder().add_service(ProbeServer(Arc::new(Probe(state.clone())))),
-    );
+    let builder =
+        configure(aqueduct::Server::builder().add_service(ProbeServer::new(state.clone())));
     let server = tokio::spawn(builder.serve(listener).with_graceful_shutdown(async {
         let _ = stopped.await;
     }));
@@ -212,7 +61,7 @@ impl Harness {
         let reply = call(
             &mut client,
             grpc_request("/test.v1.Probe/Echo"),
-            framed(&"still here".to_owned()),
+            grpc::message(&"still here".to_owned()),
         )
         .await;
         assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
@@ -242,14 +91,6 @@ fn grpc_request(path: &str) -> http::Request<()> {
         .header("te", "trailers")
         .body(())
         .unwrap()
-}
-
-fn framed<M: prost::Message>(msg: &M) -> Bytes {
-    let mut buf = BytesMut::new();
-    buf.put_u8(0);
-    buf.put_u32(msg.encoded_len() as u32);
-    msg.encode(&mut buf).unwrap();
-    buf.freeze()
 }
 
 #[derive(Debug)]
@@ -305,21 +146,6 @@ async fn read_reply(response: h2::client::ResponseFuture) -> Reply {
     }
 }
 
-/// Waits for `cond`, woken by `notify`; fails the test after 10 s instead of hanging.
-async fn wait_for(notify: &Notify, cond: impl Fn() -> bool) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let notified = notify.notified();
-            if cond() {
-                return;
-            }
-            notified.await;
-        }
-    })
-    .await
-    .expect("condition not reached within 10 s");
-}
-
 fn run<T, F: Future<Output = T>>(f: F) -> T {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -345,7 +171,12 @@ fn exact_routing_refuses_non_canonical_paths_before_user_code() {
             "/test.v1.Probe/Nope",
             "/",
         ] {
-            let reply = call(&mut client, grpc_request(path), framed(&"x".to_owned())).await;
+            let reply = call(
+                &mut client,
+                grpc_request(path),
+                grpc::message(&"x".to_owned()),
+            )
+            .await;
             assert_eq!(reply.http, StatusCode::OK, "{path}");
             assert_eq!(
                 reply.grpc_status.as_deref(),
@@ -390,7 +221,7 @@ fn invalid_base64_in_binary_metadata_is_internal_before_the_handler() {
             &["ab-_"],
             &["AQI", "AQI,A"],
         ] {
-            let reply = call(&mut client, with(bad), framed(&String::new())).await;
+            let reply = call(&mut client, with(bad), grpc::message(&String::new())).await;
             assert_eq!(reply.http, StatusCode::OK, "{bad:?}");
             assert_eq!(
                 reply.grpc_status.as_deref(),
@@ -410,7 +241,7 @@ fn invalid_base64_in_binary_metadata_is_internal_before_the_handler() {
             (&["AQI, AQID"], "[[1, 2], [1, 2, 3]]"),
             (&[""], "[[]]"),
         ] {
-            let reply = call(&mut client, with(good), framed(&String::new())).await;
+            let reply = call(&mut client, with(good), grpc::message(&String::new())).await;
             assert_eq!(
                 reply.grpc_status.as_deref(),
                 Some("0"),
@@ -428,7 +259,7 @@ fn invalid_base64_in_binary_metadata_is_internal_before_the_handler() {
         request
             .headers_mut()
             .insert("grpc-trace-bin", http::HeaderValue::from_static("!"));
-        let reply = call(&mut client, request, framed(&String::new())).await;
+        let reply = call(&mut client, request, grpc::message(&String::new())).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
         h.assert_still_serving().await;
         h.shutdown().await;
@@ -449,17 +280,17 @@ fn wrong_content_type_is_415_and_missing_te_is_tolerated() {
             let mut req = grpc_request("/test.v1.Probe/Echo");
             req.headers_mut()
                 .insert("content-type", ct.parse().unwrap());
-            let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+            let reply = call(&mut client, req, grpc::message(&"x".to_owned())).await;
             assert_eq!(reply.http, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
         }
         let mut req = grpc_request("/test.v1.Probe/Echo");
         req.headers_mut().remove("te");
-        let reply = call(&mut client, req, framed(&"no te".to_owned())).await;
+        let reply = call(&mut client, req, grpc::message(&"no te".to_owned())).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
         let mut req = grpc_request("/test.v1.Probe/Echo");
         req.headers_mut()
             .insert("content-type", "application/grpc+proto".parse().unwrap());
-        let reply = call(&mut client, req, framed(&"proto".to_owned())).await;
+        let reply = call(&mut client, req, grpc::message(&"proto".to_owned())).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("0"), "{reply:?}");
         h.assert_still_serving().await;
         h.shutdown().await;
@@ -472,19 +303,17 @@ fn receive_limit_is_4_mib_and_resource_exhausted() {
         let h = start(|b| b).await;
         let mut client = h.client().await;
         // Declared length one past 4 MiB; the body never needs to arrive.
-        let mut prefix = BytesMut::new();
-        prefix.put_u8(0);
-        prefix.put_u32(4 * 1024 * 1024 + 1);
+        let prefix = grpc::prefix(false, 4 * 1024 * 1024 + 1);
         let reply = call(
             &mut client,
             grpc_request("/test.v1.Probe/Echo"),
-            prefix.freeze(),
+            Bytes::copy_from_slice(&prefix),
         )
         .await;
         assert_eq!(reply.grpc_status.as_deref(), Some("8"), "{reply:?}");
         // Exactly 4 MiB of message is fine.
         let big = "a".repeat(4 * 1024 * 1024 - 5);
-        let body = framed(&big);
+        let body = grpc::message(&big);
         assert_eq!(body.len() - 5, 4 * 1024 * 1024);
         let reply = call(&mut client, grpc_request("/test.v1.Probe/Echo"), body).await;
         assert_eq!(
@@ -506,7 +335,7 @@ fn send_limit_is_configurable_and_resource_exhausted() {
         let reply = call(
             &mut client,
             grpc_request("/test.v1.Probe/Echo"),
-            framed(&"y".repeat(200)),
+            grpc::message(&"y".repeat(200)),
         )
         .await;
         assert_eq!(reply.grpc_status.as_deref(), Some("8"), "{reply:?}");
@@ -523,7 +352,7 @@ fn deadline_drops_the_handler_and_sends_deadline_exceeded() {
         let mut req = grpc_request("/test.v1.Probe/Hang");
         req.headers_mut()
             .insert("grpc-timeout", "50m".parse().unwrap());
-        let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+        let reply = call(&mut client, req, grpc::message(&"x".to_owned())).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("4"), "{reply:?}");
         wait_for(&h.state.dropped_notify, || {
             h.state.dropped.load(SeqCst) == 1
@@ -534,7 +363,7 @@ fn deadline_drops_the_handler_and_sends_deadline_exceeded() {
         let mut req = grpc_request("/test.v1.Probe/Hang");
         req.headers_mut()
             .insert("grpc-timeout", "123456789S".parse().unwrap());
-        let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+        let reply = call(&mut client, req, grpc::message(&"x".to_owned())).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("13"), "{reply:?}");
         assert_eq!(h.state.started.load(SeqCst), 1);
         h.assert_still_serving().await;
@@ -551,7 +380,9 @@ fn rst_stream_drops_the_handler_at_once() {
         let (_response, mut stream) = ready
             .send_request(grpc_request("/test.v1.Probe/Hang"), false)
             .unwrap();
-        stream.send_data(framed(&"x".to_owned()), true).unwrap();
+        stream
+            .send_data(grpc::message(&"x".to_owned()), true)
+            .unwrap();
         wait_for(&h.state.started_notify, || {
             h.state.started.load(SeqCst) == 1
         })
@@ -591,7 +422,7 @@ fn rapid_reset_cannot_run_up_handlers() {
             else {
                 break;
             };
-            let _ = stream.send_data(framed(&"x".to_owned()), true);
+            let _ = stream.send_data(grpc::message(&"x".to_owned()), true);
             stream.send_reset(h2::Reason::CANCEL);
         }
         let state = &h.state;
@@ -630,7 +461,7 @@ fn advertised_settings_and_header_list_limit() {
         req.headers_mut()
             .insert("x-big", "v".repeat(8192).parse().unwrap());
         let (response, mut stream) = ready.send_request(req, false).unwrap();
-        let _ = stream.send_data(framed(&"x".to_owned()), true);
+        let _ = stream.send_data(grpc::message(&"x".to_owned()), true);
         // Over the advertised header list size: refused at the HTTP/2 layer.
         match response.await {
             Err(_) => {}
@@ -643,7 +474,7 @@ fn advertised_settings_and_header_list_limit() {
         let reply = call(
             &mut client,
             grpc_request("/test.v1.Probe/Echo"),
-            framed(&"x".to_owned()),
+            grpc::message(&"x".to_owned()),
         )
         .await;
         assert_eq!(reply.grpc_status.as_deref(), Some("0"));
@@ -673,7 +504,7 @@ fn max_concurrent_streams_is_advertised() {
         let reply = call(
             &mut client,
             grpc_request("/test.v1.Probe/Echo"),
-            framed(&"x".to_owned()),
+            grpc::message(&"x".to_owned()),
         )
         .await;
         assert_eq!(reply.grpc_status.as_deref(), Some("0"));
@@ -720,7 +551,9 @@ fn slow_reader_stalls_the_sender_instead_of_buffering() {
         let (response, mut stream) = ready
             .send_request(grpc_request("/test.v1.Probe/Flood"), false)
             .unwrap();
-        stream.send_data(framed(&"x".to_owned()), true).unwrap();
+        stream
+            .send_data(grpc::message(&"x".to_owned()), true)
+            .unwrap();
         let response = response.await.unwrap();
         let mut body = response.into_body();
         // Without reading, the handler can get at most the window plus h2's bounded
@@ -759,7 +592,7 @@ fn handler_panic_is_internal_and_server_survives() {
         let reply = call(
             &mut client,
             grpc_request("/test.v1.Probe/Panic"),
-            framed(&"x".to_owned()),
+            grpc::message(&"x".to_owned()),
         )
         .await;
         assert_eq!(reply.grpc_status.as_deref(), Some("13"), "{reply:?}");
@@ -778,7 +611,7 @@ fn graceful_shutdown_lets_calls_in_flight_finish() {
             .send_request(grpc_request("/test.v1.Probe/Slow"), false)
             .unwrap();
         stream
-            .send_data(framed(&"in flight".to_owned()), true)
+            .send_data(grpc::message(&"in flight".to_owned()), true)
             .unwrap();
         wait_for(&h.state.started_notify, || {
             h.state.started.load(SeqCst) == 1
@@ -812,7 +645,9 @@ fn graceful_shutdown_cancels_calls_after_the_drain_deadline() {
         let (response, mut stream) = ready
             .send_request(grpc_request("/test.v1.Probe/Hang"), false)
             .unwrap();
-        stream.send_data(framed(&"x".to_owned()), true).unwrap();
+        stream
+            .send_data(grpc::message(&"x".to_owned()), true)
+            .unwrap();
         wait_for(&h.state.started_notify, || {
             h.state.started.load(SeqCst) == 1
         })
@@ -867,48 +702,6 @@ impl aqueduct::Listener for StopOnAccept {
     }
 }
 
-/// What a raw client saw on a connection, read to its end.
-#[derive(Debug, Default)]
-struct Seen {
-    goaway: bool,
-    data: Vec<u8>,
-    ended: bool,
-}
-
-/// Reads frames until the server closes, answering its PINGs (so its graceful
-/// shutdown can send the final GOAWAY and close).
-async fn read_to_close(stream: &mut TcpStream) -> Seen {
-    const PING: u8 = 0x6;
-    const GOAWAY: u8 = 0x7;
-    const ACK: u8 = 0x1;
-    let mut seen = Seen::default();
-    loop {
-        let mut header = [0u8; 9];
-        if stream.read_exact(&mut header).await.is_err() {
-            return seen;
-        }
-        let [l0, l1, l2, kind, flags, i0, i1, i2, i3] = header;
-        let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
-        let id = u32::from_be_bytes([i0, i1, i2, i3]) & 0x7fff_ffff;
-        let mut payload = vec![0u8; len];
-        if stream.read_exact(&mut payload).await.is_err() {
-            return seen;
-        }
-        match kind {
-            GOAWAY => seen.goaway = true,
-            PING if flags & ACK == 0 => {
-                let pong = raw::frame(PING, ACK, 0, &payload);
-                let _ = stream.write_all(&pong).await;
-            }
-            raw::DATA if id == 1 => seen.data.extend_from_slice(&payload),
-            _ => {}
-        }
-        if id == 1 && flags & raw::END_STREAM != 0 && matches!(kind, raw::DATA | raw::HEADERS) {
-            seen.ended = true;
-        }
-    }
-}
-
 /// Regression test for issue 16, item 11: a connection accepted just as
 /// graceful shutdown started, still in its HTTP/2 handshake, was closed with
 /// no GOAWAY (whenever the drain won the race with the handshake), failing the
@@ -920,17 +713,17 @@ fn regression_16_a_connection_in_its_handshake_when_draining_starts_is_served() 
     run(async {
         // The race was won either way about half the time: try it often.
         for round in 0..16 {
-            let state = Arc::new(State::default());
+            let state = Arc::new(ProbeState::default());
             let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
             // The whole request is in the socket before the server accepts.
             let mut client = TcpStream::connect(tcp.local_addr().unwrap()).await.unwrap();
-            let message = framed(&format!("round {round}"));
-            let mut out = raw::PREFACE.to_vec();
-            out.extend(raw::frame(raw::SETTINGS, 0, 0, &[]));
-            let headers = raw::grpc_headers("/test.v1.Probe/Echo");
-            out.extend(raw::frame(raw::HEADERS, raw::END_HEADERS, 1, &headers));
-            out.extend(raw::frame(raw::DATA, raw::END_STREAM, 1, &message));
-            client.write_all(&out).await.unwrap();
+            let message = grpc::message(&format!("round {round}"));
+            let out = Frames::new()
+                .preface()
+                .settings(&[])
+                .headers(1, grpc::request("/test.v1.Probe/Echo"), END_HEADERS)
+                .data(1, &message, END_STREAM);
+            client.write_all(out.as_bytes()).await.unwrap();
 
             let (accepted, stop) = oneshot::channel();
             let listener = StopOnAccept {
@@ -938,24 +731,31 @@ fn regression_16_a_connection_in_its_handshake_when_draining_starts_is_served() 
                 accepted: Some(accepted),
             };
             let server = aqueduct::Server::builder()
-                .add_service(ProbeServer(Arc::new(Probe(state.clone()))))
+                .add_service(ProbeServer::new(state.clone()))
                 .serve(listener)
                 .with_graceful_shutdown(async {
                     let _ = stop.await;
                 });
             let server = tokio::spawn(server);
-            let seen = tokio::time::timeout(Duration::from_secs(10), read_to_close(&mut client))
-                .await
-                .expect("the connection was not closed within 10 s");
+            // Reads to the close, answering PINGs (so the graceful shutdown
+            // can send its final GOAWAY and close), for at most 10 s.
+            let seen = FrameReader::new(client)
+                .patience(Duration::from_secs(10))
+                .read_to_close()
+                .await;
             assert!(
-                seen.goaway,
+                seen.closed(),
+                "the connection was not closed within 10 s: {seen:?}"
+            );
+            assert!(
+                seen.goaway().is_some(),
                 "round {round}: closed without a GOAWAY: {seen:?}"
             );
             assert!(
-                seen.ended,
+                seen.ended(1),
                 "round {round}: the request was not answered: {seen:?}"
             );
-            assert_eq!(seen.data, message, "round {round}");
+            assert_eq!(seen.data(1), message, "round {round}");
             assert_eq!(state.echo_calls.load(SeqCst), 1, "round {round}");
             tokio::time::timeout(Duration::from_secs(10), server)
                 .await
@@ -980,21 +780,18 @@ fn decompressed_size_over_the_limit_is_resource_exhausted() {
         std::io::Write::write_all(&mut gz, &plain).unwrap();
         let packed = gz.finish().unwrap();
         assert!(packed.len() < 64 * 1024);
-        let mut body = BytesMut::new();
-        body.put_u8(1);
-        body.put_u32(packed.len() as u32);
-        body.put_slice(&packed);
+        let body = grpc::length_prefixed(true, &packed);
         let mut req = grpc_request("/test.v1.Probe/Echo");
         req.headers_mut()
             .insert("grpc-encoding", "gzip".parse().unwrap());
-        let reply = call(&mut client, req, body.freeze()).await;
+        let reply = call(&mut client, req, body).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("8"), "{reply:?}");
         assert_eq!(h.state.echo_calls.load(SeqCst), 0);
         // An encoding the server does not know is UNIMPLEMENTED, naming what it accepts.
         let mut req = grpc_request("/test.v1.Probe/Echo");
         req.headers_mut()
             .insert("grpc-encoding", "br".parse().unwrap());
-        let reply = call(&mut client, req, framed(&"x".to_owned())).await;
+        let reply = call(&mut client, req, grpc::message(&"x".to_owned())).await;
         assert_eq!(reply.grpc_status.as_deref(), Some("12"), "{reply:?}");
         assert!(
             reply.headers.contains_key("grpc-accept-encoding"),
@@ -1003,47 +800,6 @@ fn decompressed_size_over_the_limit_is_resource_exhausted() {
         h.assert_still_serving().await;
         h.shutdown().await;
     });
-}
-
-/// Raw HTTP/2 frames, for what the h2 client will not send.
-mod raw {
-    pub(super) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-    pub(super) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let len = payload.len() as u32;
-        let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-        out.extend_from_slice(&stream.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
-
-    fn string(out: &mut Vec<u8>, s: &str) {
-        assert!(s.len() < 127);
-        out.push(s.len() as u8);
-        out.extend_from_slice(s.as_bytes());
-    }
-
-    /// HPACK for a gRPC POST to `path`, literals only (no dynamic table).
-    pub(super) fn grpc_headers(path: &str) -> Vec<u8> {
-        let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
-        block.push(0x04); // :path, literal without indexing
-        string(&mut block, path);
-        block.push(0x01); // :authority
-        string(&mut block, "localhost");
-        block.extend_from_slice(&[0x0f, 0x10]); // content-type (static index 31)
-        string(&mut block, "application/grpc");
-        block.push(0x00); // te: new name
-        string(&mut block, "te");
-        string(&mut block, "trailers");
-        block
-    }
-
-    pub(super) const HEADERS: u8 = 0x1;
-    pub(super) const DATA: u8 = 0x0;
-    pub(super) const SETTINGS: u8 = 0x4;
-    pub(super) const WINDOW_UPDATE: u8 = 0x8;
-    pub(super) const END_STREAM: u8 = 0x1;
-    pub(super) const END_HEADERS: u8 = 0x4;
 }
 
 /// MadeYouReset: the client makes the *server* reset streams (here with a
@@ -1065,28 +821,22 @@ fn server_generated_resets_stop_handlers_made_you_reset() {
                 }
             }
         });
-        let mut out = raw::PREFACE.to_vec();
-        out.extend(raw::frame(raw::SETTINGS, 0, 0, &[]));
-        wr.write_all(&out).await.unwrap();
-        let body = framed(&"x".to_owned());
+        let start = Frames::new().preface().settings(&[]);
+        wr.write_all(start.as_bytes()).await.unwrap();
+        let body = grpc::message(&"x".to_owned());
         // First one stream, watched closely: started, then reset by the server.
         let open = |id: u32| {
-            let mut out = raw::frame(
-                raw::HEADERS,
-                raw::END_HEADERS,
-                id,
-                &raw::grpc_headers("/test.v1.Probe/Hang"),
-            );
-            out.extend(raw::frame(raw::DATA, raw::END_STREAM, id, &body));
-            out
+            Frames::new()
+                .headers(id, grpc::request("/test.v1.Probe/Hang"), END_HEADERS)
+                .data(id, &body, END_STREAM)
         };
-        let poison = |id: u32| raw::frame(raw::WINDOW_UPDATE, 0, id, &0u32.to_be_bytes());
-        wr.write_all(&open(1)).await.unwrap();
+        let poison = |id: u32| Frames::new().window_update(id, 0);
+        wr.write_all(open(1).as_bytes()).await.unwrap();
         wait_for(&h.state.started_notify, || {
             h.state.started.load(SeqCst) == 1
         })
         .await;
-        wr.write_all(&poison(1)).await.unwrap();
+        wr.write_all(poison(1).as_bytes()).await.unwrap();
         wait_for(&h.state.dropped_notify, || {
             h.state.dropped.load(SeqCst) == 1
         })
@@ -1094,9 +844,8 @@ fn server_generated_resets_stop_handlers_made_you_reset() {
         // Then many, as fast as the socket takes them.
         for i in 1..200u32 {
             let id = 2 * i + 1;
-            let mut out = open(id);
-            out.extend(poison(id));
-            if wr.write_all(&out).await.is_err() {
+            let out = open(id).then(poison(id));
+            if wr.write_all(out.as_bytes()).await.is_err() {
                 break; // the server may close the connection: also a defence
             }
         }
@@ -1176,7 +925,7 @@ fn one_channel_many_tasks_a_thousand_concurrent_calls() {
 
 #[test]
 fn thread_per_core_serves_and_shuts_down() {
-    let state = Arc::new(State::default());
+    let state = Arc::new(ProbeState::default());
     let served = state.clone();
     let addr = run(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1184,7 +933,7 @@ fn thread_per_core_serves_and_shuts_down() {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(
             aqueduct::Server::builder()
-                .add_service(ProbeServer(Arc::new(Probe(served))))
+                .add_service(ProbeServer::new(served))
                 .thread_per_core(2)
                 .serve(listener)
                 .with_graceful_shutdown(async {
@@ -1262,7 +1011,7 @@ fn tiny_messages_to_a_slow_client_streaming_handler() {
         .await;
         const BATCHES: u32 = 50;
         const PER_BATCH: u32 = 1000;
-        let one = framed(&"x".to_owned());
+        let one = grpc::message(&"x".to_owned());
         for _ in 0..BATCHES {
             for _ in 0..PER_BATCH {
                 // One DATA frame per message, as a simple client sends them.
