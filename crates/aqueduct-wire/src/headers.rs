@@ -130,6 +130,7 @@ pub enum Field {
 /// assert_eq!(classify(b"grpc-status-details-bin"), Field::Protocol);
 /// assert_eq!(classify(b"trace-bin"), Field::Metadata);
 /// ```
+#[inline]
 #[must_use]
 pub fn classify(name: &[u8]) -> Field {
     if name.starts_with(b":") {
@@ -147,6 +148,7 @@ pub fn classify(name: &[u8]) -> Field {
 ///
 /// `user-agent` is not reserved (an application may set it), but a received
 /// one is not metadata either: see [`classify`].
+#[inline]
 #[must_use]
 pub fn is_reserved(name: &[u8]) -> bool {
     name.starts_with(GRPC_PREFIX.as_bytes())
@@ -176,8 +178,13 @@ pub fn is_reserved(name: &[u8]) -> bool {
 /// assert!(!is_grpc_content_type(b"application/grpcx"));
 /// assert!(!is_grpc_content_type(b"text/html"));
 /// ```
+#[inline]
 #[must_use]
 pub fn is_grpc_content_type(value: &[u8]) -> bool {
+    // What nearly every peer sends, decided at once.
+    if value == crate::CONTENT_TYPE.as_bytes() {
+        return true;
+    }
     match value.strip_prefix(crate::CONTENT_TYPE.as_bytes()) {
         Some(rest) => rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";"),
         None => false,
@@ -194,8 +201,13 @@ pub fn is_grpc_content_type(value: &[u8]) -> bool {
 /// assert!(is_grpc_proto_content_type(b"application/grpc+proto;charset=utf-8"));
 /// assert!(!is_grpc_proto_content_type(b"application/grpc+json"));
 /// ```
+#[inline]
 #[must_use]
 pub fn is_grpc_proto_content_type(value: &[u8]) -> bool {
+    // What nearly every peer sends, decided at once.
+    if value == crate::CONTENT_TYPE.as_bytes() {
+        return true;
+    }
     let media_type = value.split(|&b| b == b';').next().unwrap_or_default();
     is_grpc_content_type(value)
         && (media_type == crate::CONTENT_TYPE.as_bytes()

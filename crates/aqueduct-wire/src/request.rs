@@ -99,12 +99,21 @@ impl RequestParser {
         Self::default()
     }
 
+    /// Records that the request's `:method` is `POST`, for a caller whose
+    /// HTTP library has parsed the method already (no bytes to compare);
+    /// the same as feeding [`field`](Self::field) `:method: POST`.
+    #[inline]
+    pub fn post(&mut self) {
+        self.method = Method::Post;
+    }
+
     /// Reads one field of the head and says what it is.
     ///
     /// Pseudo-headers and protocol fields are read here (`:path` and
     /// `:authority` are left to the caller); a [`Field::Metadata`] field is
     /// the caller's to hand to the handler, after its `-bin` value, if any,
     /// has been checked.
+    #[inline]
     pub fn field(&mut self, name: &[u8], value: &[u8]) -> Field {
         match name {
             raw::METHOD if value == raw::POST => self.method = Method::Post,
@@ -119,18 +128,29 @@ impl RequestParser {
                 self.head.encoding = Some(Encoding::from_name(value).ok_or_else(|| lossy(value)));
             }
             raw::GRPC_ACCEPT_ENCODING => self.head.accept = AcceptEncodings::parse(value),
-            _ if self.bad_metadata.is_none() => {
-                self.bad_metadata = crate::metadata::received_binary_error(name, value);
+            // Every other field is classified once, here: the common case is
+            // a few of them per request, on the server's hottest path.
+            _ => {
+                let field = headers::classify(name);
+                if field == Field::Metadata && self.bad_metadata.is_none() {
+                    self.bad_metadata = crate::metadata::received_binary_error(name, value);
+                }
+                return field;
             }
-            _ => {}
         }
-        headers::classify(name)
+        // The names matched above are all the protocol's own.
+        if name == raw::METHOD {
+            Field::Pseudo
+        } else {
+            Field::Protocol
+        }
     }
 
     /// Checks what a server checks before routing, in this order: the method is
     /// `POST` (else 405), the `content-type` is gRPC with protobuf
     /// ([`is_grpc_proto_content_type`](headers::is_grpc_proto_content_type),
     /// else 415), and every custom `-bin` value is base64 (else `INTERNAL`).
+    #[inline]
     pub fn finish(self) -> Result<RequestHead, RequestError> {
         match self.method {
             Method::Post => {}

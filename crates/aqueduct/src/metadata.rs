@@ -9,8 +9,6 @@ use http::header::{HeaderName, HeaderValue};
 use aqueduct_wire::metadata as rules;
 pub use aqueduct_wire::metadata::MetadataError;
 
-use crate::status::Status;
-
 /// Custom metadata: ASCII values under ordinary keys, binary values under keys that
 /// end in `-bin`.
 ///
@@ -42,7 +40,7 @@ pub struct MetadataMap {
 
 /// Whether a key is user metadata rather than the protocol's own.
 fn is_user_key(key: &str) -> bool {
-    !rules::is_reserved(key) && key != "user-agent"
+    aqueduct_wire::headers::classify(key.as_bytes()) == aqueduct_wire::headers::Field::Metadata
 }
 
 /// Whether a stored entry is visible as metadata: a user key, and for ASCII keys a
@@ -257,34 +255,6 @@ impl MetadataMap {
     }
 }
 
-/// Checks one received header as user metadata: a `-bin` key (that is not the
-/// protocol's own) must hold base64, each of its `,`-joined values padded or
-/// not. The error is `INTERNAL` naming the key (not quoting the value), as
-/// grpc-go fails such a call. ASCII keys are not checked: values that are not
-/// visible ASCII are left out of the map instead, as the spec allows.
-///
-/// The server runs it on every request header before routing; the client can
-/// run it on response headers and trailers ([`check_received_headers`]).
-pub(crate) fn check_received(name: &HeaderName, value: &HeaderValue) -> Result<(), Status> {
-    let key = name.as_str();
-    if !rules::is_binary_key(key) || !is_user_key(key) {
-        return Ok(());
-    }
-    rules::validate_binary(value.as_bytes()).map_err(|e| {
-        Status::internal(format!(
-            "malformed binary metadata {key:?}: {e} (standard alphabet, padded or not)"
-        ))
-    })
-}
-
-/// [`check_received`] for every header of a received map: the first bad
-/// `-bin` value fails it.
-pub(crate) fn check_received_headers(headers: &HeaderMap) -> Result<(), Status> {
-    headers
-        .iter()
-        .try_for_each(|(name, value)| check_received(name, value))
-}
-
 impl PartialEq for MetadataMap {
     fn eq(&self, other: &Self) -> bool {
         let mut a: Vec<_> = self.iter().collect();
@@ -354,29 +324,39 @@ mod tests {
         assert_eq!(all, [vec![1, 2], vec![1, 2, 3], vec![4]]);
     }
 
+    /// The `-bin` rule the runtime applies to what it receives, through the
+    /// parsers it uses (aqueduct-wire's): server request heads, client
+    /// trailers.
     #[test]
     fn received_binary_values_are_checked_by_key() {
-        let check = |name: &'static str, value: &'static str| {
-            check_received(
-                &HeaderName::from_static(name),
-                &HeaderValue::from_static(value),
-            )
+        use aqueduct_wire::request::RequestParser;
+        use aqueduct_wire::response::TrailersParser;
+        let check = |fields: &[(&str, &str)]| {
+            let mut request = RequestParser::new();
+            request.field(b":method", b"POST");
+            request.field(b"content-type", b"application/grpc");
+            let mut trailers = TrailersParser::new();
+            trailers.field(b"grpc-status", b"0");
+            for (name, value) in fields {
+                request.field(name.as_bytes(), value.as_bytes());
+                trailers.field(name.as_bytes(), value.as_bytes());
+            }
+            let server = request.finish().map(drop).map_err(|e| e.into_message());
+            let client = trailers.finish().map(drop).map_err(|e| e.into_message());
+            assert_eq!(server, client, "both sides apply the same rule");
+            server
         };
-        check("x-bin", "AQI").unwrap();
-        check("x-bin", "AQI=,AQID").unwrap();
-        check("x-ascii", "not base64!").unwrap();
+        check(&[("x-bin", "AQI")]).unwrap();
+        check(&[("x-bin", "AQI=,AQID")]).unwrap();
+        check(&[("x-ascii", "not base64!")]).unwrap();
         // The protocol's own -bin keys are not user metadata.
-        check("grpc-status-details-bin", "!").unwrap();
-        let status = check("trace-bin", "AQI,A!").unwrap_err();
-        assert_eq!(status.code(), crate::Code::Internal);
-        assert!(status.message().contains("\"trace-bin\""), "{status}");
-        assert!(!status.message().contains("A!"), "{status}");
+        check(&[("grpc-status-details-bin", "!")]).unwrap();
+        let message = check(&[("trace-bin", "AQI,A!")]).unwrap_err();
+        assert!(message.contains("\"trace-bin\""), "{message}");
+        assert!(!message.contains("A!"), "{message}");
 
-        let mut h = HeaderMap::new();
-        h.insert("x-ok-bin", HeaderValue::from_static("AQI"));
-        check_received_headers(&h).unwrap();
-        h.insert("x-bad-bin", HeaderValue::from_static("A"));
-        let status = check_received_headers(&h).unwrap_err();
-        assert!(status.message().contains("x-bad-bin"), "{status}");
+        check(&[("x-ok-bin", "AQI")]).unwrap();
+        let message = check(&[("x-ok-bin", "AQI"), ("x-bad-bin", "A")]).unwrap_err();
+        assert!(message.contains("x-bad-bin"), "{message}");
     }
 }

@@ -6,15 +6,16 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
+use aqueduct_wire::headers;
 pub use aqueduct_wire::status::Code;
-use aqueduct_wire::status::{decode_message, encode_message};
+use aqueduct_wire::status::encode_message;
 
 use crate::metadata::MetadataMap;
 
-pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static(headers::GRPC_STATUS);
+pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static(headers::GRPC_MESSAGE);
 pub(crate) const GRPC_STATUS_DETAILS: HeaderName =
-    HeaderName::from_static("grpc-status-details-bin");
+    HeaderName::from_static(headers::GRPC_STATUS_DETAILS_BIN);
 
 /// The status of a finished call: a [`Code`], a message for humans, optional binary
 /// details and metadata sent with it as trailers.
@@ -135,33 +136,18 @@ impl Status {
         &mut self.0.metadata
     }
 
-    /// Reads a status from trailers (or a trailers-only response's headers).
-    ///
-    /// `None` when there is no `grpc-status`; a value that is not a number is
-    /// reported as `INTERNAL`, since the peer broke the protocol.
-    pub(crate) fn from_trailers(headers: &HeaderMap) -> Option<Status> {
-        let raw = headers.get(GRPC_STATUS)?;
-        let Some(code) = Code::from_header(raw.as_bytes()) else {
-            return Some(Status::internal(format!(
-                "protocol error: invalid grpc-status {:?}",
-                String::from_utf8_lossy(raw.as_bytes())
-            )));
-        };
-        let message = headers
-            .get(GRPC_MESSAGE)
-            .map(|v| decode_message(v.as_bytes()))
-            .unwrap_or_default();
-        let details = headers
-            .get(GRPC_STATUS_DETAILS)
-            .and_then(|v| aqueduct_wire::metadata::decode_binary(v.as_bytes()).ok())
-            .map(Bytes::from)
-            .unwrap_or_default();
-        Some(Status(Box::new(Inner {
-            code,
-            message,
-            details,
-            metadata: MetadataMap::from_headers(headers),
-        })))
+    /// The status a peer's `grpc-status`, `grpc-message` and details gave,
+    /// with the fields they came in as its metadata.
+    pub(crate) fn from_received(
+        received: aqueduct_wire::response::ReceivedStatus,
+        metadata: MetadataMap,
+    ) -> Status {
+        Status(Box::new(Inner {
+            code: received.code,
+            message: received.message,
+            details: Bytes::from(received.details),
+            metadata,
+        }))
     }
 
     /// Writes `grpc-status`, `grpc-message`, details and metadata into `headers`.
@@ -227,6 +213,19 @@ impl From<std::io::Error> for Status {
 mod tests {
     use super::*;
 
+    /// Reads a status back as the client does: aqueduct-wire's trailers
+    /// parser, then [`Status::from_received`].
+    fn read_back(headers: &HeaderMap) -> Result<Status, Status> {
+        let mut parser = aqueduct_wire::response::TrailersParser::new();
+        for (name, value) in headers {
+            parser.field(name.as_str().as_bytes(), value.as_bytes());
+        }
+        parser
+            .finish()
+            .map(|received| Status::from_received(received, MetadataMap::from_headers(headers)))
+            .map_err(|e| Status::new(e.code(), e.into_message()))
+    }
+
     #[test]
     fn trailers_round_trip() {
         let mut status =
@@ -234,7 +233,7 @@ mod tests {
         status.metadata_mut().insert("x-why", "because").unwrap();
         let mut headers = HeaderMap::new();
         status.write_trailers(&mut headers);
-        let back = Status::from_trailers(&headers).unwrap();
+        let back = read_back(&headers).unwrap();
         assert_eq!(back.code(), Code::InvalidArgument);
         assert_eq!(back.message(), "bad 100% \u{263a}");
         assert_eq!(back.details(), b"\x00\x01");
@@ -246,10 +245,12 @@ mod tests {
     fn bad_grpc_status_is_internal() {
         let mut headers = HeaderMap::new();
         headers.insert(GRPC_STATUS, HeaderValue::from_static("abc"));
-        assert_eq!(
-            Status::from_trailers(&headers).unwrap().code(),
-            Code::Internal
+        assert_eq!(read_back(&headers).unwrap_err().code(), Code::Internal);
+        let missing = read_back(&HeaderMap::new()).unwrap_err();
+        assert_eq!(missing.code(), Code::Internal);
+        assert!(
+            missing.message().contains("without grpc-status"),
+            "{missing}"
         );
-        assert!(Status::from_trailers(&HeaderMap::new()).is_none());
     }
 }

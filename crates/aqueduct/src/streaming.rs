@@ -294,12 +294,3 @@ impl<T> fmt::Debug for Streaming<T> {
         d.finish_non_exhaustive()
     }
 }
-
-/// Whether a `content-type` is gRPC: `application/grpc` or `application/grpc+...`
-/// or `application/grpc;...`.
-pub(crate) fn is_grpc_content_type(value: &[u8]) -> bool {
-    match value.strip_prefix(b"application/grpc") {
-        Some(rest) => rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";"),
-        None => false,
-    }
-}

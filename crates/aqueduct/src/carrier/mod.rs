@@ -35,6 +35,7 @@ pub(crate) enum RecvBody {
 impl RecvBody {
     /// The server's read of the request body: the next chunk, `None` at its
     /// end. A stream the client reset with `CANCEL` is the call cancelled.
+    #[inline]
     pub(crate) fn poll_request_data(
         &mut self,
         cx: &mut Context<'_>,
@@ -47,6 +48,7 @@ impl RecvBody {
 
     /// The client's read of the response body: the next chunk, `None` at its
     /// end.
+    #[inline]
     pub(crate) fn poll_response_data(
         &mut self,
         cx: &mut Context<'_>,

@@ -6,11 +6,16 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, HeaderValue, TE, USER_AGENT};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, TE, USER_AGENT};
 use http::uri::PathAndQuery;
 use tokio::time::Instant;
 
 use aqueduct_wire::compression::Encoding;
+use aqueduct_wire::headers;
+
+const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static(headers::GRPC_ACCEPT_ENCODING);
+const GRPC_ENCODING: HeaderName = HeaderName::from_static(headers::GRPC_ENCODING);
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static(headers::GRPC_TIMEOUT);
 
 use super::Channel;
 use crate::carrier::{ResponseFuture, SendBody};
@@ -256,19 +261,19 @@ impl Channel {
             CONTENT_TYPE,
             HeaderValue::from_static(aqueduct_wire::CONTENT_TYPE),
         );
-        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert(TE, HeaderValue::from_static(headers::TRAILERS));
         h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         h.insert(
-            "grpc-accept-encoding",
+            GRPC_ACCEPT_ENCODING,
             HeaderValue::from_static(Encoding::accept_header()),
         );
         if let Some(enc) = options.compression.filter(|e| *e != Encoding::Identity) {
-            h.insert("grpc-encoding", HeaderValue::from_static(enc.name()));
+            h.insert(GRPC_ENCODING, HeaderValue::from_static(enc.name()));
         }
         if let Some(deadline) = deadline {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if let Ok(v) = HeaderValue::try_from(aqueduct_wire::timeout::format(remaining)) {
-                h.insert("grpc-timeout", v);
+                h.insert(GRPC_TIMEOUT, v);
             }
         }
         options.metadata.write_into(h);

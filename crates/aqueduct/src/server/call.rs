@@ -13,10 +13,12 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use tokio::time::{Instant, Sleep};
 
 use aqueduct_wire::compression::{AcceptEncodings, Encoding};
+use aqueduct_wire::headers;
+use aqueduct_wire::request::{RequestError, RequestHead, RequestParser};
 
 use super::RunningGuard;
 use super::router::Router;
@@ -27,12 +29,10 @@ use crate::codegen::{
 };
 use crate::context::{self, CallContext};
 use crate::interceptor::{AnyMessage, Attached, Chain, HeadParts, MessageHooks, ServerHooks};
-use crate::metadata::{self, MetadataMap};
+use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Peer, Request};
 use crate::status::{Code, Status};
-use crate::streaming::{
-    RequestStream, SharedRequest, SingleMessage, Streaming, is_grpc_content_type, lock_request,
-};
+use crate::streaming::{RequestStream, SharedRequest, SingleMessage, Streaming, lock_request};
 
 /// Limits that apply to each call.
 #[derive(Debug, Clone, Copy)]
@@ -131,46 +131,29 @@ pub(crate) fn start_call(
     running: RunningGuard,
 ) -> Option<crate::codegen::BoxFuture> {
     let (parts, body) = request.into_parts();
-    // One pass over the headers for the ones the protocol reads, instead of a
-    // hashed lookup for each.
-    let mut content_type: &[u8] = b"";
-    let mut timeout = None;
-    let mut encoding_header = None;
-    let mut accept = AcceptEncodings::default();
-    let mut bad_metadata = None;
+    // One pass over the fields for the checks gRPC makes (aqueduct-wire's
+    // request parser), instead of a hashed lookup for each.
+    let mut parser = RequestParser::new();
+    if parts.method == http::Method::POST {
+        parser.post();
+    } else {
+        parser.field(headers::METHOD.as_bytes(), parts.method.as_str().as_bytes());
+    }
     for (name, value) in &parts.headers {
-        match name.as_str() {
-            "content-type" => content_type = value.as_bytes(),
-            "grpc-timeout" => timeout = Some(value),
-            "grpc-encoding" => encoding_header = Some(value),
-            "grpc-accept-encoding" => accept = AcceptEncodings::parse(value.as_bytes()),
-            _ if bad_metadata.is_none() => {
-                bad_metadata = metadata::check_received(name, value).err();
-            }
-            _ => {}
-        }
+        parser.field(name.as_str().as_bytes(), value.as_bytes());
     }
+    let checked = parser.finish();
+    let accept = checked.as_ref().map_or_else(
+        |_| AcceptEncodings::default(),
+        RequestHead::accept_encodings,
+    );
     let mut writer = ResponseWriter::new(respond, accept, limits.max_send);
-
-    if parts.method != Method::POST {
-        let status = Status::unimplemented(format!("gRPC requires POST, got {}", parts.method));
-        writer.finish_http(StatusCode::METHOD_NOT_ALLOWED, &status);
-        return None;
-    }
-    if !is_accepted_content_type(content_type) {
-        let status = Status::internal(format!(
-            "invalid gRPC request content-type {:?}",
-            String::from_utf8_lossy(content_type)
-        ));
-        writer.finish_http(StatusCode::UNSUPPORTED_MEDIA_TYPE, &status);
-        return None;
-    }
-    // A `-bin` value that is not base64 fails the call before routing, so no
-    // interceptor or handler sees it, as grpc-go does (INTERNAL).
-    if let Some(status) = bad_metadata {
-        writer.finish(&status, &MetadataMap::new());
-        return None;
-    }
+    // Method, content-type, then a `-bin` value that is not base64: each fails
+    // the call before routing, so no interceptor or handler sees it.
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => return refuse(&mut writer, e),
+    };
     // Match the raw :path exactly: no normalising, so `//`, query strings and
     // percent-escapes never reach a handler (grpc-go CVE-2026-33186).
     let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
@@ -181,35 +164,13 @@ pub(crate) fn start_call(
             return None;
         }
     };
-    let deadline = match timeout {
-        None => None,
-        Some(v) => match aqueduct_wire::timeout::parse(v.as_bytes()) {
-            Ok(timeout) => Instant::now().checked_add(timeout),
-            Err(e) => {
-                writer.finish(
-                    &Status::internal(format!("malformed grpc-timeout: {e}")),
-                    &MetadataMap::new(),
-                );
-                return None;
-            }
-        },
+    let deadline = match checked.timeout() {
+        Ok(timeout) => timeout.and_then(|t| Instant::now().checked_add(t)),
+        Err(e) => return refuse(&mut writer, e),
     };
-    let encoding = match encoding_header {
-        None => None,
-        Some(v) => match Encoding::from_name(v.as_bytes()) {
-            Some(Encoding::Identity) => None,
-            Some(e) => Some(e),
-            None => {
-                let status = Status::unimplemented(format!(
-                    "grpc: decompressor is not installed for grpc-encoding {:?}",
-                    String::from_utf8_lossy(v.as_bytes())
-                ));
-                // Tell the client what it may use instead.
-                writer.advertise_accept_encoding();
-                writer.finish(&status, &MetadataMap::new());
-                return None;
-            }
-        },
+    let encoding = match checked.encoding() {
+        Ok(encoding) => encoding,
+        Err(e) => return refuse(&mut writer, e),
     };
     if encoding.is_some() {
         writer.advertise_accept_encoding();
@@ -233,13 +194,20 @@ pub(crate) fn start_call(
     Some(route.handler.call(call))
 }
 
-/// The request content types we decode: protobuf only.
-fn is_accepted_content_type(value: &[u8]) -> bool {
-    is_grpc_content_type(value)
-        && matches!(
-            value.split(|&b| b == b';').next(),
-            Some(b"application/grpc" | b"application/grpc+proto")
-        )
+/// Answers a request the checks refused: a plain HTTP error (405, 415) with
+/// the gRPC status too, or a trailers-only gRPC error.
+fn refuse(writer: &mut ResponseWriter, e: RequestError) -> Option<crate::codegen::BoxFuture> {
+    if e.advertise_accept_encoding() {
+        // Tell the client what it may use instead.
+        writer.advertise_accept_encoding();
+    }
+    let http_status = e.http_status().and_then(|s| StatusCode::from_u16(s).ok());
+    let status = Status::new(e.code(), e.into_message());
+    match http_status {
+        Some(http_status) => writer.finish_http(http_status, &status),
+        None => writer.finish(&status, &MetadataMap::new()),
+    }
+    None
 }
 
 /// How a guarded handler future ended.
@@ -469,7 +437,7 @@ impl ServerCall {
     #[cfg(feature = "tower")]
     pub(crate) fn take_head(&mut self, path: &'static str) -> http::Request<()> {
         let mut request = http::Request::new(());
-        *request.method_mut() = Method::POST;
+        *request.method_mut() = http::Method::POST;
         // Route paths were checked when the server was built.
         *request.uri_mut() =
             http::Uri::from_maybe_shared(bytes::Bytes::from_static(path.as_bytes()))

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use aqueduct_wire::compression::{AcceptEncodings, Encoding};
+use aqueduct_wire::headers;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
@@ -19,9 +20,9 @@ use crate::metadata::MetadataMap;
 use crate::status::Code;
 use crate::status::Status;
 
-const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static(headers::GRPC_ENCODING);
 const GRPC_ACCEPT_ENCODING: http::HeaderName =
-    http::HeaderName::from_static("grpc-accept-encoding");
+    http::HeaderName::from_static(headers::GRPC_ACCEPT_ENCODING);
 
 /// Writes one call's response.
 ///

@@ -9,12 +9,16 @@ use aqueduct_wire::compression::Encoding;
 use aqueduct_wire::frame::Frame;
 use tokio::time::{Instant, Sleep};
 
-use super::is_grpc_content_type;
+use aqueduct_wire::headers as wire_headers;
+use aqueduct_wire::response::{
+    ResponseError, ResponseErrorKind, ResponseHead, ResponseParser, TrailersParser,
+};
+
 use super::reader::MessageReader;
 use crate::carrier::{NoResponse, RecvBody, ResponseFuture};
 use crate::interceptor::{ClientHooks, MessageHooks};
 use crate::metadata::MetadataMap;
-use crate::status::{Code, GRPC_STATUS, Status};
+use crate::status::{Code, Status};
 
 /// A call's response: the head to wait for, the messages, the trailers.
 pub(crate) struct ResponseStream {
@@ -148,80 +152,68 @@ impl ResponseStream {
         Poll::Ready(Ok(()))
     }
 
-    /// Checks the response headers and moves to reading the body.
+    /// Checks the response headers (aqueduct-wire's response parser) and
+    /// moves to reading the body.
     fn on_response(&mut self, response: http::Response<RecvBody>) -> Result<(), Status> {
         let (parts, recv) = response.into_parts();
         let headers = parts.headers;
-        if parts.status != http::StatusCode::OK {
-            let code = Code::from_http_status(parts.status.as_u16());
-            return Err(Status::new(
-                code,
-                format!("unexpected HTTP status code {} from server", parts.status),
-            ));
+        let mut parser = ResponseParser::new();
+        parser.field(
+            wire_headers::STATUS.as_bytes(),
+            parts.status.as_str().as_bytes(),
+        );
+        for (name, value) in &headers {
+            parser.field(name.as_str().as_bytes(), value.as_bytes());
         }
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if !is_grpc_content_type(content_type) {
-            return Err(Status::unknown(format!(
-                "invalid content-type {:?} in response",
-                String::from_utf8_lossy(content_type)
-            )));
-        }
-        // A `-bin` value that is not base64 fails the call, whatever its
-        // status says (as grpc-go does).
-        crate::metadata::check_received_headers(&headers)?;
-        if recv.is_end_stream() {
-            // Trailers-only: the status is in the headers.
-            let status = Status::from_trailers(&headers).unwrap_or_else(|| {
-                Status::internal("server ended the response without a grpc-status")
-            });
-            self.trailers = Some(MetadataMap::from_headers(&headers));
-            self.headers = Some(MetadataMap::new());
-            self.state = State::Done(Some(status));
-            return Ok(());
-        }
-        if let Some(enc) = headers.get("grpc-encoding") {
-            match Encoding::from_name(enc.as_bytes()) {
-                Some(e) => self.reader.encoding = Some(e),
-                None => {
-                    return Err(Status::internal(format!(
-                        "server sent unsupported grpc-encoding {:?}",
-                        String::from_utf8_lossy(enc.as_bytes())
-                    )));
+        match parser.finish(recv.is_end_stream()).map_err(wire_error)? {
+            ResponseHead::TrailersOnly(status) => {
+                // The status is in the headers.
+                let status = match status {
+                    Ok(received) => {
+                        Status::from_received(received, MetadataMap::from_headers(&headers))
+                    }
+                    Err(e) => wire_error(e),
+                };
+                self.trailers = Some(MetadataMap::from_headers(&headers));
+                self.headers = Some(MetadataMap::new());
+                self.state = State::Done(Some(status));
+            }
+            ResponseHead::Headers { encoding, .. } => {
+                if let Some(encoding) = encoding {
+                    self.reader.encoding = Some(encoding);
                 }
+                self.headers = Some(MetadataMap::from_header_map(headers));
+                self.state = State::Body(recv);
             }
         }
-        self.headers = Some(MetadataMap::from_header_map(headers));
-        self.state = State::Body(recv);
         Ok(())
     }
 
     /// The status the trailers give (`None`: `OK`); keeps them.
     fn on_trailers(&mut self, polled: Result<Option<http::HeaderMap>, Status>) -> Option<Status> {
-        match polled {
-            Ok(Some(trailers)) => {
-                if let Err(status) = crate::metadata::check_received_headers(&trailers) {
-                    return Some(status);
-                }
-                // The common case, `grpc-status: 0`, needs no Status built.
-                let ok = trailers.get(GRPC_STATUS).map(|v| v.as_bytes()) == Some(b"0");
-                let status = if ok {
-                    None
-                } else {
-                    Some(Status::from_trailers(&trailers).unwrap_or_else(|| {
-                        Status::internal("server sent trailers without grpc-status")
-                    }))
-                };
-                self.trailers = Some(MetadataMap::from_header_map(trailers));
-                status
-            }
-            Ok(None) => Some(Status::internal(
-                "server closed the stream without trailers",
-            )),
-            Err(status) => Some(status),
+        let trailers = match polled {
+            Ok(Some(trailers)) => trailers,
+            Ok(None) => return Some(wire_error(ResponseError::no_trailers())),
+            Err(status) => return Some(status),
+        };
+        let mut parser = TrailersParser::new();
+        for (name, value) in &trailers {
+            parser.field(name.as_str().as_bytes(), value.as_bytes());
         }
+        let status = match parser.finish() {
+            // A `-bin` value that is not base64 fails the call, whatever its
+            // status says (as grpc-go does); the trailers are not kept.
+            Err(e) if e.kind() == ResponseErrorKind::BinaryMetadata => return Some(wire_error(e)),
+            // The common case, `grpc-status: 0`, needs no Status built.
+            Ok(received) if received.is_plain_ok() => None,
+            Ok(received) => Some(Status::from_received(
+                received,
+                MetadataMap::from_headers(&trailers),
+            )),
+            Err(e) => Some(wire_error(e)),
+        };
+        self.trailers = Some(MetadataMap::from_header_map(trailers));
+        status
     }
 
     /// The next whole frame, or the end of the stream.
@@ -373,4 +365,9 @@ fn finished_ok() -> Status {
         Code::Ok,
         "the server already finished the call with OK; its response has the result",
     )
+}
+
+/// The status for a response the checks refused.
+fn wire_error(e: ResponseError) -> Status {
+    Status::new(e.code(), e.into_message())
 }

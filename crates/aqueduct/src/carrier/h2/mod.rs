@@ -20,6 +20,7 @@ pub(crate) use server::{Accepted, Connection as ServerConnection, handshake};
 
 /// The next chunk of a stream's body; `server` says the server reads it (a
 /// `CANCEL` reset is then the client cancelling the call).
+#[inline]
 pub(super) fn poll_data(
     recv: &mut ::h2::RecvStream,
     cx: &mut Context<'_>,
