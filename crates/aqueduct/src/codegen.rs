@@ -6,13 +6,10 @@
 //! dependency but `aqueduct` (not `prost`, not `prost-types`). Hidden from the
 //! docs: not for direct use. Services written by hand use [`crate::service`].
 
-use std::future::Future;
-use std::pin::Pin;
-
 pub use crate::client::{BidiCall, Channel, ClientStreamingCall};
 pub use crate::fieldmask;
 pub use crate::request::{CallOptions, IntoRequest, Request, Response};
-pub use crate::server::{ServerCall, ServerSink};
+pub use crate::server::ServerSink;
 pub use crate::service::{
     BidiStreamingMethod, ClientStreamingMethod, Route, ServerStreamingMethod, Service, UnaryMethod,
     bidi_streaming, client_streaming, server_streaming, unary,
@@ -21,12 +18,3 @@ pub use crate::status::Status;
 pub use crate::streaming::Streaming;
 pub use prost;
 pub use prost_types;
-
-/// A boxed call future, as the router stores it.
-pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-/// A type-erased method handler: what a [`Route`] runs its calls with.
-pub trait Handler: Send + Sync + 'static {
-    /// Runs one call to completion.
-    fn call(&self, call: ServerCall) -> BoxFuture;
-}

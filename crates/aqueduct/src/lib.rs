@@ -1,6 +1,6 @@
 //! Aqueduct: a gRPC framework for Rust.
 //!
-//! Server and client over HTTP/2 (the `h2` crate) with the four call kinds, code
+//! Server and client over HTTP/2 (the `h2` crate, for now) with the four call kinds, code
 //! generated from `.proto` files by `aqueduct-build` without `protoc`, status codes
 //! with rich error [`details`], deadlines that follow calls across services
 //! ([`context`]), metadata, compression and [`interceptor`]s, over TCP, Unix
@@ -9,16 +9,21 @@
 //!
 //! # Layout
 //!
+//! Each layer is a folder (or module) of its own; a layer uses only those
+//! below it. `docs/decisions/0005-one-seam-between-calls-and-carriers.md` says
+//! why.
+//!
 //! ```text
 //!  generated code     trait per service + client, from .proto   (aqueduct-build)
-//!  codegen            the one seam generated code uses          (hidden from the docs)
-//!  services by hand   Service, Route, the four method traits    (service)
+//!  codegen, service   the seam generated code uses (hidden); hand-written services (service)
 //!  call model         Request / Response / Streaming / ServerSink / Status / MetadataMap
-//!  server, client     Server::builder() ... serve(listener);  Channel::from_uri(...)
+//!  server, client     Server::builder() ... serve(incoming);  Channel::from_uri(...)
 //!  interceptors       server and client, scoped; tower bridge   (interceptor, tower)
+//!  carriers           HTTP/2 on h2, direct in-process calls     (carrier)
 //!  TLS                rustls over any byte transport; identities (tls, feature `tls`)
-//!  transports         TCP, Unix sockets, memory pipe, direct    (transport)
-//!  wire (sans-I/O)    framing, grpc-timeout, status, metadata, compression (aqueduct-wire)
+//!  byte transports    TCP, Unix sockets, memory pipe            (transport)
+//!  wire (sans-I/O)    framing, grpc-timeout, status, metadata, compression,
+//!                     the call protocol: header names, head and trailer checks (aqueduct-wire)
 //! ```
 //!
 //! # A server and a client
@@ -40,7 +45,11 @@
 //! }
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
-//! Server::builder().add_service(GreeterServiceServer::new(MyGreeter)).serve(listener).await?;
+//! Server::builder()
+//!     .add_service(GreeterServiceServer::new(MyGreeter))
+//!     .serve(listener)
+//!     .with_graceful_shutdown(aqueduct::shutdown_signal())
+//!     .await?;
 //!
 //! let client = GreeterServiceClient::new(Channel::from_uri("http://127.0.0.1:50051")?);
 //! let reply = client.say_hello(HelloRequest { name: "Ada".into() }).await?;

@@ -82,9 +82,9 @@ use std::sync::Arc;
 #[doc(no_inline)]
 pub use crate::server::Service;
 
-use crate::codegen::{BoxFuture, Handler};
 use crate::request::{Request, Response};
 use crate::server::call;
+use crate::server::{BoxFuture, Handler};
 use crate::server::{ServerCall, ServerSink};
 use crate::status::Status;
 use crate::streaming::Streaming;

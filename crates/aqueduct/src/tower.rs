@@ -51,8 +51,8 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::codegen::{Handler, ServerCall};
 use crate::server::router::Wrap;
+use crate::server::{Handler, ServerCall};
 
 use crate::status::Status;
 
@@ -262,7 +262,7 @@ struct Layered {
 }
 
 impl Handler for Layered {
-    fn call(&self, mut call: ServerCall) -> crate::codegen::BoxFuture {
+    fn call(&self, mut call: ServerCall) -> crate::server::BoxFuture {
         let mut service = lock(&self.service).clone();
         let head = call.take_head(self.path);
         let deadline = call.deadline();

@@ -7,10 +7,12 @@
 //! | [`direct`] | its head and encoded messages through in-process pipes | nothing: same process |
 //!
 //! Everything above a carrier (framing, decoding, limits, deadlines, status,
-//! interceptors) is the same code for every carrier: it sees a call through the
-//! types here ([`RecvBody`], [`SendBody`], [`Respond`], [`ResponseFuture`]) and
-//! a client connection through [`Connection`]. Nothing outside this module
-//! names the `h2` crate.
+//! interceptors) is the same code for every carrier: inside the crate it sees a
+//! call through this module's types (the halves of a call's body, the response
+//! handle, a server connection and the calls it accepts, a client connection
+//! and the streams it opens), each an enum over the carriers with one `match`
+//! per operation. Nothing outside this module names the `h2` crate. Only
+//! [`direct`]'s listener and connector are public.
 
 use std::future::Future;
 use std::pin::Pin;

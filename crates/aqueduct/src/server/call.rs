@@ -24,13 +24,13 @@ use super::RunningGuard;
 use super::router::Router;
 use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
 use crate::carrier::{RecvBody, Respond};
-use crate::codegen::{
-    BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
-};
 use crate::context::{self, CallContext};
 use crate::interceptor::{AnyMessage, Attached, Chain, HeadParts, MessageHooks, ServerHooks};
 use crate::metadata::MetadataMap;
 use crate::request::{CallOptions, Peer, Request};
+use crate::service::{
+    BidiStreamingMethod, ClientStreamingMethod, ServerStreamingMethod, UnaryMethod,
+};
 use crate::status::{Code, Status};
 use crate::streaming::{RequestStream, SharedRequest, SingleMessage, Streaming, lock_request};
 
@@ -44,7 +44,7 @@ pub(crate) struct CallLimits {
 /// Everything the carrier knows about an incoming call, handed to the generated
 /// method adapter.
 #[doc(hidden)]
-pub struct ServerCall {
+pub(crate) struct ServerCall {
     head: CallHead,
     body: RecvBody,
     writer: ResponseWriter,
@@ -129,7 +129,7 @@ pub(crate) fn start_call(
     limits: CallLimits,
     peer: Peer,
     running: RunningGuard,
-) -> Option<crate::codegen::BoxFuture> {
+) -> Option<crate::server::BoxFuture> {
     let (parts, body) = request.into_parts();
     // One pass over the fields for the checks gRPC makes (aqueduct-wire's
     // request parser), instead of a hashed lookup for each.
@@ -196,7 +196,7 @@ pub(crate) fn start_call(
 
 /// Answers a request the checks refused: a plain HTTP error (405, 415) with
 /// the gRPC status too, or a trailers-only gRPC error.
-fn refuse(writer: &mut ResponseWriter, e: RequestError) -> Option<crate::codegen::BoxFuture> {
+fn refuse(writer: &mut ResponseWriter, e: RequestError) -> Option<crate::server::BoxFuture> {
     if e.advertise_accept_encoding() {
         // Tell the client what it may use instead.
         writer.advertise_accept_encoding();

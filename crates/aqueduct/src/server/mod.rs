@@ -29,13 +29,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use call::ServerCall;
+pub(crate) use call::ServerCall;
 pub use incoming::Incoming;
+pub(crate) use router::{BoxFuture, Handler};
 pub use signal::shutdown_signal;
 pub use sink::ServerSink;
 
-use crate::codegen::Route;
 use crate::interceptor::{DynInterceptor, Interceptor};
+use crate::service::Route;
 use router::{Router, Scoped};
 
 /// A service that can be mounted on a [`Server`]; generated servers implement it,

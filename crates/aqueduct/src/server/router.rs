@@ -4,9 +4,23 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::codegen::{Handler, Route};
 use crate::interceptor::{Chain, DynInterceptor, RouteChain};
+use crate::service::Route;
 use crate::status::Status;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::ServerCall;
+
+/// A boxed call future, as the router stores it.
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A type-erased method handler: what a [`Route`] runs its calls with.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// Runs one call to completion.
+    fn call(&self, call: ServerCall) -> BoxFuture;
+}
 
 /// Maps `/package.Service/Method` to its handler. Lookups are exact string matches
 /// on the raw `:path`; anything else gets `UNIMPLEMENTED` before user code runs.

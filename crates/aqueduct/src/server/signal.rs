@@ -5,7 +5,7 @@ use std::future::Future;
 /// Completes when the process is asked to stop: on SIGINT (Ctrl-C) or SIGTERM
 /// (what Kubernetes, systemd and `docker stop` send) on Unix, on Ctrl-C
 /// elsewhere. Pass it to
-/// [`serve_with_shutdown`](crate::ServerBuilder::serve_with_shutdown) and
+/// [`with_graceful_shutdown`](crate::Serve::with_graceful_shutdown) and
 /// either signal starts the graceful shutdown: health turns `NOT_SERVING`,
 /// every connection gets a GOAWAY, calls in flight finish up to the drain
 /// deadline, and then the server returns, so the process exits 0.

@@ -58,6 +58,21 @@ pub trait Listener: Send + 'static {
 #[doc(hidden)]
 pub type PerThread<L> = Box<dyn FnOnce() -> io::Result<L> + Send>;
 
+/// One duplicate of a listening socket per thread (`dup` shares the accept
+/// queue), each made a listener by `make` on its thread.
+fn per_thread<S: Send + 'static, L: 'static>(
+    threads: usize,
+    dup: impl Fn() -> io::Result<S>,
+    make: fn(S) -> io::Result<L>,
+) -> io::Result<Vec<PerThread<L>>> {
+    (0..threads)
+        .map(|_| {
+            let socket = dup()?;
+            Ok(Box::new(move || make(socket)) as PerThread<L>)
+        })
+        .collect()
+}
+
 impl Listener for TcpListener {
     type Io = TcpStream;
 
@@ -70,12 +85,7 @@ impl Listener for TcpListener {
 
     fn per_thread(self, threads: usize) -> io::Result<Vec<PerThread<Self>>> {
         let socket = self.into_std()?;
-        (0..threads)
-            .map(|_| {
-                let socket = socket.try_clone()?;
-                Ok(Box::new(move || TcpListener::from_std(socket)) as PerThread<Self>)
-            })
-            .collect()
+        per_thread(threads, || socket.try_clone(), TcpListener::from_std)
     }
 }
 
@@ -89,12 +99,7 @@ impl Listener for UnixListener {
 
     fn per_thread(self, threads: usize) -> io::Result<Vec<PerThread<Self>>> {
         let socket = self.into_std()?;
-        (0..threads)
-            .map(|_| {
-                let socket = socket.try_clone()?;
-                Ok(Box::new(move || UnixListener::from_std(socket)) as PerThread<Self>)
-            })
-            .collect()
+        per_thread(threads, || socket.try_clone(), UnixListener::from_std)
     }
 }
 
