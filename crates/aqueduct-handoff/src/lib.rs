@@ -96,14 +96,13 @@ mod testing {
         }
     }
 
-    /// One HTTP/2 frame's bytes: header and payload.
+    /// One HTTP/2 frame's bytes, header and payload, from the test-support
+    /// crate's frame DSL.
     pub(crate) fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        let mut out = len.to_be_bytes()[1..].to_vec();
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
+        aqueduct_test_support::Frames::new()
+            .frame(kind, flags, id, payload)
+            .as_bytes()
+            .to_vec()
     }
 }
 
