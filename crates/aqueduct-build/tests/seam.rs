@@ -11,17 +11,23 @@ use std::path::Path;
 /// The seam every path to prost or prost-types in generated code goes through.
 const SEAM: &str = "::aqueduct::codegen::";
 
-/// The code generated for `tests/proto/seam/v1/seam.proto`, field masks on.
+/// The code generated for `tests/proto/seam/v1/seam.proto`, field masks on:
+/// generated once for all the tests, which run in parallel (each writing the
+/// file while another read it made a flaky test).
 fn generated() -> String {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seam");
-    std::fs::create_dir_all(&out).unwrap();
-    let protos = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/proto");
-    aqueduct_build::configure()
-        .field_masks(["seam.v1"])
-        .out_dir(&out)
-        .compile(&[protos.join("seam/v1/seam.proto")], &[&protos])
-        .unwrap();
-    std::fs::read_to_string(out.join("seam.v1.rs")).unwrap()
+    static CODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seam");
+        std::fs::create_dir_all(&out).unwrap();
+        let protos = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/proto");
+        aqueduct_build::configure()
+            .field_masks(["seam.v1"])
+            .out_dir(&out)
+            .compile(&[protos.join("seam/v1/seam.proto")], &[&protos])
+            .unwrap();
+        std::fs::read_to_string(out.join("seam.v1.rs")).unwrap()
+    })
+    .clone()
 }
 
 /// The lines of `code` that name `prost` or `prost_types` as a path other

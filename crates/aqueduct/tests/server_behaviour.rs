@@ -969,6 +969,60 @@ fn thread_per_core_serves_and_shuts_down() {
     );
 }
 
+/// A listener of one thread of a thread-per-core server that fails to accept
+/// (a fatal error, not a transient one), while the other thread's serves.
+enum OneFails {
+    Serves(TcpListener),
+    Fails,
+}
+
+impl aqueduct::Listener for OneFails {
+    type Io = TcpStream;
+
+    async fn accept(&mut self) -> std::io::Result<(TcpStream, Option<SocketAddr>)> {
+        match self {
+            OneFails::Serves(listener) => aqueduct::Listener::accept(listener).await,
+            OneFails::Fails => Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "this thread's listener is broken",
+            )),
+        }
+    }
+
+    fn per_thread(
+        self,
+        threads: usize,
+    ) -> std::io::Result<Vec<aqueduct::transport::PerThread<Self>>> {
+        let OneFails::Serves(listener) = self else {
+            panic!("the test hands a serving listener");
+        };
+        let socket = listener.into_std()?;
+        let mut parts: Vec<aqueduct::transport::PerThread<Self>> =
+            vec![Box::new(|| Ok(OneFails::Fails))];
+        for _ in 1..threads {
+            let socket = socket.try_clone()?;
+            parts.push(Box::new(move || {
+                Ok(OneFails::Serves(TcpListener::from_std(socket)?))
+            }));
+        }
+        Ok(parts)
+    }
+}
+
+#[test]
+fn a_failed_thread_per_core_thread_fails_the_server() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // No shutdown signal: only the failed thread can end the server.
+        let err = aqueduct::Server::builder()
+            .thread_per_core(2)
+            .serve(OneFails::Serves(listener))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    });
+}
+
 #[test]
 fn thread_per_core_needs_a_socket_listener() {
     run(async {

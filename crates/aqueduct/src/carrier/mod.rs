@@ -11,8 +11,8 @@
 //! call through this module's types (the halves of a call's body, the response
 //! handle, a server connection and the calls it accepts, a client connection
 //! and the streams it opens), each an enum over the carriers with one `match`
-//! per operation. Nothing outside this module names the `h2` crate. Only
-//! [`direct`]'s listener and connector are public.
+//! per operation. Nothing outside this module names the `h2` crate. What is
+//! public is [`direct`]'s: its listener, connector and server-side connection.
 
 use std::future::Future;
 use std::pin::Pin;

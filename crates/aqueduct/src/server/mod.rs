@@ -429,7 +429,7 @@ impl ServerBuilder {
     /// in-process calls. Await the returned [`Serve`]; without
     /// [`with_graceful_shutdown`](Serve::with_graceful_shutdown) it runs until
     /// an accept error that cannot be recovered from (a direct listener: until
-    /// every connector is gone).
+    /// the `Serve` is dropped).
     ///
     /// ```no_run
     /// # async fn run() -> std::io::Result<()> {
@@ -552,18 +552,23 @@ async fn serve_threads<I: Incoming>(
         std::thread::Builder::new()
             .name(format!("aqueduct-core-{i}"))
             .spawn(move || {
-                let result = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .and_then(|runtime| {
-                        runtime.block_on(async move {
-                            let incoming = part()?;
-                            let signal = async move {
-                                let _ = stopped.wait_for(|stop| *stop).await;
-                            };
-                            serve_shared(shared, incoming, signal).await
+                // A panic is a failed thread too: reported, so the others stop.
+                let run = std::panic::AssertUnwindSafe(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .and_then(|runtime| {
+                            runtime.block_on(async move {
+                                let incoming = part()?;
+                                let signal = async move {
+                                    let _ = stopped.wait_for(|stop| *stop).await;
+                                };
+                                serve_shared(shared, incoming, signal).await
+                            })
                         })
-                    });
+                });
+                let result = std::panic::catch_unwind(run)
+                    .unwrap_or_else(|_| Err(io::Error::other("a server thread panicked")));
                 let _ = done_tx.try_send(result);
             })?;
     }
@@ -571,13 +576,22 @@ async fn serve_threads<I: Incoming>(
     let mut signal = std::pin::pin!(signal);
     let mut result = Ok(());
     let mut left = count;
-    // A thread that fails stops the others: the server as a whole failed.
+    // A thread that ends before the signal (it failed) stops the others: the
+    // server as a whole failed.
     tokio::select! {
         () = &mut signal => {}
-        Some(first) = done.recv() => {
-            left -= 1;
-            result = first;
-        }
+        first = done.recv() => match first {
+            Some(first) => {
+                left -= 1;
+                result = first;
+            }
+            // Every thread gone without a word: cannot happen, as each sends
+            // its result; say so rather than wait for a signal.
+            None => {
+                left = 0;
+                result = Err(io::Error::other("the server threads ended without a result"));
+            }
+        },
     }
     let _ = stop.send(true);
     while left > 0 {
@@ -615,7 +629,7 @@ async fn serve_shared<I: Incoming, F: Future<Output = ()> + Send>(
                 Ok(Some(accepted)) => {
                     connections.spawn(accepted.serve(shared.clone(), phase_rx.clone()));
                 }
-                // A direct listener whose connectors are all gone.
+                // The listener says no more can come (none of ours does).
                 Ok(None) => break,
                 Err(e) if is_transient_accept_error(&e) => {
                     tracing::warn!(error = %e, "accept failed; retrying shortly");
