@@ -128,7 +128,8 @@ pub use metadata::{MetadataError, MetadataMap, MetadataValue};
 pub use request::{CallOptions, IntoRequest, Request, Response};
 #[doc(inline)]
 pub use server::{
-    Incoming, Serve, Server, ServerBuilder, ServerSink, Service, ServiceScope, shutdown_signal,
+    HandlerPool, HandlerPoolBuilder, Incoming, Serve, Server, ServerBuilder, ServerSink, Service,
+    ServiceScope, shutdown_signal,
 };
 #[doc(inline)]
 pub use status::{Code, Status};

@@ -20,9 +20,9 @@ use aqueduct_wire::compression::{AcceptEncodings, Encoding};
 use aqueduct_wire::headers;
 use aqueduct_wire::request::{RequestError, RequestHead, RequestParser};
 
-use super::RunningGuard;
 use super::router::Router;
 use super::sink::{ResponseWriter, ServerSink, SharedWriter, lock, poll_yield};
+use super::{PoolSlot, RunningGuard};
 use crate::carrier::{RecvBody, Respond};
 use crate::context::{self, CallContext};
 use crate::interceptor::{AnyMessage, Attached, Chain, HeadParts, MessageHooks, ServerHooks};
@@ -117,8 +117,9 @@ impl CallHead {
     }
 }
 
-/// Checks an accepted stream's head and routes it: the handler's future to spawn,
-/// or `None` once an error response has been sent.
+/// Checks an accepted stream's head and routes it: the handler's future to
+/// spawn, with the handler pool slot it runs in if its method has a pool, or
+/// `None` once an error response has been sent.
 ///
 /// Synchronous on purpose: the spawned task holds only the boxed handler future, so
 /// spawning it and storing its result copy a few bytes, not the request head.
@@ -129,7 +130,7 @@ pub(crate) fn start_call(
     limits: CallLimits,
     peer: Peer,
     running: RunningGuard,
-) -> Option<crate::server::BoxFuture> {
+) -> Option<(crate::server::BoxFuture, Option<PoolSlot>)> {
     let (parts, body) = request.into_parts();
     // One pass over the fields for the checks gRPC makes (aqueduct-wire's
     // request parser), instead of a hashed lookup for each.
@@ -175,6 +176,20 @@ pub(crate) fn start_call(
     if encoding.is_some() {
         writer.advertise_accept_encoding();
     }
+    let slot = match &route.pool {
+        None => None,
+        Some(pool) => match pool.try_take() {
+            Some(slot) => Some(slot),
+            None => {
+                let status = Status::resource_exhausted(format!(
+                    "the handler pool of {path} is full ({} calls)",
+                    pool.max_calls()
+                ));
+                writer.finish(&status, &MetadataMap::new());
+                return None;
+            }
+        },
+    };
     let head = CallHead {
         metadata: MetadataMap::from_header_map(parts.headers),
         deadline,
@@ -191,12 +206,12 @@ pub(crate) fn start_call(
         intercept: route.chain.clone(),
         _running: running,
     };
-    Some(route.handler.call(call))
+    Some((route.handler.call(call), slot))
 }
 
 /// Answers a request the checks refused: a plain HTTP error (405, 415) with
 /// the gRPC status too, or a trailers-only gRPC error.
-fn refuse(writer: &mut ResponseWriter, e: RequestError) -> Option<crate::server::BoxFuture> {
+fn refuse<T>(writer: &mut ResponseWriter, e: RequestError) -> Option<T> {
     if e.advertise_accept_encoding() {
         // Tell the client what it may use instead.
         writer.advertise_accept_encoding();

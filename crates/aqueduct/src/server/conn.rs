@@ -189,8 +189,13 @@ async fn serve_calls<IO>(
                     // wakes each call's reset watch, and the call guard drops its
                     // handler.
                     let (request, respond) = incoming.into_call();
-                    if let Some(call) = call::start_call(request, respond, &shared.router, limits, peer.clone(), guard) {
-                        tokio::spawn(call);
+                    match call::start_call(request, respond, &shared.router, limits, peer.clone(), guard) {
+                        Some((call, None)) => {
+                            tokio::spawn(call);
+                        }
+                        // The method's handlers run on a pool of their own.
+                        Some((call, Some(slot))) => slot.spawn(call),
+                        None => {}
                     }
                 }
                 Some(Err(e)) => {

@@ -14,6 +14,7 @@
 pub(crate) mod call;
 mod conn;
 mod incoming;
+mod pool;
 pub(crate) mod router;
 mod signal;
 mod sink;
@@ -31,6 +32,8 @@ use tokio::task::JoinSet;
 
 pub(crate) use call::ServerCall;
 pub use incoming::Incoming;
+pub(crate) use pool::PoolSlot;
+pub use pool::{HandlerPool, HandlerPoolBuilder};
 pub(crate) use router::{BoxFuture, Handler};
 pub use signal::shutdown_signal;
 pub use sink::ServerSink;
@@ -149,6 +152,21 @@ impl ServiceScope {
         L: crate::tower::CallLayer,
     {
         self.0.layers.push(layer);
+        self
+    }
+
+    /// Runs every method of the service on `pool`'s threads instead of the
+    /// connection's runtime: for handlers that may block their thread. See
+    /// [`HandlerPool`].
+    pub fn on_pool(mut self, pool: &HandlerPool) -> Self {
+        self.0.pool = Some(pool.clone());
+        self
+    }
+
+    /// Runs one method, named as in the `.proto` (`Render`), on `pool`'s
+    /// threads; it takes precedence over [`on_pool`](Self::on_pool).
+    pub fn method_on_pool(mut self, method: &str, pool: &HandlerPool) -> Self {
+        self.0.method_pools.push((method.to_owned(), pool.clone()));
         self
     }
 }

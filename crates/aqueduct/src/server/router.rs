@@ -37,6 +37,9 @@ pub(crate) struct Entry {
     pub(crate) path: &'static str,
     pub(crate) handler: Arc<dyn Handler>,
     pub(crate) chain: Option<Chain>,
+    /// The handler pool the method's calls run on; `None`: the connection's
+    /// runtime.
+    pub(crate) pool: Option<super::HandlerPool>,
     /// Service- and method-scoped interceptors, until [`Router::finish`].
     scoped: Vec<Arc<dyn DynInterceptor>>,
 }
@@ -47,6 +50,11 @@ pub(crate) struct Scoped {
     pub(crate) service: Vec<Arc<dyn DynInterceptor>>,
     /// By method name (the part after the last `/`).
     pub(crate) methods: Vec<(String, Arc<dyn DynInterceptor>)>,
+    /// The handler pool of every method of the service, unless the method has
+    /// its own in `method_pools`.
+    pub(crate) pool: Option<super::HandlerPool>,
+    /// Handler pools by method name.
+    pub(crate) method_pools: Vec<(String, super::HandlerPool)>,
     /// `tower` middleware for the service, outermost first.
     #[cfg(feature = "tower")]
     pub(crate) layers: crate::tower::Stack,
@@ -60,7 +68,7 @@ pub(crate) type Wrap =
 /// The panic message for an interceptor scoped to a method the service does
 /// not have: the methods it has, and the proto name meant if it was written in
 /// Rust's snake case (`record_route` for `RecordRoute`).
-fn unknown_method(service: &str, method: &str, routes: &[Route]) -> String {
+fn unknown_method(service: &str, method: &str, routes: &[Route], what: &str) -> String {
     let names: Vec<&str> = routes.iter().map(|r| method_name(r.path)).collect();
     let folded = |s: &str| s.replace('_', "").to_ascii_lowercase();
     let meant = names.iter().find(|n| folded(n) == folded(method));
@@ -69,7 +77,7 @@ fn unknown_method(service: &str, method: &str, routes: &[Route]) -> String {
         None => String::new(),
     };
     format!(
-        "an interceptor is scoped to method {method:?}, which service {service} does not have{hint}; its methods: {}",
+        "{what} method {method:?}, which service {service} does not have{hint}; its methods: {}",
         names.join(", ")
     )
 }
@@ -90,9 +98,17 @@ impl Router {
             self.services.insert(service.into(), descriptors).is_none(),
             "service {service} was added to the server twice"
         );
+        let known = |method: &str| routes.iter().any(|r| method_name(r.path) == method);
         for (method, _) in &scoped.methods {
-            if !routes.iter().any(|r| method_name(r.path) == method) {
-                panic!("{}", unknown_method(service, method, &routes));
+            if !known(method) {
+                let what = "an interceptor is scoped to";
+                panic!("{}", unknown_method(service, method, &routes, what));
+            }
+        }
+        for (method, _) in &scoped.method_pools {
+            if !known(method) {
+                let what = "a handler pool is given to";
+                panic!("{}", unknown_method(service, method, &routes, what));
             }
         }
         #[cfg(feature = "tower")]
@@ -108,8 +124,16 @@ impl Router {
                     .filter(|(m, _)| m == method_name(route.path))
                     .map(|(_, i)| i.clone()),
             );
+            let pool = scoped
+                .method_pools
+                .iter()
+                .find(|(m, _)| m == method_name(route.path))
+                .map(|(_, pool)| pool)
+                .or(scoped.pool.as_ref())
+                .cloned();
             let entry = Entry {
                 path: route.path,
+                pool,
                 handler: match &wrap {
                     Some(wrap) => wrap(route.path, route.handler),
                     None => route.handler,
