@@ -1,0 +1,188 @@
+//! Joining a header block's HEADERS (or PUSH_PROMISE) and CONTINUATION
+//! frames (RFC 9113 §4.3, §6.10), with bounds against CONTINUATION floods.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Frame, FrameError, PrioritySpec};
+use crate::ErrorCode;
+
+/// What a header block started with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// HEADERS, with its END_STREAM flag and priority fields.
+    Headers {
+        /// END_STREAM of the HEADERS frame.
+        end_stream: bool,
+        /// The priority fields, if any (see [`Headers::priority`](super::Headers::priority)).
+        priority: Option<PrioritySpec>,
+    },
+    /// PUSH_PROMISE, with the stream it reserves.
+    PushPromise {
+        /// The promised stream.
+        promised_stream_id: u32,
+    },
+}
+
+/// A whole header block, ready for the HPACK decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderBlock {
+    /// The stream the block is on.
+    pub stream_id: u32,
+    /// What started it.
+    pub kind: BlockKind,
+    /// The joined fragments (no copy when there was no CONTINUATION).
+    pub block: Bytes,
+}
+
+/// What [`HeaderBlockAssembler::push`] made of a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assembled {
+    /// The frame completed a header block.
+    Block(HeaderBlock),
+    /// The frame was part of a block still waiting for CONTINUATION.
+    Pending,
+    /// Not a header block frame, and none is open: handle it as usual.
+    Other(Frame),
+}
+
+/// Collects a header block's fragments, for the connection layer, which
+/// passes every decoded frame through [`push`](Self::push).
+///
+/// RFC 9113 §4.3: once a HEADERS or PUSH_PROMISE frame without END_HEADERS
+/// arrives, only CONTINUATION frames of the same stream may follow until
+/// one has END_HEADERS; anything else, and a CONTINUATION with no block
+/// open, is a connection PROTOCOL_ERROR. A block that needs more than
+/// `max_continuations` CONTINUATION frames or more than `max_block_size`
+/// bytes is a connection ENHANCE_YOUR_CALM: a block cannot be skipped
+/// without decoding it (the HPACK state would be lost), so a peer that
+/// floods us loses the connection, and memory stays bounded by
+/// `max_block_size`.
+///
+/// ```text
+///   idle --HEADERS/PUSH_PROMISE without END_HEADERS--> open(stream)
+///   open --CONTINUATION(stream) without END_HEADERS--> open
+///   open --CONTINUATION(stream) with END_HEADERS-----> idle, Block
+///   idle --HEADERS/PUSH_PROMISE with END_HEADERS-----> idle, Block
+///   idle --any other frame---------------------------> idle, Other
+/// ```
+#[derive(Debug)]
+pub struct HeaderBlockAssembler {
+    max_continuations: usize,
+    max_block_size: usize,
+    open: Option<Open>,
+}
+
+#[derive(Debug)]
+struct Open {
+    stream_id: u32,
+    kind: BlockKind,
+    buf: BytesMut,
+    /// CONTINUATION frames received for this block so far.
+    continuations: usize,
+}
+
+impl HeaderBlockAssembler {
+    /// An assembler allowing at most `max_continuations` CONTINUATION
+    /// frames and `max_block_size` bytes of fragments per block.
+    #[must_use]
+    pub fn new(max_continuations: usize, max_block_size: usize) -> Self {
+        Self {
+            max_continuations,
+            max_block_size,
+            open: None,
+        }
+    }
+
+    /// The stream whose block is waiting for CONTINUATION, if any.
+    #[must_use]
+    pub fn open_stream(&self) -> Option<u32> {
+        self.open.as_ref().map(|open| open.stream_id)
+    }
+
+    /// Takes the next decoded frame. After an error the assembler is idle
+    /// again, but the connection is to be closed.
+    pub fn push(&mut self, frame: Frame) -> Result<Assembled, FrameError> {
+        let result = self.push_inner(frame);
+        if result.is_err() {
+            self.open = None;
+        }
+        result
+    }
+
+    fn push_inner(&mut self, frame: Frame) -> Result<Assembled, FrameError> {
+        let Some(open) = self.open.as_mut() else {
+            let (stream_id, kind, end_headers, fragment) = match frame {
+                Frame::Headers(h) => (
+                    h.stream_id,
+                    BlockKind::Headers {
+                        end_stream: h.end_stream,
+                        priority: h.priority,
+                    },
+                    h.end_headers,
+                    h.fragment,
+                ),
+                Frame::PushPromise(p) => (
+                    p.stream_id,
+                    BlockKind::PushPromise {
+                        promised_stream_id: p.promised_stream_id,
+                    },
+                    p.end_headers,
+                    p.fragment,
+                ),
+                Frame::Continuation(_) => {
+                    return Err(protocol("CONTINUATION without an open header block"));
+                }
+                other => return Ok(Assembled::Other(other)),
+            };
+            if fragment.len() > self.max_block_size {
+                return Err(calm("header block too large"));
+            }
+            if end_headers {
+                return Ok(Assembled::Block(HeaderBlock {
+                    stream_id,
+                    kind,
+                    block: fragment,
+                }));
+            }
+            self.open = Some(Open {
+                stream_id,
+                kind,
+                buf: BytesMut::from(fragment.as_ref()),
+                continuations: 0,
+            });
+            return Ok(Assembled::Pending);
+        };
+        let c = match frame {
+            Frame::Continuation(c) if c.stream_id == open.stream_id => c,
+            Frame::Continuation(_) => return Err(protocol("CONTINUATION for another stream")),
+            _ => return Err(protocol("frame interleaved in a header block")),
+        };
+        open.continuations += 1;
+        if open.continuations > self.max_continuations {
+            return Err(calm("too many CONTINUATION frames"));
+        }
+        if open.buf.len().saturating_add(c.fragment.len()) > self.max_block_size {
+            return Err(calm("header block too large"));
+        }
+        open.buf.extend_from_slice(&c.fragment);
+        if !c.end_headers {
+            return Ok(Assembled::Pending);
+        }
+        match self.open.take() {
+            Some(open) => Ok(Assembled::Block(HeaderBlock {
+                stream_id: open.stream_id,
+                kind: open.kind,
+                block: open.buf.freeze(),
+            })),
+            None => Ok(Assembled::Pending),
+        }
+    }
+}
+
+fn protocol(reason: &'static str) -> FrameError {
+    FrameError::connection(ErrorCode::ProtocolError, reason)
+}
+
+fn calm(reason: &'static str) -> FrameError {
+    FrameError::connection(ErrorCode::EnhanceYourCalm, reason)
+}
