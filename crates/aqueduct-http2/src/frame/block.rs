@@ -186,3 +186,161 @@ fn protocol(reason: &'static str) -> FrameError {
 fn calm(reason: &'static str) -> FrameError {
     FrameError::connection(ErrorCode::EnhanceYourCalm, reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::frame::{Continuation, Data, Headers, Ping, PushPromise};
+
+    fn headers(stream_id: u32, end_headers: bool, fragment: &'static [u8]) -> Frame {
+        Frame::Headers(Headers {
+            stream_id,
+            end_stream: true,
+            end_headers,
+            priority: None,
+            fragment: Bytes::from_static(fragment),
+        })
+    }
+
+    fn cont(stream_id: u32, end_headers: bool, fragment: &'static [u8]) -> Frame {
+        Frame::Continuation(Continuation {
+            stream_id,
+            end_headers,
+            fragment: Bytes::from_static(fragment),
+        })
+    }
+
+    #[track_caller]
+    fn protocol_error(result: Result<Assembled, FrameError>) {
+        let err = result.expect_err("an error");
+        assert_eq!(err.code(), ErrorCode::ProtocolError);
+        assert!(err.is_connection_error());
+    }
+
+    #[test]
+    fn s6_10_headers_and_continuations_join_into_one_block() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        assert_eq!(a.push(headers(1, false, b"ab")), Ok(Assembled::Pending));
+        assert_eq!(a.open_stream(), Some(1));
+        assert_eq!(a.push(cont(1, false, b"cd")), Ok(Assembled::Pending));
+        let Ok(Assembled::Block(block)) = a.push(cont(1, true, b"ef")) else {
+            panic!()
+        };
+        assert_eq!(&block.block[..], b"abcdef");
+        assert_eq!(
+            block.kind,
+            BlockKind::Headers {
+                end_stream: true,
+                priority: None
+            }
+        );
+        assert_eq!(a.open_stream(), None);
+    }
+
+    #[test]
+    fn a_single_headers_frame_is_a_block_without_copy() {
+        let mut a = HeaderBlockAssembler::new(0, 16);
+        let fragment = Bytes::from_static(b"whole");
+        let frame = Frame::Headers(Headers {
+            stream_id: 3,
+            end_stream: false,
+            end_headers: true,
+            priority: None,
+            fragment: fragment.clone(),
+        });
+        let Ok(Assembled::Block(block)) = a.push(frame) else {
+            panic!()
+        };
+        assert_eq!(block.block.as_ptr(), fragment.as_ptr());
+    }
+
+    #[test]
+    fn push_promise_starts_a_block_too() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        let frame = Frame::PushPromise(PushPromise {
+            stream_id: 1,
+            promised_stream_id: 2,
+            end_headers: false,
+            fragment: Bytes::from_static(b"p"),
+        });
+        assert_eq!(a.push(frame), Ok(Assembled::Pending));
+        let Ok(Assembled::Block(block)) = a.push(cont(1, true, b"q")) else {
+            panic!()
+        };
+        assert_eq!(
+            block.kind,
+            BlockKind::PushPromise {
+                promised_stream_id: 2
+            }
+        );
+        assert_eq!(&block.block[..], b"pq");
+    }
+
+    #[test]
+    fn other_frames_pass_through_when_no_block_is_open() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        let ping = Frame::Ping(Ping {
+            ack: false,
+            payload: [0; 8],
+        });
+        assert_eq!(a.push(ping.clone()), Ok(Assembled::Other(ping)));
+    }
+
+    #[test]
+    fn s6_10_any_other_frame_inside_a_block_is_protocol_error() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        a.push(headers(1, false, b"ab")).unwrap();
+        let data = Frame::Data(Data {
+            stream_id: 1,
+            end_stream: false,
+            data: Bytes::new(),
+            pad_len: None,
+        });
+        protocol_error(a.push(data));
+        assert_eq!(a.open_stream(), None, "idle after an error");
+        a.push(headers(1, false, b"ab")).unwrap();
+        protocol_error(a.push(headers(3, true, b"x")));
+    }
+
+    #[test]
+    fn s6_10_continuation_for_another_stream_is_protocol_error() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        a.push(headers(1, false, b"ab")).unwrap();
+        protocol_error(a.push(cont(3, true, b"cd")));
+    }
+
+    #[test]
+    fn s6_10_continuation_with_nothing_open_is_protocol_error() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        protocol_error(a.push(cont(1, true, b"cd")));
+        // Also after a block was completed.
+        a.push(headers(1, true, b"ab")).unwrap();
+        protocol_error(a.push(cont(1, true, b"cd")));
+    }
+
+    #[test]
+    fn continuation_flood_is_bounded_by_count() {
+        let mut a = HeaderBlockAssembler::new(2, 1024);
+        a.push(headers(1, false, b"")).unwrap();
+        a.push(cont(1, false, b"")).unwrap();
+        a.push(cont(1, false, b"")).unwrap();
+        let err = a.push(cont(1, false, b"")).unwrap_err();
+        assert_eq!(
+            (err.code(), err.is_connection_error()),
+            (ErrorCode::EnhanceYourCalm, true)
+        );
+    }
+
+    #[test]
+    fn header_block_is_bounded_by_bytes() {
+        let mut a = HeaderBlockAssembler::new(100, 5);
+        a.push(headers(1, false, b"abc")).unwrap();
+        assert_eq!(a.push(cont(1, false, b"de")), Ok(Assembled::Pending));
+        let err = a.push(cont(1, true, b"f")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::EnhanceYourCalm);
+        let err = a.push(headers(1, true, b"abcdef")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::EnhanceYourCalm);
+    }
+}
