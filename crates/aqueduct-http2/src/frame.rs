@@ -41,6 +41,38 @@
 //! many frames into one buffer and flushes it once. DATA and header blocks
 //! are split by the peer's SETTINGS_MAX_FRAME_SIZE.
 //!
+//! # Example
+//!
+//! A server checks the preface, then reads frames as they arrive:
+//!
+//! ```
+//! use aqueduct_http2::frame::{self, Frame, Setting};
+//! use bytes::BytesMut;
+//!
+//! // What a client sends first: the preface and its SETTINGS.
+//! let mut wire = frame::PREFACE.to_vec();
+//! frame::write_settings(&mut wire, &[Setting::InitialWindowSize(1 << 20)]);
+//!
+//! let mut read_buf = BytesMut::from(&wire[..]);
+//! let n = frame::check_preface(&read_buf)?.expect("the whole preface is here");
+//! let _ = read_buf.split_to(n);
+//! let Some(Frame::Settings(settings)) = frame::decode(&mut read_buf, frame::DEFAULT_MAX_FRAME_SIZE)?
+//! else {
+//!     panic!("a SETTINGS frame");
+//! };
+//! assert_eq!(settings.iter().next(), Some(Setting::InitialWindowSize(1 << 20)));
+//!
+//! // Nothing more yet: wait for the socket.
+//! assert_eq!(frame::decode(&mut read_buf, frame::DEFAULT_MAX_FRAME_SIZE)?, None);
+//!
+//! // The reply: our SETTINGS and the ACK, in one buffer for one write.
+//! let mut write_buf = Vec::new();
+//! frame::write_settings(&mut write_buf, &[Setting::MaxConcurrentStreams(100)]);
+//! frame::write_settings_ack(&mut write_buf);
+//! assert_eq!(write_buf.len(), 2 * frame::HEADER_LEN + 6);
+//! # Ok::<(), aqueduct_http2::frame::FrameError>(())
+//! ```
+//!
 //! # Testing
 //!
 //! Every rule has a unit test named after its RFC 9113 section where h2spec

@@ -65,6 +65,29 @@ pub enum Assembled {
 ///   idle --HEADERS/PUSH_PROMISE with END_HEADERS-----> idle, Block
 ///   idle --any other frame---------------------------> idle, Other
 /// ```
+///
+/// ```
+/// use aqueduct_http2::frame::{self, Assembled, HeaderBlockAssembler};
+/// use bytes::BytesMut;
+///
+/// // A 20,000-byte block is HEADERS plus one CONTINUATION at the default
+/// // max frame size.
+/// let block = vec![0x82; 20_000];
+/// let mut buf = BytesMut::new();
+/// frame::write_headers(&mut buf, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+///
+/// let mut assembler = HeaderBlockAssembler::new(16, 64 * 1024);
+/// let mut whole = None;
+/// while let Some(f) = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME_SIZE)? {
+///     match assembler.push(f)? {
+///         Assembled::Block(b) => whole = Some(b),
+///         Assembled::Pending => {}
+///         Assembled::Other(other) => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert_eq!(whole.map(|b| b.block.len()), Some(20_000));
+/// # Ok::<(), aqueduct_http2::frame::FrameError>(())
+/// ```
 #[derive(Debug)]
 pub struct HeaderBlockAssembler {
     max_continuations: usize,
@@ -302,6 +325,22 @@ mod tests {
         assert_eq!(a.open_stream(), None, "idle after an error");
         a.push(headers(1, false, b"ab")).unwrap();
         protocol_error(a.push(headers(3, true, b"x")));
+    }
+
+    #[test]
+    fn s5_5_unknown_frame_inside_a_block_is_protocol_error() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        a.push(headers(1, false, b"ab")).unwrap();
+        let unknown = Frame::Unknown(crate::frame::Unknown {
+            header: crate::frame::FrameHeader {
+                length: 0,
+                kind: 0x77,
+                flags: 0,
+                stream_id: 1,
+            },
+            payload: Bytes::new(),
+        });
+        protocol_error(a.push(unknown));
     }
 
     #[test]

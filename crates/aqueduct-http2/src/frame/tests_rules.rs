@@ -262,6 +262,26 @@ fn s6_2_headers_flags_padding_and_priority_removed() {
 }
 
 #[test]
+fn rfc7540_s5_3_1_headers_depending_on_itself_is_reported_not_rejected() {
+    let f = frame(
+        kind::HEADERS,
+        flags::PRIORITY | flags::END_HEADERS,
+        3,
+        b"\0\0\0\x03\x10hb",
+    );
+    let Frame::Headers(h) = f.unwrap() else {
+        panic!()
+    };
+    assert!(h.depends_on_itself());
+    assert_eq!(&h.fragment[..], b"hb", "the block is kept for HPACK");
+    let Frame::Headers(h) = frame(kind::HEADERS, flags::PRIORITY, 3, b"\0\0\0\x01\x10").unwrap()
+    else {
+        panic!()
+    };
+    assert!(!h.depends_on_itself());
+}
+
+#[test]
 fn s6_2_headers_on_stream_0_is_protocol_error() {
     conn_err(
         frame(kind::HEADERS, flags::END_HEADERS, 0, b"x"),
@@ -324,7 +344,7 @@ fn s6_3_priority_wrong_length_is_stream_frame_size_error() {
 }
 
 #[test]
-fn s5_3_1_priority_depending_on_itself_is_stream_protocol_error() {
+fn rfc7540_s5_3_1_priority_depending_on_itself_is_stream_protocol_error() {
     stream_err(
         frame(kind::PRIORITY, 0, 3, b"\0\0\0\x03\x10"),
         3,

@@ -79,9 +79,10 @@ impl Data {
     }
 }
 
-/// The priority fields of HEADERS or PRIORITY (RFC 9113 §5.3.2, deprecated).
-/// Parsed so their bytes can be removed; the connection layer ignores them
-/// except for a stream that depends on itself (§5.3.1: a stream error).
+/// The priority fields of HEADERS or PRIORITY (deprecated by RFC 9113
+/// §5.3.2). Parsed so their bytes can be removed; the connection layer
+/// ignores them except for a stream that depends on itself, which RFC 7540
+/// §5.3.1 made a stream PROTOCOL_ERROR (h2spec still tests it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrioritySpec {
     /// The E flag.
@@ -103,12 +104,24 @@ pub struct Headers {
     pub end_stream: bool,
     /// END_HEADERS: no CONTINUATION follows.
     pub end_headers: bool,
-    /// The priority fields, if the PRIORITY flag was set. The connection
-    /// layer checks `dependency != stream_id` (§5.3.1) after decoding the
-    /// block, so the HPACK state is kept.
+    /// The priority fields, if the PRIORITY flag was set. The decoder does
+    /// not reject a stream depending on itself here, because the block
+    /// must still be decoded to keep the HPACK state: the connection layer
+    /// checks [`depends_on_itself`](Self::depends_on_itself) after decoding
+    /// it and resets the stream.
     pub priority: Option<PrioritySpec>,
     /// The header block fragment, padding and priority fields removed.
     pub fragment: Bytes,
+}
+
+impl Headers {
+    /// Whether the priority fields make the stream depend on itself (RFC
+    /// 7540 §5.3.1: a stream error of type PROTOCOL_ERROR).
+    #[must_use]
+    pub fn depends_on_itself(&self) -> bool {
+        self.priority
+            .is_some_and(|spec| spec.dependency == self.stream_id)
+    }
 }
 
 /// PRIORITY (RFC 9113 §6.3): deprecated; parsed, checked and ignored.
