@@ -34,6 +34,13 @@
 //! (GOAWAY) or stream errors (RST_STREAM); after a stream error the frame has
 //! been consumed and the next one can be decoded.
 //!
+//! Some rules depend on who we are and are left to the connection layer:
+//! PUSH_PROMISE is parsed like any frame although a server must treat one
+//! as a connection PROTOCOL_ERROR (gRPC never pushes), and HEADERS that make
+//! a stream depend on itself is reported by
+//! [`Headers::depends_on_itself`] rather than rejected, because its block
+//! must still reach the HPACK decoder.
+//!
 //! # Sending
 //!
 //! The `write_*` functions append whole frames to any

@@ -252,16 +252,7 @@ fn writers_append_to_one_buffer_for_one_flush() {
     write_goaway(&mut buf, 1, ErrorCode::NoError, b"");
     let kinds: Vec<u8> = all(BytesMut::from(&buf[..]), MAX)
         .iter()
-        .map(|f| match f {
-            Frame::Settings(_) => kind::SETTINGS,
-            Frame::WindowUpdate(_) => kind::WINDOW_UPDATE,
-            Frame::Headers(_) => kind::HEADERS,
-            Frame::Data(_) => kind::DATA,
-            Frame::RstStream(_) => kind::RST_STREAM,
-            Frame::Ping(_) => kind::PING,
-            Frame::GoAway(_) => kind::GOAWAY,
-            _ => 0xff,
-        })
+        .map(Frame::kind)
         .collect();
     assert_eq!(kinds, [4, 8, 1, 0, 3, 6, 7]);
 }

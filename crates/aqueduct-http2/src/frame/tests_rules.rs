@@ -158,6 +158,16 @@ fn s4_2_frame_above_max_frame_size_fails_before_its_payload_arrives() {
     // 2^24-1, a peer lying about a 16 MiB frame, same.
     head[0..3].copy_from_slice(&[0xff, 0xff, 0xff]);
     assert!(decode(&mut head, MAX).is_err());
+    // Whatever the type (h2spec 4.2/3: HEADERS).
+    for kind in [kind::HEADERS, kind::SETTINGS, kind::CONTINUATION, 0x77] {
+        let mut head = raw(kind, 0, 1, &[]);
+        head[0..3].copy_from_slice(&[0x00, 0x40, 0x01]);
+        let err = decode(&mut head, MAX).unwrap_err();
+        assert_eq!(
+            (err.code(), err.is_connection_error()),
+            (FrameSizeError, true)
+        );
+    }
 }
 
 #[test]

@@ -38,6 +38,26 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The frame's type code (see [`kind`](super::kind)), for logs and
+    /// counters.
+    #[must_use]
+    pub fn kind(&self) -> u8 {
+        use super::kind;
+        match self {
+            Frame::Data(_) => kind::DATA,
+            Frame::Headers(_) => kind::HEADERS,
+            Frame::Priority(_) => kind::PRIORITY,
+            Frame::RstStream(_) => kind::RST_STREAM,
+            Frame::Settings(_) => kind::SETTINGS,
+            Frame::PushPromise(_) => kind::PUSH_PROMISE,
+            Frame::Ping(_) => kind::PING,
+            Frame::GoAway(_) => kind::GOAWAY,
+            Frame::WindowUpdate(_) => kind::WINDOW_UPDATE,
+            Frame::Continuation(_) => kind::CONTINUATION,
+            Frame::Unknown(f) => f.header.kind,
+        }
+    }
+
     /// The stream the frame is on (0 for the connection).
     #[must_use]
     pub fn stream_id(&self) -> u32 {
