@@ -344,6 +344,22 @@ mod tests {
     }
 
     #[test]
+    fn s6_10_priority_after_a_continuation_inside_a_block_is_protocol_error() {
+        let mut a = HeaderBlockAssembler::new(4, 1024);
+        a.push(headers(1, false, b"ab")).unwrap();
+        a.push(cont(1, false, b"cd")).unwrap();
+        let priority = Frame::Priority(crate::frame::Priority {
+            stream_id: 1,
+            spec: PrioritySpec {
+                exclusive: false,
+                dependency: 0,
+                weight: 15,
+            },
+        });
+        protocol_error(a.push(priority));
+    }
+
+    #[test]
     fn s6_10_continuation_for_another_stream_is_protocol_error() {
         let mut a = HeaderBlockAssembler::new(4, 1024);
         a.push(headers(1, false, b"ab")).unwrap();

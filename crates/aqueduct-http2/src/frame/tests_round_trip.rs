@@ -107,6 +107,26 @@ fn headers_round_trip_and_split_into_continuation() {
 }
 
 #[test]
+fn header_block_split_at_the_exact_boundaries() {
+    for (len, frames) in [
+        (MAX as usize, 1),
+        (MAX as usize + 1, 2),
+        (2 * MAX as usize, 2),
+    ] {
+        let mut buf = BytesMut::new();
+        write_headers(&mut buf, 1, &vec![1; len], false, MAX);
+        let got = all(buf, MAX);
+        assert_eq!(got.len(), frames, "{len} bytes");
+        let last_ends = match got.last() {
+            Some(Frame::Headers(h)) => h.end_headers,
+            Some(Frame::Continuation(c)) => c.end_headers && !c.fragment.is_empty(),
+            _ => false,
+        };
+        assert!(last_ends, "END_HEADERS on a non-empty last frame");
+    }
+}
+
+#[test]
 fn push_promise_round_trip_and_split() {
     let mut buf = BytesMut::new();
     write_push_promise(&mut buf, 1, 2, b"blk", MAX);
