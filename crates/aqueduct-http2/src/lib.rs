@@ -7,8 +7,9 @@
 //! its own before the next uses it:
 //!
 //! ```text
-//!  connection     stream states (RFC 9113 §5.1), flow control, SETTINGS,
-//!                 GOAWAY, PING, limits that know gRPC           (to come)
+//!  connection     SETTINGS, GOAWAY, PING, limits that know gRPC (to come)
+//!  stream, flow   stream states and ids (RFC 9113 §5.1) [`stream`],
+//!                 flow-control windows (§5.2, §6.9) [`flow`]
 //!  hpack          header block decoding and encoding (RFC 7541) [`hpack`]
 //!  frame          the ten frame types, parsed and written (RFC 9113 §4, §6) [`frame`]
 //!  error          HTTP/2 error codes (RFC 9113 §7)              [`ErrorCode`]
@@ -22,8 +23,10 @@
 //! examples, fuzz-style tests).
 
 mod error;
+pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod stream;
 
 pub use error::ErrorCode;
 
