@@ -7,7 +7,8 @@
 //! its own before the next uses it:
 //!
 //! ```text
-//!  connection     SETTINGS, GOAWAY, PING, limits that know gRPC (to come)
+//!  connection     GOAWAY, PING, limits that know gRPC, the engine (to come)
+//!  settings       the SETTINGS exchange (§6.5.3)              [`settings`]
 //!  stream, flow   stream states and ids (RFC 9113 §5.1) [`stream`],
 //!                 flow-control windows (§5.2, §6.9) [`flow`]
 //!  hpack          header block decoding and encoding (RFC 7541) [`hpack`]
@@ -26,6 +27,7 @@ mod error;
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod settings;
 pub mod stream;
 
 pub use error::ErrorCode;
