@@ -9,6 +9,7 @@
 //! ```text
 //!  connection     GOAWAY, PING, limits that know gRPC, the engine (to come)
 //!  settings       the SETTINGS exchange (§6.5.3)              [`settings`]
+//!  limits         abuse rates that keep honest gRPC clients   [`limits`]
 //!  stream, flow   stream states and ids (RFC 9113 §5.1) [`stream`],
 //!                 flow-control windows (§5.2, §6.9) [`flow`]
 //!  hpack          header block decoding and encoding (RFC 7541) [`hpack`]
@@ -27,6 +28,7 @@ mod error;
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod limits;
 pub mod settings;
 pub mod stream;
 
