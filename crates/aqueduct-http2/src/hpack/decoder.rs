@@ -1,5 +1,7 @@
 //! The HPACK decoder (RFC 7541 §3, §6).
 
+use std::fmt;
+
 use super::table::{Table, entry_size};
 use super::{DEFAULT_TABLE_SIZE, DecodeError, huffman};
 
@@ -41,7 +43,7 @@ use super::{DEFAULT_TABLE_SIZE, DecodeError, huffman};
 ///     .unwrap();
 /// assert_eq!(fields[0], (b":method".to_vec(), b"GET".to_vec()));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Decoder {
     table: Table,
     /// The `SETTINGS_HEADER_TABLE_SIZE` we advertise (once acknowledged).
@@ -52,6 +54,17 @@ pub struct Decoder {
     /// Scratch space for Huffman-decoded strings, reused between fields.
     name_buf: Vec<u8>,
     value_buf: Vec<u8>,
+}
+
+impl fmt::Debug for Decoder {
+    /// Sizes only: the table holds header values, which may be private.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("max_table_size", &self.settings_max)
+            .field("table_max_size", &self.table.max_size())
+            .field("update_required", &self.update_required)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Decoder {

@@ -1,5 +1,7 @@
 //! The HPACK encoder (RFC 7541 §4.2, §6).
 
+use std::fmt;
+
 use super::table::{Match, Table, entry_size};
 use super::{DEFAULT_TABLE_SIZE, huffman};
 
@@ -12,7 +14,7 @@ use super::{DEFAULT_TABLE_SIZE, huffman};
 /// let secret = Field::sensitive(b"authorization", b"Bearer x");
 /// assert!(!plain.is_sensitive() && secret.is_sensitive());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Field<'a> {
     name: &'a [u8],
     value: &'a [u8],
@@ -52,6 +54,21 @@ impl<'a> Field<'a> {
     /// Whether the field is sent never-indexed.
     pub fn is_sensitive(&self) -> bool {
         self.sensitive
+    }
+}
+
+impl fmt::Debug for Field<'_> {
+    /// Shows the name; the value only when the field is not sensitive, so
+    /// credentials do not reach logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Field");
+        d.field("name", &String::from_utf8_lossy(self.name));
+        if self.sensitive {
+            d.field("value", &"<sensitive>");
+        } else {
+            d.field("value", &String::from_utf8_lossy(self.value));
+        }
+        d.field("sensitive", &self.sensitive).finish()
     }
 }
 
@@ -100,7 +117,7 @@ const NOT_INDEXED: [&[u8]; 2] = [b"content-length", b"grpc-timeout"];
 /// encoder.encode(response, &mut second);
 /// assert_eq!(second.len(), 2);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Encoder {
     table: Table,
     /// The most we use, whatever the peer allows (memory per connection).
@@ -108,6 +125,17 @@ pub struct Encoder {
     /// Size updates owed at the start of the next block: the smallest
     /// maximum since the last block, and the final one (RFC 7541 §4.2).
     pending: Option<(usize, usize)>,
+}
+
+impl fmt::Debug for Encoder {
+    /// Sizes only: the table holds header values, which may be private.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encoder")
+            .field("table_size", &self.table_size())
+            .field("cap", &self.cap)
+            .field("pending_update", &self.pending)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Encoder {

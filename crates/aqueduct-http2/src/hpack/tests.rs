@@ -544,3 +544,45 @@ fn random_bombs_are_refused_after_bounded_fields() {
         }
     }
 }
+
+#[test]
+fn list_size_errors_keep_the_tables_in_sync() {
+    let mut rng = Rng::new(6552);
+    let mut e = Encoder::new();
+    let mut d = Decoder::default();
+    let (mut refused, mut accepted) = (0, 0);
+    for _ in 0..3_000 {
+        let fields: Vec<_> = (0..rng.below(12)).map(|_| random_field(&mut rng)).collect();
+        let mut block = Vec::new();
+        e.encode(fields.iter().map(|(n, v, _)| Field::new(n, v)), &mut block);
+        let size: usize = fields.iter().map(|(n, v, _)| n.len() + v.len() + 32).sum();
+        let limit = rng.below(size + size / 2 + 1);
+        let mut got = Vec::new();
+        let r = d.decode(&block, limit, |n, v, _| got.push((n.to_vec(), v.to_vec())));
+        if size > limit {
+            assert_eq!(r, Err(DecodeError::HeaderListTooLarge { max: limit }));
+            refused += 1;
+        } else {
+            assert_eq!(r, Ok(()));
+            let want: Vec<_> = fields.into_iter().map(|(n, v, _)| (n, v)).collect();
+            assert_eq!(got, want);
+            accepted += 1;
+        }
+    }
+    assert!(refused > 500 && accepted > 500, "{refused} {accepted}");
+}
+
+#[test]
+fn debug_never_shows_sensitive_values() {
+    let shown = format!(
+        "{:?}",
+        Field::sensitive(b"authorization", b"Bearer hunter2")
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let mut e = Encoder::new();
+    let mut block = Vec::new();
+    e.encode([Field::new(b"cookie", b"session=hunter2")], &mut block);
+    let mut d = Decoder::default();
+    d.decode(&block, 1 << 16, |_, _, _| {}).unwrap();
+    assert!(!format!("{e:?}{d:?}").contains("hunter2"));
+}
