@@ -1,85 +1,138 @@
 //! The HPACK Huffman code (RFC 7541 §5.2, Appendix B): encoding, and a
 //! decoder that rejects what the RFC says to reject.
 //!
-//! The code is canonical: the codes of one length are consecutive, and each
-//! length's first code follows from the previous one's. The decoder uses
-//! that, reading one bit at a time against per-length ranges built at
-//! compile time from the RFC's table ([`CODES`]); building them would fail
-//! to compile if the table were not canonical.
+//! The decoder is a state machine read four bits at a time, built at
+//! compile time from the RFC's table ([`CODES`]): the states are the inner
+//! nodes of the code tree (256 of them for 257 symbols), and each
+//! (state, nibble) says which state follows and which symbol, if any, was
+//! completed. Building it fails to compile if a code were a prefix of
+//! another.
 
 use super::DecodeError;
 use super::huffman_table::CODES;
 
-/// The longest code (EOS and a few rare octets) is 30 bits.
-const MAX_LEN: usize = 30;
-
 /// EOS, the symbol that must never appear in a string (§5.2).
 const EOS: u16 = 256;
 
-/// Per-length ranges of the canonical code.
-struct Canonical {
-    /// The smallest code of each length (`u32::MAX` when none).
-    first: [u32; MAX_LEN + 1],
-    /// How many codes have each length.
-    count: [u16; MAX_LEN + 1],
-    /// Where each length's symbols start in `symbols`.
-    offset: [u16; MAX_LEN + 1],
-    /// Symbols ordered by (length, code).
-    symbols: [u16; 257],
-}
+/// Inner nodes of the tree: 257 leaves need 256.
+const NODES: usize = 256;
 
-const fn build() -> Canonical {
-    let mut count = [0u16; MAX_LEN + 1];
-    let mut first = [u32::MAX; MAX_LEN + 1];
-    let mut i = 0;
-    while i < CODES.len() {
-        let (code, len) = CODES[i];
-        count[len as usize] += 1;
-        if code < first[len as usize] {
-            first[len as usize] = code;
-        }
-        i += 1;
-    }
-    let mut offset = [0u16; MAX_LEN + 1];
-    let mut acc = 0;
-    let mut len = 0;
-    while len <= MAX_LEN {
-        offset[len] = acc;
-        acc += count[len];
-        len += 1;
-    }
-    let mut symbols = [0u16; 257];
-    let mut placed = [false; 257];
+/// A child in the tree: `0` unset (the root is nobody's child), positive an
+/// inner node, negative the leaf `-(symbol + 1)`.
+type Child = i16;
+
+const fn tree() -> [[Child; 2]; NODES] {
+    let mut nodes = [[0 as Child; 2]; NODES];
+    let mut next = 1;
     let mut sym = 0;
     while sym < CODES.len() {
         let (code, len) = CODES[sym];
-        // Out of range (a compile error) unless a length's codes are consecutive.
-        let slot = offset[len as usize] as usize + (code - first[len as usize]) as usize;
-        assert!(!placed[slot], "two symbols share a code");
-        placed[slot] = true;
-        symbols[slot] = sym as u16;
+        let mut node = 0;
+        let mut bit = len;
+        while bit > 0 {
+            bit -= 1;
+            let b = ((code >> bit) & 1) as usize;
+            if bit == 0 {
+                assert!(nodes[node][b] == 0, "a code is a prefix of another");
+                nodes[node][b] = -(sym as Child) - 1;
+            } else {
+                if nodes[node][b] == 0 {
+                    nodes[node][b] = next as Child;
+                    next += 1;
+                }
+                assert!(nodes[node][b] > 0, "a code is a prefix of another");
+                node = nodes[node][b] as usize;
+            }
+        }
         sym += 1;
     }
-    Canonical {
-        first,
-        count,
-        offset,
-        symbols,
-    }
+    nodes
 }
 
-static CANONICAL: Canonical = build();
-
-/// The symbol whose code is the `len` bits in `code`, if there is one.
-fn lookup(code: u32, len: usize) -> Option<u16> {
-    let first = *CANONICAL.first.get(len)?;
-    let count = u32::from(*CANONICAL.count.get(len)?);
-    if code < first || code - first >= count {
-        return None;
-    }
-    let slot = usize::from(*CANONICAL.offset.get(len)?) + (code - first) as usize;
-    CANONICAL.symbols.get(slot).copied()
+/// The decoder's transition for one (state, nibble).
+#[derive(Clone, Copy)]
+struct Step {
+    next: u8,
+    /// [`EMIT`], [`FAIL`].
+    flags: u8,
+    sym: u8,
 }
+
+const EMIT: u8 = 1;
+const FAIL: u8 = 2;
+
+struct Machine {
+    steps: [[Step; 16]; NODES],
+    /// For each state, how many bits led to it from the last symbol
+    /// boundary: more than 7 is padding too long.
+    depth: [u8; NODES],
+    /// Whether those bits are all ones (the EOS prefix, valid padding).
+    ones: [bool; NODES],
+}
+
+const fn machine() -> Machine {
+    let nodes = tree();
+    let mut steps = [[Step {
+        next: 0,
+        flags: 0,
+        sym: 0,
+    }; 16]; NODES];
+    let mut state = 0;
+    while state < NODES {
+        let mut nibble = 0;
+        while nibble < 16 {
+            let mut node = state;
+            let mut step = Step {
+                next: 0,
+                flags: 0,
+                sym: 0,
+            };
+            let mut bit = 4;
+            while bit > 0 {
+                bit -= 1;
+                let child = nodes[node][(nibble >> bit) & 1];
+                if child < 0 {
+                    let sym = (-child - 1) as u16;
+                    if sym == EOS {
+                        step.flags |= FAIL;
+                    } else {
+                        // Codes are at least 5 bits: one symbol per nibble.
+                        step.flags |= EMIT;
+                        step.sym = sym as u8;
+                    }
+                    node = 0;
+                } else {
+                    node = child as usize;
+                }
+            }
+            step.next = node as u8;
+            steps[state][nibble] = step;
+            nibble += 1;
+        }
+        state += 1;
+    }
+    // Children are numbered after their parents, so one pass in order sees
+    // each parent before its children.
+    let mut depth = [0u8; NODES];
+    let mut ones = [false; NODES];
+    ones[0] = true;
+    let mut node = 0;
+    while node < NODES {
+        let mut b = 0;
+        while b < 2 {
+            let child = nodes[node][b];
+            if child > 0 {
+                depth[child as usize] = depth[node] + 1;
+                ones[child as usize] = ones[node] && b == 1;
+            }
+            b += 1;
+        }
+        node += 1;
+    }
+    Machine { steps, depth, ones }
+}
+
+static MACHINE: Machine = machine();
 
 /// The length in bytes of `src` once Huffman-encoded.
 pub(super) fn encoded_len(src: &[u8]) -> usize {
@@ -114,34 +167,30 @@ pub(super) fn encode(src: &[u8], dst: &mut Vec<u8>) {
 /// Rejects EOS in the string, padding longer than 7 bits, and padding that
 /// is not all ones (RFC 7541 §5.2).
 pub(super) fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), DecodeError> {
-    // The bits read since the last symbol: `len` of them, in `code`.
-    let mut code: u32 = 0;
-    let mut len: usize = 0;
+    let mut state = 0usize;
     for &byte in src {
-        for shift in (0..8).rev() {
-            code = (code << 1) | u32::from((byte >> shift) & 1);
-            len += 1;
-            match lookup(code, len) {
-                Some(EOS) => return Err(DecodeError::HuffmanEos),
-                Some(sym) => {
-                    dst.push(sym as u8);
-                    code = 0;
-                    len = 0;
-                }
-                // The code is complete, so 30 bits always end a symbol; kept
-                // so a broken table cannot loop past `MAX_LEN`.
-                None if len >= MAX_LEN => return Err(DecodeError::HuffmanEos),
-                None => {}
+        for nibble in [byte >> 4, byte & 0x0f] {
+            let step = MACHINE
+                .steps
+                .get(state)
+                .and_then(|s| s.get(usize::from(nibble)))
+                .ok_or(DecodeError::HuffmanEos)?;
+            if step.flags & FAIL != 0 {
+                return Err(DecodeError::HuffmanEos);
             }
+            if step.flags & EMIT != 0 {
+                dst.push(step.sym);
+            }
+            state = usize::from(step.next);
         }
     }
-    if len > 7 {
-        return Err(DecodeError::HuffmanPaddingTooLong);
+    if MACHINE.depth.get(state).is_none_or(|&d| d > 7) {
+        Err(DecodeError::HuffmanPaddingTooLong)
+    } else if MACHINE.ones.get(state).is_some_and(|&o| o) {
+        Ok(())
+    } else {
+        Err(DecodeError::HuffmanPaddingNotOnes)
     }
-    if code != (1u32 << len) - 1 {
-        return Err(DecodeError::HuffmanPaddingNotOnes);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -190,5 +239,52 @@ mod tests {
         // EOS itself: 30 ones, then two of padding.
         assert_eq!(dec(&[0xff, 0xff, 0xff, 0xff]), Err(DecodeError::HuffmanEos));
         assert_eq!(dec(&[]).as_deref(), Ok(&b""[..]));
+    }
+
+    /// The RFC's definition, one bit at a time against a map of the table.
+    fn reference(src: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        let codes: std::collections::HashMap<(u32, u8), u16> = CODES
+            .iter()
+            .enumerate()
+            .map(|(sym, &(code, len))| ((code, len), sym as u16))
+            .collect();
+        let (mut out, mut code, mut len) = (Vec::new(), 0u32, 0u8);
+        for &byte in src {
+            for shift in (0..8).rev() {
+                code = code << 1 | u32::from(byte >> shift & 1);
+                len += 1;
+                match codes.get(&(code, len)) {
+                    Some(&EOS) => return Err(DecodeError::HuffmanEos),
+                    Some(&sym) => {
+                        out.push(sym as u8);
+                        (code, len) = (0, 0);
+                    }
+                    None => {}
+                }
+            }
+        }
+        if len > 7 {
+            Err(DecodeError::HuffmanPaddingTooLong)
+        } else if code != (1 << len) - 1 {
+            Err(DecodeError::HuffmanPaddingNotOnes)
+        } else {
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn the_state_machine_agrees_with_the_definition() {
+        let mut rng = crate::test_rng::Rng::new(5);
+        for i in 0..20_000 {
+            let src: Vec<u8> = if i % 2 == 0 {
+                (0..rng.below(10)).map(|_| rng.next_u64() as u8).collect()
+            } else {
+                // Mostly-ones inputs reach the long codes, EOS and padding.
+                (0..rng.below(10))
+                    .map(|_| 0xff ^ ((1u8 << rng.below(8)) * u8::from(rng.below(3) == 0)))
+                    .collect()
+            };
+            assert_eq!(dec(&src), reference(&src), "{src:02x?}");
+        }
     }
 }
