@@ -91,7 +91,8 @@ const NOT_INDEXED: [&[u8]; 2] = [b"content-length", b"grpc-timeout"];
 /// 2. sensitive fields: never-indexed literal (name by index when known);
 /// 3. otherwise a literal with incremental indexing, so the next identical
 ///    field is one byte, except for names whose values rarely repeat
-///    (`content-length`, `grpc-timeout`: literal without indexing)
+///    (`content-length`, `grpc-timeout`: literal without indexing, once
+///    the name itself is in a table)
 ///    and entries above 3/4 of the table, which would flush it;
 /// 4. strings Huffman-coded unless that is longer.
 ///
@@ -239,7 +240,11 @@ impl Encoder {
             Match::None => 0,
         };
         let size = entry_size(name, value);
-        if NOT_INDEXED.contains(&name) || size > self.table.max_size() / 4 * 3 {
+        // A name that is not worth indexing is still indexed once when the
+        // tables lack it (`grpc-timeout`), so later values carry only the
+        // name's index.
+        let churns = NOT_INDEXED.contains(&name) && index != 0;
+        if churns || size > self.table.max_size() / 4 * 3 {
             return literal(dst, index, name, value, 4, 0x00);
         }
         literal(dst, index, name, value, 6, 0x40);

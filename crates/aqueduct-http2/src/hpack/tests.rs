@@ -586,3 +586,30 @@ fn debug_never_shows_sensitive_values() {
     d.decode(&block, 1 << 16, |_, _, _| {}).unwrap();
     assert!(!format!("{e:?}{d:?}").contains("hunter2"));
 }
+
+#[test]
+fn grpc_requests_are_cheap_after_the_first() {
+    let request = |timeout: &str| {
+        list(&[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/grpc.testing.TestService/UnaryCall"),
+            (":authority", "localhost:50051"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+            ("grpc-timeout", timeout),
+            ("user-agent", "aqueduct/0.1"),
+        ])
+    };
+    let mut e = Encoder::new();
+    let mut d = Decoder::default();
+    let first = encode(&mut e, &request("1S"));
+    assert_eq!(decode(&mut d, &first), Ok(request("1S")));
+    for timeout in ["999m", "5S", "1S"] {
+        let block = encode(&mut e, &request(timeout));
+        // Seven one-byte indices, and grpc-timeout as an indexed name (2
+        // bytes: a 4-bit prefix) plus its value (1 + at most its length).
+        assert!(block.len() <= 7 + 2 + 1 + timeout.len(), "{block:02x?}");
+        assert_eq!(decode(&mut d, &block), Ok(request(timeout)));
+    }
+}
