@@ -31,7 +31,6 @@ pub use error::ErrorCode;
 pub(crate) mod test_rng {
     //! A tiny deterministic generator for the never-panics tests, so they need
     //! no extra dependency and replay the same inputs on every run.
-
     pub(crate) struct Rng(u64);
 
     impl Rng {
