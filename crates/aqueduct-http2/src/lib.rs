@@ -22,7 +22,7 @@
 //! The connection state machine, and with it the runtime's use of this
 //! crate: today the runtime still runs on the `h2` crate. Until then this
 //! crate is tested on its own (RFC 9113 and RFC 7541 rules, RFC 7541's
-//! examples, fuzz-style tests).
+//! examples, the hpack-test-case vectors, fuzz-style tests).
 
 mod error;
 pub mod flow;
