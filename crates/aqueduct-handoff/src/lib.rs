@@ -64,8 +64,6 @@
 
 mod channel;
 pub mod client_hello;
-mod hpack;
-mod huffman;
 mod listener;
 pub mod peek;
 mod preface;

@@ -11,8 +11,8 @@
 //! it has the server's settings).
 
 use std::fmt;
-use std::ops::ControlFlow;
 
+use aqueduct_http2::hpack::Decoder;
 use aqueduct_wire::headers::{self, Field};
 
 use crate::MAX_PEEKED;
@@ -31,6 +31,11 @@ const PADDED: u8 = 0x8;
 const PRIORITY: u8 = 0x20;
 /// The HPACK table a client encodes with before it knows the server's settings.
 const HPACK_TABLE: usize = 4096;
+
+/// The largest header list (RFC 9113's size: names, values and 32 a field)
+/// the peeker decodes from a first request's block: far more than a real one
+/// carries, and a bound on what a block of references can make it walk.
+const MAX_DECODED: usize = 1024 * 1024;
 
 /// What the first request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,24 +212,25 @@ fn headers_fragment(flags: u8, payload: &[u8]) -> Result<&[u8], PeekError> {
 fn decode(block: &[u8], stream_id: u32) -> Result<FirstRequest, PeekError> {
     let mut path = None;
     let mut authority = None;
-    // Pseudo-header fields come before all others (RFC 9113, 8.3): stop at the
-    // first regular field, so the rest of the block is never decoded.
-    crate::hpack::decode(block, HPACK_TABLE, |name, value| {
-        let value = || String::from_utf8_lossy(value).into_owned();
-        if name == headers::PATH.as_bytes() {
-            path = Some(value());
-        } else if name == headers::AUTHORITY.as_bytes() {
-            authority = Some(value());
-        } else if headers::classify(name) != Field::Pseudo {
-            return ControlFlow::Break(());
-        }
-        if path.is_some() && authority.is_some() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })
-    .map_err(|_| PeekError::Hpack)?;
+    // Pseudo-header fields come before all others (RFC 9113, 8.3): from the
+    // first regular field on, nothing is read (a `:path` there is not one).
+    let mut pseudo = true;
+    let mut decoder = Decoder::new(HPACK_TABLE);
+    decoder
+        .decode(block, MAX_DECODED, |name, value, _sensitive| {
+            if !pseudo {
+                return;
+            }
+            let value = || String::from_utf8_lossy(value).into_owned();
+            if name == headers::PATH.as_bytes() {
+                path.get_or_insert_with(value);
+            } else if name == headers::AUTHORITY.as_bytes() {
+                authority.get_or_insert_with(value);
+            } else if headers::classify(name) != Field::Pseudo {
+                pseudo = false;
+            }
+        })
+        .map_err(|_| PeekError::Hpack)?;
     Ok(FirstRequest {
         path: path.ok_or(PeekError::NoPath)?,
         authority,
@@ -240,10 +246,21 @@ mod tests {
     use crate::testing::XorShift;
     use crate::testing::frame as frame_bytes;
 
+    /// A header block from our HPACK encoder, fresh table.
+    fn encode(fields: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        aqueduct_http2::hpack::Encoder::new().encode(
+            fields
+                .iter()
+                .map(|&(n, v)| aqueduct_http2::hpack::Field::new(n, v)),
+            &mut out,
+        );
+        out
+    }
+
     fn block(path: &str, authority: &str) -> Vec<u8> {
-        let mut encoder = loona_hpack::Encoder::new();
-        encoder.encode([
-            (&b":method"[..], &b"POST"[..]),
+        encode(&[
+            (b":method", b"POST"),
             (b":scheme", b"http"),
             (b":path", path.as_bytes()),
             (b":authority", authority.as_bytes()),
@@ -349,14 +366,13 @@ mod tests {
             Err(PeekError::Malformed(_))
         ));
         let mut no_path = PREFACE.to_vec();
-        let mut encoder = loona_hpack::Encoder::new();
-        let only_method = encoder.encode([(&b":method"[..], &b"POST"[..])]);
+        let only_method = encode(&[(b":method", b"POST")]);
         no_path.extend(frame_bytes(HEADERS, END_HEADERS, 1, &only_method));
         assert_eq!(peek_first_request(&no_path), Err(PeekError::NoPath));
         // Pseudo-headers come first: a :path after a regular field is not read.
         let mut late_path = PREFACE.to_vec();
-        let late = loona_hpack::Encoder::new().encode([
-            (&b"content-type"[..], &b"application/grpc"[..]),
+        let late = encode(&[
+            (b"content-type", b"application/grpc"),
             (b":path", b"/a.B/C"),
         ]);
         late_path.extend(frame_bytes(HEADERS, END_HEADERS, 1, &late));

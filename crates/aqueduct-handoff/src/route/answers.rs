@@ -49,43 +49,29 @@ pub(super) fn alert_record(description: u8) -> [u8; 7] {
 /// because of a broken pipe". A reset keeps the END_STREAM (`h2` records
 /// it as an error after end of stream), and the call ends with the answer.
 pub(super) fn unavailable_response(stream_id: u32, message: &str, ended: bool) -> Vec<u8> {
-    const SETTINGS: u8 = 0x4;
-    const HEADERS: u8 = 0x1;
-    const RST_STREAM: u8 = 0x3;
-    const GOAWAY: u8 = 0x7;
-    const ACK: u8 = 0x1;
-    const END_STREAM_AND_HEADERS: u8 = 0x1 | 0x4;
+    use aqueduct_http2::ErrorCode;
+    use aqueduct_http2::frame::{self, DEFAULT_MAX_FRAME_SIZE};
+    use aqueduct_http2::hpack::{Encoder, Field};
     let status = StatusFields::new(Code::Unavailable, message, &[]);
     let head = [
         (headers::STATUS, headers::STATUS_OK),
         (headers::CONTENT_TYPE, aqueduct_wire::CONTENT_TYPE),
     ];
     let fields = head.into_iter().chain(status.fields());
-    let block = loona_hpack::Encoder::new()
-        .encode(fields.map(|(name, value)| (name.as_bytes(), value.as_bytes())));
-    const NO_ERROR: [u8; 4] = 0u32.to_be_bytes();
-    let mut goaway = stream_id.to_be_bytes().to_vec();
-    goaway.extend_from_slice(&NO_ERROR);
-    // A closed stream gets no more frames (RFC 9113 5.1).
-    let reset = (!ended).then_some((RST_STREAM, 0, stream_id, &NO_ERROR[..]));
+    let mut block = Vec::new();
+    Encoder::new().encode(
+        fields.map(|(name, value)| Field::new(name.as_bytes(), value.as_bytes())),
+        &mut block,
+    );
     let mut out = Vec::new();
-    for (kind, flags, id, payload) in [
-        Some((SETTINGS, ACK, 0, &[][..])),
-        Some((HEADERS, END_STREAM_AND_HEADERS, stream_id, &block[..])),
-        reset,
-        Some((GOAWAY, 0, 0, &goaway[..])),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        // Payloads here are far under the 16 KiB default frame size (the
-        // message is at most ~250 characters, percent-encoded).
-        let len = payload.len() as u32;
-        out.extend_from_slice(&len.to_be_bytes()[1..]);
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&(id & 0x7fff_ffff).to_be_bytes());
-        out.extend_from_slice(payload);
+    frame::write_settings_ack(&mut out);
+    // The message is at most ~250 characters, percent-encoded: one frame.
+    frame::write_headers(&mut out, stream_id, &block, true, DEFAULT_MAX_FRAME_SIZE);
+    // A closed stream gets no more frames (RFC 9113 5.1).
+    if !ended {
+        frame::write_rst_stream(&mut out, stream_id, ErrorCode::NoError);
     }
+    frame::write_goaway(&mut out, stream_id, ErrorCode::NoError, &[]);
     out
 }
 
@@ -137,12 +123,12 @@ mod tests {
         let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
         let block = frame.get(9..9 + len).unwrap();
         let mut fields = Vec::new();
-        crate::hpack::decode(block, 4096, |name, value| {
-            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
-            fields.push((text(name), text(value)));
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
+        aqueduct_http2::hpack::Decoder::new(4096)
+            .decode(block, 1 << 20, |name, value, _| {
+                let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                fields.push((text(name), text(value)));
+            })
+            .unwrap();
         fields
     }
 
