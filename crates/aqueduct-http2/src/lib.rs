@@ -40,6 +40,21 @@ pub(crate) mod test_rng {
     //! no extra dependency and replay the same inputs on every run.
     pub(crate) struct Rng(u64);
 
+    /// A long fuzz run's iterations and seed, from `AQUEDUCT_FUZZ_ITERS`
+    /// (default 1,000,000) and `AQUEDUCT_FUZZ_SEED`.
+    pub(crate) fn long_run_params() -> (u64, u64) {
+        let env = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        (
+            env("AQUEDUCT_FUZZ_ITERS", 1_000_000),
+            env("AQUEDUCT_FUZZ_SEED", 0x2545_f491_4f6c_dd1d),
+        )
+    }
+
     impl Rng {
         pub(crate) fn new(seed: u64) -> Self {
             Self(seed | 1)

@@ -255,3 +255,53 @@ fn valid_frames_feed_the_same_byte_by_byte() {
         assert_eq!(frames, byte_at_a_time(&bytes, MAX));
     }
 }
+
+/// `iters` inputs from `seed`: random bytes and mutated valid streams in
+/// turn, each decoded whole and byte at a time (the same frames and errors),
+/// and the frames pushed through a header block assembler.
+fn fuzz(iters: u64, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for i in 0..iters {
+        let bytes = if i % 2 == 0 {
+            let len = rng.below(120);
+            (0..len).map(|_| rng.byte_biased()).collect()
+        } else {
+            let mut bytes = corpus(&mut rng);
+            mutate(&mut rng, &mut bytes);
+            bytes
+        };
+        let max = if rng.below(4) == 0 {
+            16 + rng.below(64) as u32
+        } else {
+            MAX
+        };
+        let out = whole(&bytes, max);
+        assert_eq!(
+            out,
+            byte_at_a_time(&bytes, max),
+            "seed {seed:#x}, input {i}"
+        );
+        let _ = check_preface(&bytes);
+        let mut assembler = HeaderBlockAssembler::new(rng.below(4), rng.below(64));
+        for frame in out.into_iter().flatten() {
+            if assembler.push(frame).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn fuzz_short() {
+    fuzz(5_000, 0x1f2e_3d4c);
+}
+
+/// The long run: `AQUEDUCT_FUZZ_ITERS=10000000 cargo test --release -p
+/// aqueduct-http2 frame::tests_fuzz::fuzz_long -- --ignored` (and
+/// `AQUEDUCT_FUZZ_SEED` for another sequence).
+#[test]
+#[ignore = "long; set AQUEDUCT_FUZZ_ITERS"]
+fn fuzz_long() {
+    let (iters, seed) = crate::test_rng::long_run_params();
+    fuzz(iters, seed);
+}

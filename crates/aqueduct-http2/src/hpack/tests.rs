@@ -613,3 +613,60 @@ fn grpc_requests_are_cheap_after_the_first() {
         assert_eq!(decode(&mut d, &block), Ok(request(timeout)));
     }
 }
+
+/// `iters` blocks from `seed`: random bytes and mutated RFC examples, each
+/// decoded twice with the same decoder (a table left by an error must not
+/// panic the next block) under random table and list limits.
+fn fuzz(iters: u64, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let seeds: Vec<Vec<u8>> = C3
+        .iter()
+        .chain(&C4)
+        .chain(&C5)
+        .chain(&C6)
+        .map(|s| hex(s))
+        .chain([bomb(3)])
+        .collect();
+    for i in 0..iters {
+        let block: Vec<u8> = if i % 2 == 0 {
+            (0..rng.below(64)).map(|_| rng.byte_biased()).collect()
+        } else {
+            let mut b = seeds[rng.below(seeds.len())].clone();
+            for _ in 0..=rng.below(4) {
+                if !b.is_empty() {
+                    let at = rng.below(b.len());
+                    b[at] = rng.next_u64() as u8;
+                }
+            }
+            b.truncate(rng.below(b.len() + 1).max(b.len() / 2));
+            b
+        };
+        let mut d = Decoder::new(rng.below(5000));
+        let limit = rng.below(1 << 14);
+        for _ in 0..2 {
+            let mut listed = 0usize;
+            let _ = d.decode(&block, limit, |name, value, _| {
+                listed += name.len() + value.len() + 32;
+            });
+            assert!(
+                listed <= limit,
+                "seed {seed:#x}, block {i}: {listed} over {limit}"
+            );
+        }
+    }
+}
+
+/// The long run: `AQUEDUCT_FUZZ_ITERS=10000000 cargo test --release -p
+/// aqueduct-http2 hpack::tests::fuzz_long -- --ignored` (and
+/// `AQUEDUCT_FUZZ_SEED` for another sequence).
+#[test]
+#[ignore = "long; set AQUEDUCT_FUZZ_ITERS"]
+fn fuzz_long() {
+    let (iters, seed) = crate::test_rng::long_run_params();
+    fuzz(iters, seed);
+}
+
+#[test]
+fn fuzz_short() {
+    fuzz(5_000, 0x7541_7541);
+}
