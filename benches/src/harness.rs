@@ -327,7 +327,7 @@ pub struct Row {
     pub scenario: String,
     /// In what.
     pub unit: &'static str,
-    /// By implementation (`aqueduct`, `tonic`, `h2`).
+    /// By implementation (`aqueduct`, `tonic`, `connect`, `h2`).
     pub values: BTreeMap<String, f64>,
     /// The ratio target and whether higher is better.
     pub target: Option<(f64, bool)>,
@@ -356,13 +356,25 @@ fn fmt_target(x: f64) -> String {
 }
 
 /// Prints `rows` as a Markdown table: aqueduct, tonic and bare h2 side by
-/// side, the Aqueduct/tonic ratio, and whether it meets the row's target.
+/// side, the Aqueduct/tonic ratio, and whether it meets the row's target;
+/// when any row has a `connect` figure, also a connect-rust column beside
+/// tonic's and an Aqueduct/connect-rust ratio (`-` where it has none).
 pub fn print_table(rows: &[Row]) {
-    println!("| scenario | unit | aqueduct | tonic | bare h2 | aqueduct/tonic | target | met |");
-    println!("|---|---|---:|---:|---:|---:|---|---|");
+    let connect = rows.iter().any(|r| r.values.contains_key("connect"));
+    if connect {
+        println!(
+            "| scenario | unit | aqueduct | tonic | connect-rust | bare h2 | aqueduct/tonic | aqueduct/connect | target | met |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---|---|");
+    } else {
+        println!(
+            "| scenario | unit | aqueduct | tonic | bare h2 | aqueduct/tonic | target | met |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---|---|");
+    }
     for r in rows {
         let get = |k: &str| r.values.get(k).copied().unwrap_or(f64::NAN);
-        let (a, t, h) = (get("aqueduct"), get("tonic"), get("h2"));
+        let (a, t, c, h) = (get("aqueduct"), get("tonic"), get("connect"), get("h2"));
         let ratio = a / t;
         let (target, met) = match r.target {
             Some((x, true)) => (
@@ -375,17 +387,42 @@ pub fn print_table(rows: &[Row]) {
             ),
             None => ("-".into(), "-"),
         };
-        println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {} |",
-            r.scenario,
-            r.unit,
-            fmt_value(a),
-            fmt_value(t),
-            fmt_value(h),
-            ratio,
-            target,
-            met
-        );
+        if connect {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.scenario,
+                r.unit,
+                fmt_value(a),
+                fmt_value(t),
+                fmt_value(c),
+                fmt_value(h),
+                fmt_ratio(ratio),
+                fmt_ratio(a / c),
+                target,
+                met
+            );
+        } else {
+            println!(
+                "| {} | {} | {} | {} | {} | {:.2} | {} | {} |",
+                r.scenario,
+                r.unit,
+                fmt_value(a),
+                fmt_value(t),
+                fmt_value(h),
+                ratio,
+                target,
+                met
+            );
+        }
+    }
+}
+
+/// A ratio to two decimals, or `-` where a side has no figure.
+fn fmt_ratio(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.2}")
     }
 }
 

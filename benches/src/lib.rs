@@ -1,9 +1,11 @@
-//! Shared pieces of the benchmark binaries: the tonic Greeter, the bare h2 server,
+//! Shared pieces of the benchmark binaries: the tonic and connect-rust Greeters,
+//! the bare h2 server,
 //! the counting allocator, and runtime construction.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod bare;
+pub mod connect_greeter;
 pub mod harness;
 pub mod tonic_greeter;
 
@@ -11,6 +13,13 @@ pub mod tonic_greeter;
 #[allow(clippy::all, missing_docs)]
 pub mod tonic_pb {
     tonic::include_proto!("helloworld.v1");
+}
+
+/// connect-rust's generated code for `helloworld.v1` (buffa messages and
+/// views, connectrpc service trait), from build.rs's `OUT_DIR/connect`.
+#[allow(clippy::all, missing_docs)]
+pub mod connect_pb {
+    include!(concat!(env!("OUT_DIR"), "/connect/mod.rs"));
 }
 
 /// Ends a binary: exit 0, or print `{program}: {error:#}` (the error and

@@ -1,7 +1,9 @@
 //! `bench-compare [--rounds R] [--seconds S] [--quick]`: runs every scenario of the
-//! side-by-side comparison against Aqueduct, tonic and (where it applies) bare h2,
-//! alternating the servers run by run, and prints medians and Aqueduct/tonic ratios
-//! as a Markdown table.
+//! side-by-side comparison against Aqueduct, tonic, connect-rust (its own server,
+//! gRPC protocol) and (where it applies) bare h2, alternating the servers run by
+//! run, and prints medians and Aqueduct/tonic and Aqueduct/connect-rust ratios as
+//! a Markdown table. The client-side rows (6, 7 client) compare the generated
+//! clients of Aqueduct and tonic only: connect-rust shows `-` there.
 //!
 //! Servers run pinned to core 0 and load to core 1 (`taskset`). Needs the release
 //! binaries of this crate and of `aqueduct-cli`, `h2load` and `valgrind`; the
@@ -193,8 +195,12 @@ fn run() -> anyhow::Result<()> {
         }
     }
     let started = Instant::now();
-    let three = ["aqueduct", "tonic", "h2"];
-    let two = ["aqueduct", "tonic"];
+    // Every server, bare h2 included where the scenario is unary SayHello; the
+    // generated servers alone where bare h2 has no such method.
+    let servers = ["aqueduct", "tonic", "connect", "h2"];
+    let generated = ["aqueduct", "tonic", "connect"];
+    // The generated clients (row 6): connect-rust's client is not measured.
+    let clients = ["aqueduct", "tonic"];
     let mut rows = Vec::new();
     let unary = [
         "--call",
@@ -208,7 +214,7 @@ fn run() -> anyhow::Result<()> {
     ];
 
     eprintln!("== 1. unary, small messages, server on one core");
-    let m = alternate(&ctx, &three, |which| {
+    let m = alternate(&ctx, &servers, |which| {
         load_on(&ctx, which, "current", &unary, &["rps"])
     })?;
     rows.push(row(
@@ -231,7 +237,7 @@ fn run() -> anyhow::Result<()> {
         );
     let rate = (saturation * 0.5).max(100.0).round();
     let rate_s = rate.to_string();
-    let m = alternate(&ctx, &three, |which| {
+    let m = alternate(&ctx, &servers, |which| {
         let mut args = unary.to_vec();
         args.extend(["--rate", rate_s.as_str()]);
         load_on(&ctx, which, "current", &args, &["p50", "p99"])
@@ -253,7 +259,7 @@ fn run() -> anyhow::Result<()> {
 
     eprintln!("== 2. unary from h2load");
     let body = harness::say_hello_body()?;
-    let m = alternate(&ctx, &three, |which| {
+    let m = alternate(&ctx, &servers, |which| {
         let s = start(&ctx, which, "current", true)?;
         let rps = h2load_rps(&ctx, &s.target(), &body)?;
         s.stop()?;
@@ -268,7 +274,7 @@ fn run() -> anyhow::Result<()> {
     ));
 
     eprintln!("== 3. server streaming");
-    let m = alternate(&ctx, &two, |which| {
+    let m = alternate(&ctx, &generated, |which| {
         load_on(
             &ctx,
             which,
@@ -293,7 +299,7 @@ fn run() -> anyhow::Result<()> {
     ));
 
     eprintln!("== 4. unary, 1 MiB messages");
-    let m = alternate(&ctx, &two, |which| {
+    let m = alternate(&ctx, &generated, |which| {
         let v = load_on(
             &ctx,
             which,
@@ -320,7 +326,7 @@ fn run() -> anyhow::Result<()> {
 
     eprintln!("== 5. idle memory per connection");
     let conns = if quick { 200 } else { 1000 };
-    let m = alternate(&ctx, &three, |which| {
+    let m = alternate(&ctx, &servers, |which| {
         let s = start(&ctx, which, "current", true)?;
         let (_rt0, _warm) = idle_connections(&s.addr, 1)?;
         let before = s.rss_kib()?;
@@ -338,7 +344,7 @@ fn run() -> anyhow::Result<()> {
     ));
 
     eprintln!("== 6. client side, against the bare h2 server");
-    let m = alternate(&ctx, &two, |which| {
+    let m = alternate(&ctx, &clients, |which| {
         let s = start(&ctx, "h2", "current", true)?;
         let mut cmd = Command::new("taskset");
         cmd.args(["-c", "1"])
@@ -374,7 +380,7 @@ fn run() -> anyhow::Result<()> {
     eprintln!("== 7. server cost per call (deterministic)");
     let (n1, n2) = if quick { (500, 1500) } else { (2000, 8000) };
     let mut allocs = BTreeMap::new();
-    for which in three {
+    for which in servers {
         let a1 = server_allocations(&ctx, which, n1)?;
         let a2 = server_allocations(&ctx, which, n2)?;
         allocs.insert(which.to_owned(), vec![(a2 - a1) / (n2 - n1) as f64]);
@@ -388,7 +394,7 @@ fn run() -> anyhow::Result<()> {
     ));
     let (c1, c2) = if quick { (200, 600) } else { (1000, 3000) };
     let mut instr = BTreeMap::new();
-    for which in three {
+    for which in servers {
         let i1 = callgrind_instructions(&ctx, which, c1)?;
         let i2 = callgrind_instructions(&ctx, which, c2)?;
         instr.insert(which.to_owned(), vec![(i2 - i1) / (c2 - c1) as f64]);

@@ -1,8 +1,11 @@
-//! `bench-server --impl aqueduct|aqueduct-intercepted|tonic|h2 [--port P]
+//! `bench-server --impl aqueduct|aqueduct-intercepted|tonic|connect|h2 [--port P]
 //! [--runtime current|multi] [--threads N] [--tls-cert F --tls-key F
 //! [--client-ca F]]`: the Greeter on one implementation
 //! (`aqueduct-intercepted`: Aqueduct with a chain of three empty server-wide
-//! interceptors, for the cost of interception). Prints `listening on ADDR`
+//! interceptors, for the cost of interception; `connect`: connect-rust's own
+//! hyper server, which answers gRPC, Connect and gRPC-Web on one port, HTTP/1.1
+//! and HTTP/2 cleartext with prior knowledge, and sets TCP_NODELAY on every
+//! accepted socket). Prints `listening on ADDR`
 //! first; on SIGINT or SIGTERM it shuts down and prints `allocations N` (heap
 //! allocations over the process's life) to stderr.
 //!
@@ -80,6 +83,16 @@ fn run() -> anyhow::Result<()> {
                     .serve_with_incoming_shutdown(incoming, stop)
                     .await?;
             }
+            "connect" => {
+                use aqueduct_benches::connect_pb::helloworld::v1::GreeterServiceExt as _;
+                anyhow::ensure!(tls.is_none(), "--impl connect serves cleartext only here");
+                let router = std::sync::Arc::new(aqueduct_benches::connect_greeter::ConnectGreeter)
+                    .register(connectrpc::Router::new());
+                connectrpc::Server::from_listener(listener)
+                    .serve_with_graceful_shutdown(router, stop)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("connect-rust server: {e}"))?;
+            }
             "h2" => {
                 let config = tls.rustls()?;
                 tokio::select! {
@@ -88,7 +101,7 @@ fn run() -> anyhow::Result<()> {
                 }
             }
             other => anyhow::bail!(
-                "--impl must be aqueduct, aqueduct-intercepted, tonic or h2, not {other:?}"
+                "--impl must be aqueduct, aqueduct-intercepted, tonic, connect or h2, not {other:?}"
             ),
         }
         eprintln!("allocations {}", allocations());
