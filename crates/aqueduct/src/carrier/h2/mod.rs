@@ -1,6 +1,9 @@
-//! The HTTP/2 carrier, on the `h2` crate: the server's connection loop, the
-//! client's dial and connection, sends through flow control, and h2's errors
-//! in gRPC's words. The only module of the crate that names `h2`.
+//! The HTTP/2 carrier, on the `h2` crate: the server's side of a connection
+//! (handshake, next stream, GOAWAY; the loop that drives it is the server's,
+//! `server/conn.rs`), the client's dial and stream opening, sends through flow
+//! control, and h2's errors in gRPC's words. With the enum variants in
+//! `carrier/mod.rs` that hold its types, the only code of the crate that
+//! names `h2`.
 
 mod client;
 mod error;
